@@ -1,0 +1,54 @@
+"""Engraving-preview connector: a Customer's Canvas-style synchronous render.
+
+`POST /api/v1/previews` with `{text, font, placement, product_sku}` answers 201 with the rendered
+image's URL (the browser loads it from the vendor) and the constraints that apply: maximum length,
+allowed characters, fonts and placements. A 422 `{"errors": [{field, code, message}]}` blames the
+text, font or placement; the vendor's message is already written for shoppers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connectors import payload as p
+from connectors.http import ProviderError, VendorCall, VendorRequest
+from connectors.models import EngravingLimits, EngravingPreview
+
+VENDOR = "engraving"
+_FIELDS = {"text": "text", "font": "font", "placement": "placement"}
+
+
+def auth_headers(api_key: str | None) -> dict[str, str]:
+    return {"authorization": f"Bearer {api_key}"} if api_key else {}
+
+
+def read_error(status: int, body: Any) -> ProviderError:
+    first = p.obj(p.seq(body, "errors")[0])
+    code, message, field = first.get("code"), str(first.get("message", "")), first.get("field")
+    if status == 422 and field in _FIELDS:
+        return ProviderError(code=code, message=message, rejected_field=_FIELDS[field], public_message=message)
+    return ProviderError(code=code, message=message)
+
+
+class EngravingAPI:
+    def preview(self, *, text: str, font: str, placement: str, sku: str) -> VendorCall[EngravingPreview]:
+        body = {"text": text, "font": font, "placement": placement, "product_sku": sku}
+
+        def parse(data: Any) -> EngravingPreview:
+            limits = p.obj(data, "constraints")
+            return EngravingPreview(
+                preview_id=p.text(data, "id"),
+                image_url=p.text(p.obj(data, "image"), "url"),
+                text=p.text(data, "text"),
+                font=p.text(data, "font"),
+                placement=p.text(data, "placement"),
+                limits=EngravingLimits(
+                    max_length=p.integer(limits, "max_length"),
+                    allowed_characters=p.text(limits, "allowed_characters"),
+                    allowed_pattern=p.text(limits, "allowed_pattern"),
+                    fonts=tuple(str(f) for f in p.seq(limits, "fonts")),
+                    placements=tuple(str(x) for x in p.seq(limits, "placements")),
+                ),
+            )
+
+        return VendorCall(VENDOR, "engraving.preview", VendorRequest("POST", "/api/v1/previews", json=body), parse)

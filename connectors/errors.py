@@ -1,0 +1,115 @@
+"""Errors of the vendor layer, and the few that are safe to show a client.
+
+    Exception
+    ├── PublicError              safe to show a client: has a `code`, a message we wrote, `extensions`
+    │   ├── InputError               BAD_USER_INPUT: the request itself is wrong (field says where)
+    │   └── VendorUnavailable        VENDOR_UNAVAILABLE: a vendor failed and nothing could stand in
+    └── VendorError              something went wrong talking to a vendor (never shown as is)
+        ├── VendorTimeout            no answer within the time we allowed
+        ├── VendorConnectionError    refused, reset, or the connection broke mid-answer
+        ├── VendorHTTPError          an error status we cannot blame on the request
+        │   └── VendorRateLimited    429, with the vendor's Retry-After when it sent one
+        ├── VendorBadResponse        the body was not JSON, or not the shape the API documents
+        └── VendorRejected           the vendor refused our input (4xx with a reason): becomes an InputError
+
+Connectors turn httpx exceptions into these `from exc`; the call policy turns `VendorError`s into
+`VendorUnavailable` (or a stale answer); `schema/` shows `PublicError`s and masks everything else.
+Messages of `VendorError`s may carry vendor detail for logs; they never reach a client.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class PublicError(Exception):
+    """An error whose message and extensions a client may see."""
+
+    code = "INTERNAL_SERVER_ERROR"
+
+    def __init__(self, message: str, **extensions: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = extensions
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        # graphql-core copies `original_error.extensions` onto the GraphQLError it builds.
+        return {"code": self.code, **self.details}
+
+
+class InputError(PublicError):
+    code = "BAD_USER_INPUT"
+
+    def __init__(self, message: str, *, field: str | None = None, **extensions: Any) -> None:
+        if field is not None:
+            extensions["field"] = field
+        super().__init__(message, **extensions)
+        self.field = field
+
+
+class VendorUnavailable(PublicError):
+    code = "VENDOR_UNAVAILABLE"
+
+    def __init__(self, vendor: str, outcome: str) -> None:
+        super().__init__(
+            f"The {vendor} service did not answer in time and no earlier answer could stand in.",
+            vendor=vendor,
+            outcome=outcome,
+        )
+        self.vendor = vendor
+        self.outcome = outcome
+
+
+class VendorError(Exception):
+    """A failed vendor call. `outcome` is how it is reported in `extensions.vendors`."""
+
+    outcome = "error"
+
+    def __init__(self, vendor: str, message: str) -> None:
+        super().__init__(f"{vendor}: {message}")
+        self.vendor = vendor
+
+
+class VendorTimeout(VendorError):
+    outcome = "timeout"
+
+
+class VendorConnectionError(VendorError):
+    pass
+
+
+class VendorHTTPError(VendorError):
+    def __init__(self, vendor: str, status: int, code: str | None, message: str) -> None:
+        super().__init__(vendor, f"HTTP {status} {code or ''} {message}".strip())
+        self.status = status
+        self.code = code
+
+
+class VendorRateLimited(VendorHTTPError):
+    def __init__(self, vendor: str, code: str | None, message: str, retry_after_s: float | None) -> None:
+        super().__init__(vendor, 429, code, message)
+        self.retry_after_s = retry_after_s
+
+
+class VendorBadResponse(VendorError):
+    pass
+
+
+class VendorRejected(VendorError):
+    """The vendor said our request was invalid.
+
+    `field` names the domain field it blames (e.g. "zip"); `public_message` is ours, safe to show.
+    """
+
+    outcome = "bad_input"
+
+    def __init__(self, vendor: str, message: str, *, field: str | None, public_message: str) -> None:
+        super().__init__(vendor, message)
+        self.field = field
+        self.public_message = public_message
+
+    def to_input_error(self, argument: str) -> InputError:
+        """The client-facing error, blaming `argument` (e.g. "shipTo") or one of its fields."""
+        field = f"{argument}.{self.field}" if self.field else argument
+        return InputError(self.public_message, field=field, vendor=self.vendor)

@@ -1,0 +1,182 @@
+"""The one way a connector talks HTTP: build a `VendorCall`, hand it to a `VendorClient`.
+
+A vendor module builds calls (what to send, how to read the answer, how to read the provider's
+error body); `VendorClient.execute` sends them over one pooled httpx client per vendor and turns
+every transport failure, error status and unreadable body into a `connectors.errors` exception.
+Timeouts, caching, retries and fallbacks are the call policy's business, not this module's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import InvalidOperation
+from email.utils import parsedate_to_datetime
+from typing import Any, Generic, TypeVar
+
+import httpx
+import orjson
+
+from connectors.errors import (
+    VendorBadResponse,
+    VendorConnectionError,
+    VendorError,
+    VendorHTTPError,
+    VendorRateLimited,
+    VendorRejected,
+    VendorTimeout,
+)
+
+T = TypeVar("T")
+
+# What a provider's error body says: its error code, a message for logs, and, when the provider
+# blames our input, the domain field it blames plus a message we wrote for the client.
+ErrorReader = Callable[[int, Any], "ProviderError"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderError:
+    code: str | None
+    message: str
+    rejected_field: str | None = None  # set when the provider blames our input (4xx with a reason)
+    public_message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VendorRequest:
+    method: str
+    path: str
+    params: Mapping[str, str] = field(default_factory=dict)
+    json: Any = None
+    form: Mapping[str, str] | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def fingerprint(self) -> str:
+        """A stable digest of what is sent (not of auth or tracing headers): the cache key's core."""
+        body = orjson.dumps(
+            [self.method, self.path, sorted(self.params.items()), self.json, sorted((self.form or {}).items())],
+            option=orjson.OPT_SORT_KEYS,
+        )
+        return hashlib.blake2b(body, digest_size=16).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class VendorCall(Generic[T]):
+    """One request to one vendor, and how to turn its JSON answer into a domain value."""
+
+    vendor: str
+    operation: str  # e.g. "tax.quote": names the call in logs, metrics and traces
+    request: VendorRequest
+    parse: Callable[[Any], T]
+    idempotent: bool = True  # only idempotent calls may ever be retried or hedged
+    missing_ok: bool = False  # a 404 means "no such thing" and answers None instead of failing
+
+    @property
+    def cache_key(self) -> str:
+        return f"{self.vendor}:{self.operation}:{self.request.fingerprint()}"
+
+
+class VendorClient:
+    """A pooled HTTP client for one vendor, with that provider's auth and error-body reader."""
+
+    def __init__(
+        self,
+        vendor: str,
+        base_url: str,
+        *,
+        read_error: ErrorReader,
+        auth_headers: Mapping[str, str] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        max_connections: int = 100,
+    ) -> None:
+        self.vendor = vendor
+        self.base_url = base_url
+        self._read_error = read_error
+        self._http = httpx.AsyncClient(
+            base_url=base_url,
+            headers={"user-agent": "bezel-gateway", **(auth_headers or {})},
+            # The call policy bounds every call with the request's deadline; this is a backstop.
+            timeout=httpx.Timeout(30.0, connect=5.0),
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=20),
+            transport=transport,
+        )
+
+    async def execute(self, call: VendorCall[T], *, headers: Mapping[str, str] | None = None) -> T:
+        req = call.request
+        try:
+            response = await self._http.request(
+                req.method,
+                req.path,
+                params=req.params or None,
+                json=req.json,
+                data=req.form,
+                headers={**req.headers, **(headers or {})},
+            )
+            body = await response.aread()
+        except httpx.TimeoutException as exc:
+            raise VendorTimeout(self.vendor, f"{call.operation}: {type(exc).__name__}") from exc
+        except httpx.TransportError as exc:  # connect errors, resets, broken responses
+            raise VendorConnectionError(self.vendor, f"{call.operation}: {type(exc).__name__}: {exc}") from exc
+        if response.status_code == 404 and call.missing_ok:
+            return None  # type: ignore[return-value]  # missing_ok calls are typed VendorCall[X | None]
+        if response.status_code >= 400:
+            raise self._error_for(call, response, body)
+        payload = _decode_json(self.vendor, call.operation, body)
+        try:
+            return call.parse(payload)
+        except VendorError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, InvalidOperation) as exc:
+            raise VendorBadResponse(
+                self.vendor, f"{call.operation}: body does not match the API ({type(exc).__name__}: {exc})"
+            ) from exc
+
+    def _error_for(self, call: VendorCall[Any], response: httpx.Response, body: bytes) -> VendorError:
+        status = response.status_code
+        try:
+            detail = self._read_error(status, orjson.loads(body))
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+            detail = ProviderError(code=None, message=f"unreadable error body ({len(body)} bytes)")
+        message = f"{call.operation}: {detail.message}"
+        if status == 429:
+            return VendorRateLimited(self.vendor, detail.code, message, _retry_after(response))
+        if detail.rejected_field is not None or (400 <= status < 500 and detail.public_message):
+            return VendorRejected(
+                self.vendor,
+                message,
+                field=detail.rejected_field or None,
+                public_message=detail.public_message or f"The {self.vendor} service rejected the request.",
+            )
+        return VendorHTTPError(self.vendor, status, detail.code, message)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+def api_key(env_name: str) -> str | None:
+    """The API key from the environment variable the config names, if any."""
+    return os.environ.get(env_name) or None if env_name else None
+
+
+def _decode_json(vendor: str, operation: str, body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise VendorBadResponse(vendor, f"{operation}: body is not JSON ({len(body)} bytes)") from exc
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,63 @@
+"""Inventory connector: commercetools' Inventory query, many SKUs in one call.
+
+`GET /{projectKey}/inventory?where=sku in ("A","B")&limit=N` returns a paged query result whose
+`results` hold `availableQuantity` (on stock minus reservations) and `quantityOnStock` per SKU.
+SKUs the vendor does not know are absent from the answer: we report them as 0 available.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from connectors import payload as p
+from connectors.http import ProviderError, VendorCall, VendorRequest
+from connectors.models import StockLevel
+
+VENDOR = "inventory"
+# commercetools caps a page at 500; a batch stays below it so one call answers a whole product.
+MAX_BATCH = 250
+
+
+def auth_headers(api_key: str | None) -> dict[str, str]:
+    return {"authorization": f"Bearer {api_key}"} if api_key else {}
+
+
+def read_error(status: int, body: Any) -> ProviderError:
+    data = p.obj(body)
+    errors = data.get("errors") or [{}]
+    return ProviderError(code=errors[0].get("code"), message=str(data.get("message", "")))
+
+
+def _quote(sku: str) -> str:
+    return '"' + sku.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class InventoryAPI:
+    def __init__(self, *, project_key: str = "bezel") -> None:
+        self.project_key = project_key
+
+    def levels(self, skus: Sequence[str]) -> VendorCall[dict[str, StockLevel]]:
+        if not 0 < len(skus) <= MAX_BATCH:
+            raise ValueError(f"ask for 1 to {MAX_BATCH} SKUs per call, not {len(skus)}")
+        wanted = list(dict.fromkeys(skus))
+        request = VendorRequest(
+            "GET",
+            f"/{self.project_key}/inventory",
+            params={"where": f"sku in ({','.join(map(_quote, wanted))})", "limit": str(len(wanted))},
+        )
+
+        def parse(body: Any) -> dict[str, StockLevel]:
+            found = {}
+            for entry in p.seq(body, "results"):
+                sku = p.text(entry, "sku")
+                found[sku] = StockLevel(
+                    sku=sku,
+                    available=max(0, p.integer(entry, "availableQuantity")),
+                    on_hand=p.integer(entry, "quantityOnStock"),
+                    restock_days=entry.get("restockableInDays") if isinstance(entry.get("restockableInDays"), int)
+                    else None,
+                )
+            return {sku: found.get(sku, StockLevel(sku=sku, available=0, on_hand=0)) for sku in wanted}
+
+        return VendorCall(VENDOR, "inventory.levels", request, parse)

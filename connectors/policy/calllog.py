@@ -1,0 +1,48 @@
+"""What each vendor call of one request did: the source of `extensions.vendors` and of logs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from connectors.models import Source
+
+# How bad an outcome is, for summarizing several calls to one vendor into one line.
+_SEVERITY = {
+    "cache": 0, "live": 1, "bad_input": 2, "stale": 3, "rejected": 4, "circuit_open": 5, "error": 6, "timeout": 7,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    vendor: str
+    operation: str
+    outcome: str  # live | cache | stale | timeout | error | circuit_open | rejected | bad_input
+    source: Source | None  # where the value served came from; None when nothing was served
+    ms: float  # time this call held the request
+    detail: str = ""  # for logs only: never shown to clients
+
+
+@dataclass
+class CallLog:
+    records: list[CallRecord] = field(default_factory=list)
+
+    def add(self, record: CallRecord) -> None:
+        self.records.append(record)
+
+    def summary(self) -> dict[str, dict[str, Any]]:
+        """Per vendor: the worst outcome, its source, the longest call's ms and the number of calls."""
+        out: dict[str, dict[str, Any]] = {}
+        for r in self.records:
+            entry = out.get(r.vendor)
+            if entry is None:
+                out[r.vendor] = entry = {"outcome": r.outcome, "source": _name(r.source), "ms": 0.0, "calls": 0}
+            elif _SEVERITY.get(r.outcome, 9) > _SEVERITY.get(entry["outcome"], 9):
+                entry["outcome"], entry["source"] = r.outcome, _name(r.source)
+            entry["ms"] = round(max(entry["ms"], r.ms), 1)
+            entry["calls"] += 1
+        return out
+
+
+def _name(source: Source | None) -> str | None:
+    return source.value if source is not None else None

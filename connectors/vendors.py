@@ -1,0 +1,90 @@
+"""Wiring: one pooled client and one call policy per vendor, built from config, closed together."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import httpx
+
+from connectors import bnpl, catalog, engraving, insurance, inventory, tax
+from connectors.bnpl import BnplAPI
+from connectors.catalog import CatalogAPI
+from connectors.config import DEFAULT_VENDORS, StoreConfig, VendorConfig
+from connectors.engraving import EngravingAPI
+from connectors.http import VendorClient, api_key
+from connectors.insurance import InsuranceAPI
+from connectors.inventory import InventoryAPI
+from connectors.models import Address
+from connectors.policy import CallPolicy
+from connectors.tax import TaxAPI
+
+# Each vendor module's provider conventions: how it authenticates and how its error bodies read.
+_PROVIDER_MODULES = {
+    "catalog": catalog,
+    "inventory": inventory,
+    "tax": tax,
+    "insurance": insurance,
+    "bnpl": bnpl,
+    "engraving": engraving,
+}
+
+
+@dataclass
+class Vendors:
+    """Request builders for each vendor and the policy that runs their calls."""
+
+    catalog: CatalogAPI
+    inventory: InventoryAPI
+    tax: TaxAPI
+    insurance: InsuranceAPI
+    bnpl: BnplAPI
+    engraving: EngravingAPI
+    policies: dict[str, CallPolicy]
+    bnpl_providers: tuple[str, ...]
+
+    async def aclose(self) -> None:
+        for policy in self.policies.values():
+            await policy.client.aclose()
+
+
+def build_vendors(
+    configs: Mapping[str, VendorConfig],
+    *,
+    store: StoreConfig,
+    sandbox_url: str,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Vendors:
+    policies = {}
+    for name, module in _PROVIDER_MODULES.items():
+        config = configs.get(name) or DEFAULT_VENDORS[name]
+        client = VendorClient(
+            name,
+            config.base_url(name, sandbox_url),
+            read_error=module.read_error,
+            auth_headers=module.auth_headers(api_key(config.api_key_env)),
+            transport=transport,
+        )
+        policies[name] = CallPolicy(name, config, client)
+    origin = Address(
+        country_code=store.origin_country,
+        zip=store.origin_zip,
+        province_code=store.origin_state,
+        city=store.origin_city,
+        line1=store.origin_street,
+    )
+    bnpl_options = (configs.get("bnpl") or DEFAULT_VENDORS["bnpl"]).options
+    providers = tuple(bnpl_options.get("providers", bnpl.PROVIDERS))
+    if unknown := set(providers) - set(bnpl.PROVIDERS):
+        raise ValueError(f"vendors.bnpl.options.providers: {sorted(unknown)} not supported; use {bnpl.PROVIDERS}")
+    inventory_options = (configs.get("inventory") or DEFAULT_VENDORS["inventory"]).options
+    return Vendors(
+        catalog=CatalogAPI(currency=store.currency),
+        inventory=InventoryAPI(project_key=str(inventory_options.get("project_key", "bezel"))),
+        tax=TaxAPI(origin=origin),
+        insurance=InsuranceAPI(),
+        bnpl=BnplAPI(affirm_public_key=str(bnpl_options.get("affirm_public_key", "sandbox_public"))),
+        engraving=EngravingAPI(),
+        policies=policies,
+        bnpl_providers=providers,
+    )
