@@ -1,0 +1,102 @@
+"""A cart priced in one server-side pass: lines, tax, insurance, financing and the total."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from connectors.errors import InputError, PublicError
+from connectors.models import Address, CartLine, CartQuote, InsuranceQuote, Money, Sourced
+from resolvers.context import RequestContext
+from resolvers.quotes import financing, insurance_for_lines, tax_for_lines
+from resolvers.validation import parse_gid
+
+T = TypeVar("T")
+MAX_LINES = 50
+MAX_QUANTITY = 10
+
+
+@dataclass(frozen=True)
+class CartLineInput:
+    variant_id: str
+    quantity: int
+
+
+async def resolve_lines(ctx: RequestContext, lines: list[CartLineInput], argument: str) -> list[CartLine]:
+    """Check quantities and find every variant; repeated variants are merged into one line."""
+    if not 1 <= len(lines) <= MAX_LINES:
+        raise InputError(f"A cart holds 1 to {MAX_LINES} lines.", field=f"{argument}.lines")
+    quantities: dict[str, int] = {}
+    fields: dict[str, str] = {}
+    for i, line in enumerate(lines):
+        field = f"{argument}.lines[{i}]"
+        variant_id = parse_gid(line.variant_id, "ProductVariant", f"{field}.variantId")
+        if not 1 <= line.quantity <= MAX_QUANTITY:
+            raise InputError(f"Quantity must be between 1 and {MAX_QUANTITY}.", field=f"{field}.quantity")
+        quantities[variant_id] = quantities.get(variant_id, 0) + line.quantity
+        fields.setdefault(variant_id, f"{field}.variantId")
+    if any(q > MAX_QUANTITY for q in quantities.values()):
+        raise InputError(f"At most {MAX_QUANTITY} of one item per order.", field=f"{argument}.lines")
+    ids = list(quantities)
+    product_ids = await ctx.loaders.product_id_by_variant.load_many(ids)
+    unknown = [i for i, pid in zip(ids, product_ids, strict=True) if pid is None]
+    if unknown:
+        raise InputError(f"No such product variant: {unknown[0]}.", field=fields[unknown[0]])
+    products = await ctx.loaders.product_by_id.load_many(list(dict.fromkeys(product_ids)))
+    by_id = {p.value.id: p.value for p in products if p is not None}
+    resolved = []
+    for variant_id, product_id in zip(ids, product_ids, strict=True):
+        product = by_id.get(product_id)
+        variant = product.variant(variant_id) if product else None
+        if variant is None:
+            raise InputError(f"No such product variant: {variant_id}.", field=fields[variant_id])
+        resolved.append(CartLine(variant=variant, quantity=quantities[variant_id]))
+    return resolved
+
+
+async def _settle(work: Awaitable[Sourced[T]]) -> Sourced[T] | PublicError:
+    """A vendor-backed part of the quote, or the public error it ended in."""
+    try:
+        return await work
+    except PublicError as exc:
+        return exc
+
+
+async def cart_quote(ctx: RequestContext, lines: list[CartLineInput], ship_to: Address, *,
+                     insure: bool = True) -> CartQuote:
+    """Price the cart: tax and insurance together, then financing on the resulting total.
+
+    A vendor that fails leaves its part as the error it hit (shown on that field) and out of the
+    total, which then says it is incomplete; the other parts are unaffected.
+    """
+    cart = await resolve_lines(ctx, lines, "input")
+    subtotal = sum((line.total for line in cart), Money.zero(ctx.services.currency))
+    priced = [(line.variant, line.quantity) for line in cart]
+    tax_part = _settle(tax_for_lines(ctx, ship_to, priced, "input.shipTo"))
+    insurance: Sourced[InsuranceQuote] | PublicError | None = None
+    if insure:
+        tax, insurance = await asyncio.gather(tax_part, _settle(insurance_for_lines(ctx, ship_to, priced,
+                                                                                    "input.shipTo")))
+    else:
+        tax = await tax_part
+    total, missing = subtotal, []
+    if isinstance(tax, Sourced):
+        total = total + tax.value.amount_to_collect
+    else:
+        missing.append("tax")
+    if isinstance(insurance, Sourced):
+        total = total + insurance.value.premium
+    elif insurance is not None:
+        missing.append("insurance")
+    return CartQuote(
+        lines=tuple(cart),
+        ship_to=ship_to,
+        subtotal=subtotal,
+        tax=tax,
+        insurance=insurance,
+        financing=await _settle(financing(ctx, total)),
+        total=total,
+        missing=tuple(missing),
+    )

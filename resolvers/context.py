@@ -1,0 +1,54 @@
+"""The typed request context every resolver receives, and the process-wide services behind it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeVar
+
+from connectors.errors import PublicError
+from connectors.http import VendorCall
+from connectors.models import Sourced
+from connectors.policy import CallScope, Deadline
+from connectors.vendors import Vendors
+
+if TYPE_CHECKING:
+    from resolvers.loaders import Loaders
+
+T = TypeVar("T")
+
+
+@dataclass
+class Services:
+    """Built once per process (gateway lifespan): vendor clients, policies and business settings."""
+
+    vendors: Vendors
+    currency: str = "USD"
+    safety_stock: int = 3  # below this many units a SKU is checked live on every read
+
+
+@dataclass
+class RequestContext:
+    """One GraphQL request: its deadline and call log, its DataLoaders, and partial failures."""
+
+    services: Services
+    scope: CallScope
+    loaders: Loaders
+    # Failures that did not null a field (e.g. availability shown as UNKNOWN), one per vendor.
+    partial_errors: dict[str, PublicError] = field(default_factory=dict)
+
+    @classmethod
+    def start(cls, services: Services, *, budget_ms: float) -> RequestContext:
+        """A context for a new request; loaders are built here, inside the running event loop."""
+        from resolvers.loaders import Loaders
+
+        scope = CallScope(deadline=Deadline.after_ms(budget_ms))
+        context = cls(services=services, scope=scope, loaders=None)  # type: ignore[arg-type]
+        context.loaders = Loaders(context)
+        return context
+
+    async def call(self, call: VendorCall[T]) -> Sourced[T]:
+        """Run a vendor call through that vendor's call policy, under this request's deadline."""
+        return await self.services.vendors.policies[call.vendor].run(call, self.scope)
+
+    def note_partial(self, key: str, error: PublicError) -> None:
+        self.partial_errors.setdefault(key, error)

@@ -1,0 +1,113 @@
+"""Products, variants and their availability."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from connectors.errors import InputError, VendorUnavailable
+from connectors.models import (
+    Availability,
+    Freshness,
+    Product,
+    ProductPage,
+    SelectedOption,
+    Source,
+    Sourced,
+    StockStatus,
+    Variant,
+)
+from resolvers.context import RequestContext
+from resolvers.validation import decode_cursor, page_size, parse_gid
+
+MAX_HANDLE = 255
+
+
+async def product_by_handle(ctx: RequestContext, handle: str) -> Sourced[Product] | None:
+    """The product, or None when no product has this handle (not an error)."""
+    handle = handle.strip().lower()
+    if not handle or len(handle) > MAX_HANDLE:
+        return None
+    return await ctx.loaders.product_by_handle.load(handle)
+
+
+async def product_page(ctx: RequestContext, first: int | None, after: str | None) -> Sourced[ProductPage]:
+    size = page_size(first)
+    after_id = decode_cursor(after) if after else None
+    return await ctx.call(ctx.services.vendors.catalog.product_page(size, after_id))
+
+
+def variant_by_selected_options(
+    product: Product, selected: Sequence[SelectedOption], *, case_insensitive: bool = False
+) -> Variant | None:
+    """The variant matching every option; None if that combination is not made.
+
+    An option name or value the product does not have is an input error, so a typo is never
+    mistaken for "sold out".
+    """
+    def norm(text: str) -> str:
+        return text.strip().casefold() if case_insensitive else text.strip()
+
+    options = {norm(o.name): o for o in product.options}
+    wanted: dict[str, str] = {}
+    problems = []
+    for i, choice in enumerate(selected):
+        option = options.get(norm(choice.name))
+        field = f"selectedOptions[{i}]"
+        if option is None:
+            problems.append((f"{field}.name", f"{product.title} has no option {choice.name!r}; "
+                             f"its options are {', '.join(o.name for o in product.options)}."))
+        elif norm(option.name) in wanted:
+            problems.append((f"{field}.name", f"Option {option.name!r} is given twice."))
+        elif norm(choice.value) not in {norm(v) for v in option.values}:
+            problems.append((f"{field}.value", f"{choice.value!r} is not a value of {option.name}; "
+                             f"choose one of {', '.join(option.values)}."))
+        else:
+            wanted[norm(option.name)] = norm(choice.value)
+    missing = [o.name for o in product.options if norm(o.name) not in wanted]
+    if missing and not problems:
+        problems.append(("selectedOptions", f"Choose a value for every option; missing: {', '.join(missing)}."))
+    if problems:
+        raise InputError(problems[0][1], field=problems[0][0],
+                         problems=[{"field": f, "message": m} for f, m in problems])
+    for variant in product.variants:
+        if all(wanted.get(norm(o.name)) == norm(o.value) for o in variant.selected_options):
+            return variant
+    return None
+
+
+def pick_variant(product: Product, variant_id: str | None, field: str = "variantId") -> Variant:
+    """The variant asked for, or the product's entry price variant when none is given."""
+    if variant_id is None:
+        return min(product.variants, key=lambda v: v.price.amount)
+    variant = product.variant(parse_gid(variant_id, "ProductVariant", field))
+    if variant is None:
+        raise InputError(f"{product.title} has no variant {variant_id}.", field=field)
+    return variant
+
+
+def stock_status(available: int, safety_stock: int) -> StockStatus:
+    if available <= 0:
+        return StockStatus.OUT_OF_STOCK
+    if available < safety_stock:
+        return StockStatus.LOW_STOCK
+    return StockStatus.IN_STOCK
+
+
+async def availability(ctx: RequestContext, variant: Variant) -> Availability:
+    """Stock for one variant; loads batch into one inventory call per request.
+
+    If the inventory vendor fails, the answer is UNKNOWN (never a guess of IN_STOCK), and the
+    response carries one VENDOR_UNAVAILABLE error for the whole request rather than one per variant.
+    """
+    try:
+        stock = await ctx.loaders.stock_by_sku.load(variant.sku)
+    except VendorUnavailable as exc:
+        ctx.note_partial(exc.vendor, exc)
+        return Availability(StockStatus.UNKNOWN, None, Freshness(Source.NONE, 0, exc.vendor), confirmed=False)
+    level = stock.value
+    return Availability(
+        status=stock_status(level.available, ctx.services.safety_stock),
+        quantity=level.available,
+        freshness=stock.freshness,
+        confirmed=stock.freshness.source is not Source.STALE,
+    )
