@@ -1,0 +1,45 @@
+"""Types shared by every domain: Money, Freshness, and the request-context alias."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import strawberry
+
+from connectors import models
+from resolvers.context import RequestContext
+
+Info = strawberry.Info[RequestContext, None]
+
+
+@strawberry.enum(description="Where a vendor-backed answer came from.")
+class FreshnessSource(Enum):
+    LIVE = strawberry.enum_value("LIVE", description="The vendor answered during this request.")
+    CACHE = strawberry.enum_value("CACHE", description="A cached answer still within the vendor's fresh TTL.")
+    STALE = strawberry.enum_value(
+        "STALE", description="The vendor failed; this is its last good answer, `ageMs` old."
+    )
+    NONE = strawberry.enum_value(
+        "NONE", description="No answer could be had; the value is a placeholder (e.g. UNKNOWN availability)."
+    )
+
+
+@strawberry.type(description="How fresh a vendor-backed object is, and which vendor it came from.")
+class Freshness:
+    source: FreshnessSource
+    age_ms: int = strawberry.field(description="Age of the answer in milliseconds (0 when LIVE).")
+    vendor: str
+
+    @classmethod
+    def from_domain(cls, f: models.Freshness) -> Freshness:
+        return cls(source=FreshnessSource(f.source.value), age_ms=f.age_ms, vendor=f.vendor)
+
+
+@strawberry.type(description="An amount of money. `amount` is a decimal string, never a float.")
+class Money:
+    amount: str
+    currency_code: str
+
+    @classmethod
+    def from_domain(cls, m: models.Money) -> Money:
+        return cls(amount=f"{m.amount:.2f}", currency_code=m.currency)

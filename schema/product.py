@@ -1,0 +1,215 @@
+"""Products, variants, options, availability and the products connection."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import strawberry
+
+from connectors import models
+from resolvers import products as product_resolvers
+from resolvers import quotes as quote_resolvers
+from resolvers.validation import encode_cursor, gid
+from schema.common import Freshness, Info, Money
+from schema.quotes import AddressInput, EngravingInput, EngravingPreview, FinancingOffers, InsuranceQuote, TaxQuote
+
+
+@strawberry.enum
+class AvailabilityStatus(Enum):
+    IN_STOCK = "IN_STOCK"
+    LOW_STOCK = "LOW_STOCK"
+    OUT_OF_STOCK = "OUT_OF_STOCK"
+    UNKNOWN = "UNKNOWN"
+
+
+@strawberry.type(description="Whether a variant can be bought now, and how sure Bezel is.")
+class Availability:
+    status: AvailabilityStatus
+    quantity_available: int | None
+    confirmed: bool = strawberry.field(
+        description="False when the answer could not be checked with the inventory vendor just now "
+        "(vendor down, or a stale answer); treat LOW_STOCK/UNKNOWN as 'check at checkout'."
+    )
+    freshness: Freshness
+
+    @classmethod
+    def from_domain(cls, a: models.Availability) -> Availability:
+        return cls(
+            status=AvailabilityStatus(a.status.value),
+            quantity_available=a.quantity,
+            confirmed=a.confirmed,
+            freshness=Freshness.from_domain(a.freshness),
+        )
+
+
+@strawberry.type
+class SelectedOption:
+    name: str
+    value: str
+
+
+@strawberry.input
+class SelectedOptionInput:
+    name: str
+    value: str
+
+
+@strawberry.type
+class ProductOption:
+    name: str
+    values: list[str]
+
+
+@strawberry.type
+class PriceRange:
+    min_variant_price: Money
+    max_variant_price: Money
+
+
+@strawberry.type
+class Image:
+    url: str
+    alt_text: str
+
+
+@strawberry.type
+class ProductVariant:
+    id: strawberry.ID
+    sku: str
+    title: str
+    price: Money
+    selected_options: list[SelectedOption]
+    domain: strawberry.Private[models.Variant]
+
+    @classmethod
+    def from_domain(cls, v: models.Variant) -> ProductVariant:
+        return cls(
+            id=strawberry.ID(gid("ProductVariant", v.id)),
+            sku=v.sku,
+            title=v.title,
+            price=Money.from_domain(v.price),
+            selected_options=[SelectedOption(name=o.name, value=o.value) for o in v.selected_options],
+            domain=v,
+        )
+
+    @strawberry.field(description="Stock for this variant; every variant on a page shares one inventory call.")
+    async def availability(self, info: Info) -> Availability:
+        return Availability.from_domain(await product_resolvers.availability(info.context, self.domain))
+
+
+@strawberry.type
+class Product:
+    id: strawberry.ID
+    handle: str
+    title: str
+    description: str
+    description_html: str
+    vendor: str
+    product_type: str
+    tags: list[str]
+    options: list[ProductOption]
+    price_range: PriceRange
+    variants: list[ProductVariant]
+    engravable: bool
+    images: list[Image]
+    freshness: Freshness
+    domain: strawberry.Private[models.Product]
+
+    @classmethod
+    def from_domain(cls, sourced: models.Sourced[models.Product]) -> Product:
+        p = sourced.value
+        return cls(
+            id=strawberry.ID(gid("Product", p.id)),
+            handle=p.handle,
+            title=p.title,
+            description=p.description,
+            description_html=p.description_html,
+            vendor=p.vendor,
+            product_type=p.product_type,
+            tags=list(p.tags),
+            options=[ProductOption(name=o.name, values=list(o.values)) for o in p.options],
+            price_range=PriceRange(min_variant_price=Money.from_domain(p.min_price),
+                                   max_variant_price=Money.from_domain(p.max_price)),
+            variants=[ProductVariant.from_domain(v) for v in p.variants],
+            engravable=p.engravable,
+            images=[Image(url=i.url, alt_text=i.alt_text) for i in p.images],
+            freshness=Freshness.from_domain(sourced.freshness),
+            domain=p,
+        )
+
+    @strawberry.field(description="The variant with exactly these options; null if that combination is not made. "
+                      "An unknown option name or value is an error (BAD_USER_INPUT), never a silent null.")
+    def variant_by_selected_options(
+        self, selected_options: list[SelectedOptionInput], case_insensitive_match: bool = False
+    ) -> ProductVariant | None:
+        chosen = [models.SelectedOption(name=o.name, value=o.value) for o in selected_options]
+        variant = product_resolvers.variant_by_selected_options(
+            self.domain, chosen, case_insensitive=case_insensitive_match
+        )
+        return ProductVariant.from_domain(variant) if variant else None
+
+    @strawberry.field(description="Sales tax for shipping one unit of the variant (default: the lowest-priced).")
+    async def tax_estimate(
+        self, info: Info, ship_to: AddressInput, variant_id: strawberry.ID | None = None
+    ) -> TaxQuote | None:
+        address = ship_to.to_domain("shipTo")
+        variant = product_resolvers.pick_variant(self.domain, variant_id)
+        return TaxQuote.from_domain(await quote_resolvers.tax_for_lines(info.context, address, [(variant, 1)]))
+
+    @strawberry.field(description="A shipping-insurance quote for one unit of the variant.")
+    async def shipping_insurance(
+        self, info: Info, ship_to: AddressInput, variant_id: strawberry.ID | None = None
+    ) -> InsuranceQuote | None:
+        address = ship_to.to_domain("shipTo")
+        variant = product_resolvers.pick_variant(self.domain, variant_id)
+        return InsuranceQuote.from_domain(
+            await quote_resolvers.insurance_for_lines(info.context, address, [(variant, 1)])
+        )
+
+    @strawberry.field(description="Buy-now-pay-later offers from every configured provider for the variant's price.")
+    async def financing(
+        self, info: Info, variant_id: strawberry.ID | None = None
+    ) -> FinancingOffers | None:
+        variant = product_resolvers.pick_variant(self.domain, variant_id)
+        return FinancingOffers.from_domain(await quote_resolvers.financing(info.context, variant.price))
+
+    @strawberry.field(description="A rendered preview of an engraving, with the limits that apply to it.")
+    async def engraving_preview(
+        self, info: Info, input: EngravingInput
+    ) -> EngravingPreview | None:
+        variant = product_resolvers.pick_variant(self.domain, input.variant_id, field="input.variantId")
+        preview = await quote_resolvers.engraving_preview(
+            info.context, self.domain, variant, text=input.text, font=input.font, placement=input.placement.value
+        )
+        return EngravingPreview.from_domain(preview)
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class ProductEdge:
+    cursor: str
+    node: Product
+
+
+@strawberry.type
+class ProductConnection:
+    edges: list[ProductEdge]
+    nodes: list[Product]
+    page_info: PageInfo
+
+    @classmethod
+    def from_domain(cls, sourced: models.Sourced[models.ProductPage]) -> ProductConnection:
+        nodes = [Product.from_domain(models.Sourced(p, sourced.freshness)) for p in sourced.value.products]
+        edges = [ProductEdge(cursor=encode_cursor(n.domain.id), node=n) for n in nodes]
+        return cls(
+            edges=edges,
+            nodes=nodes,
+            page_info=PageInfo(has_next_page=sourced.value.has_next_page,
+                               end_cursor=edges[-1].cursor if edges else None),
+        )
+

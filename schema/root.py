@@ -1,0 +1,76 @@
+"""The Query root and the schema, built once with its protections."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import strawberry
+from graphql import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxTokensLimiter,
+    ValidationCache,
+    max_aliases,
+    query_depth_limiter,
+)
+from strawberry.schema.config import StrawberryConfig
+
+from resolvers import products as product_resolvers
+from schema.cart import CartQuote, CartQuoteInput, cart_quote
+from schema.common import Info
+from schema.errors import ErrorSafeParserCache, ShapeErrors, VendorReport
+from schema.product import Product, ProductConnection
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="A product by its handle; null when there is no such product.")
+    async def product(self, info: Info, handle: str) -> Product | None:
+        found = await product_resolvers.product_by_handle(info.context, handle)
+        return Product.from_domain(found) if found else None
+
+    @strawberry.field(description="Products in catalog order, `first` (1-50, default 10) at a time.")
+    async def products(self, info: Info, first: int | None = None, after: str | None = None) -> ProductConnection:
+        return ProductConnection.from_domain(await product_resolvers.product_page(info.context, first, after))
+
+    @strawberry.field(description="Price a cart in one server-side pass: subtotal, tax, insurance, financing, total.")
+    async def cart_quote(self, info: Info, input: CartQuoteInput) -> CartQuote:
+        return await cart_quote(info, input)
+
+
+@dataclass(frozen=True)
+class SchemaLimits:
+    max_depth: int = 12  # the deepest product-page query is 6; introspection is not counted
+    max_aliases: int = 30  # enough for a comparison page, too few to fan one query out 1000x
+    max_tokens: int = 4_000  # the README's full product query is ~150 tokens
+    cache_size: int = 256  # distinct documents whose parse and validation results are kept
+    introspection: bool = True
+
+
+class BezelSchema(strawberry.Schema):
+    def process_errors(self, errors: list, execution_context: object = None) -> None:  # type: ignore[override]
+        """Silence strawberry's default logging: `ShapeErrors` logs what needs logging, once."""
+
+
+def build_schema(limits: SchemaLimits | None = None) -> strawberry.Schema:
+    """The schema with its extensions. Validation rules are built here, once, so the validation
+    cache keeps hitting (a rule class built per request would be a new cache key every time)."""
+    limits = limits or SchemaLimits()
+    rules = [
+        query_depth_limiter.create_validator(limits.max_depth, None),
+        max_aliases.create_validator(limits.max_aliases),
+    ]
+    if not limits.introspection:
+        rules.append(NoSchemaIntrospectionCustomRule)
+    return BezelSchema(
+        query=Query,
+        config=StrawberryConfig(),
+        extensions=[
+            ShapeErrors,
+            VendorReport,
+            lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
+            lambda: AddValidationRules(rules),
+            lambda: ErrorSafeParserCache(maxsize=limits.cache_size),
+            lambda: ValidationCache(maxsize=limits.cache_size),
+        ],
+    )
