@@ -1,0 +1,102 @@
+"""`bezel`: run the gateway, the sandbox, or both.
+
+    bezel dev     [--port 8000] [--sandbox-port 8900] [--config PATH]   sandbox + gateway (what `make run` runs)
+    bezel serve   [--port 8000] [--config PATH]                         the gateway alone
+    bezel sandbox [--port 8900] [--latency-scale 1.0]                   the vendor sandbox alone
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from connectors.sandbox import create_app as create_sandbox
+from gateway.app import create_app
+from gateway.runner import serve_all, server
+from gateway.settings import ConfigError, Settings, load_settings
+
+log = logging.getLogger("bezel")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    try:
+        return int(args.run(args) or 0)
+    except ConfigError as exc:
+        print(f"bezel: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _settings(args: argparse.Namespace, **overrides: str) -> Settings:
+    for key, value in overrides.items():
+        os.environ[key] = value
+    return load_settings(args.config)
+
+
+def _dev(args: argparse.Namespace) -> None:
+    host = args.host
+    sandbox_url = f"http://{host}:{args.sandbox_port}"
+    settings = _settings(args, BEZEL_SANDBOX__URL=sandbox_url)
+    port = args.port or settings.gateway.port
+    log.info("sandbox vendors on %s (admin API: %s/_admin/calls)", sandbox_url, sandbox_url)
+    log.info("GraphiQL on http://%s:%s/graphql", host, port)
+    asyncio.run(serve_all(
+        server(create_sandbox(latency_scale=args.latency_scale), host=host, port=args.sandbox_port,
+               access_log=False),
+        server(create_app(settings), host=host, port=port),
+    ))
+
+
+def _serve(args: argparse.Namespace) -> None:
+    settings = _settings(args)
+    host = args.host or settings.gateway.host
+    port = args.port or settings.gateway.port
+    asyncio.run(serve_all(server(create_app(settings), host=host, port=port)))
+
+
+def _sandbox(args: argparse.Namespace) -> None:
+    app = create_sandbox(latency_scale=args.latency_scale, seed=args.seed)
+    log.info("sandbox vendors on http://%s:%s", args.host, args.port)
+    asyncio.run(serve_all(server(app, host=args.host, port=args.port, access_log=args.access_log)))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bezel", description="GraphQL gateway for high-ticket storefronts.")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    def config_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--config", help="bezel.toml to read (default: $BEZEL_CONFIG, else built-in defaults)")
+
+    dev = sub.add_parser("dev", help="run the sandbox vendors and the gateway together")
+    config_arg(dev)
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, help="gateway port (default 8000)")
+    dev.add_argument("--sandbox-port", type=int, default=8900)
+    dev.add_argument("--latency-scale", type=float, default=1.0, help="multiply vendors' usual latency")
+    dev.set_defaults(run=_dev)
+
+    serve = sub.add_parser("serve", help="run the gateway")
+    config_arg(serve)
+    serve.add_argument("--host", help="interface to bind (default from config: 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default from config: 8000)")
+    serve.set_defaults(run=_serve)
+
+    sandbox = sub.add_parser("sandbox", help="run the vendor sandbox")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8900)
+    sandbox.add_argument("--latency-scale", type=float, default=1.0, help="multiply vendors' usual latency")
+    sandbox.add_argument("--seed", type=int, help="seed the latency/fault dice for repeatable runs")
+    sandbox.add_argument("--access-log", action="store_true")
+    sandbox.set_defaults(run=_sandbox)
+    return parser
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

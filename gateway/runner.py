@@ -1,0 +1,42 @@
+"""Run one or more ASGI servers in one event loop, stopping them all cleanly on Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Iterator
+from typing import Any
+
+import uvicorn
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # Signals are handled once for all servers by `serve_all`; uvicorn's per-server handlers
+        # would only stop whichever server installed them last.
+        yield
+
+
+def server(app: Any, *, host: str, port: int, access_log: bool = True, log_level: str = "info") -> uvicorn.Server:
+    return _Server(uvicorn.Config(app, host=host, port=port, access_log=access_log, log_level=log_level,
+                                  log_config=None, lifespan="auto", timeout_graceful_shutdown=5))
+
+
+async def serve_all(*servers: uvicorn.Server) -> None:
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        for s in servers:
+            if s.should_exit:
+                s.force_exit = True  # a second Ctrl-C stops waiting for open connections
+            s.should_exit = True
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop)
+    try:
+        await asyncio.gather(*(s.serve() for s in servers))
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)

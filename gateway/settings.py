@@ -1,0 +1,125 @@
+"""Settings: embedded defaults, then `bezel.toml` (from `--config` or `BEZEL_CONFIG`), then the environment.
+
+Any key can be overridden from the environment as `BEZEL_<SECTION>__<KEY>` or, for vendors,
+`BEZEL_VENDORS__<NAME>__<KEY>` (e.g. `BEZEL_VENDORS__TAX__TIMEOUT_MS=200`). `BEZEL_ENV=production`
+turns introspection and GraphiQL off. A file or variable that does not validate stops the process
+with a message naming the key: a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from connectors.config import DEFAULT_VENDORS, SANDBOX_URL, VENDOR_NAMES, StoreConfig, VendorConfig
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GatewaySettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    # A page must be answered inside this. Clients may lower it per request (x-bezel-budget-ms).
+    budget_ms: int = Field(default=1200, ge=50, le=30_000)
+    # Far above any real query or cart (a 50-line cart is ~6 KiB); refuses abuse before parsing.
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_depth: int = Field(default=12, ge=2)
+    max_aliases: int = Field(default=30, ge=1)
+    max_tokens: int = Field(default=4_000, ge=100)
+    cors_origins: list[str] = Field(default_factory=list)
+
+
+class SandboxSettings(_Section):
+    url: str = SANDBOX_URL  # where vendors without their own `url` are reached
+
+
+class AvailabilitySettings(_Section):
+    # Below this many units, a SKU is LOW_STOCK and (see the call policy) checked live.
+    safety_stock: int = Field(default=3, ge=1)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BEZEL_", env_nested_delimiter="__", extra="forbid",
+                                      frozen=True)
+
+    env: Literal["development", "production", "test"] = "development"
+    gateway: GatewaySettings = GatewaySettings()
+    sandbox: SandboxSettings = SandboxSettings()
+    store: StoreConfig = StoreConfig()
+    availability: AvailabilitySettings = AvailabilitySettings()
+    vendors: dict[str, VendorConfig] = Field(default_factory=lambda: dict(DEFAULT_VENDORS))
+
+    @field_validator("vendors")
+    @classmethod
+    def _known_vendors(cls, value: dict[str, VendorConfig]) -> dict[str, VendorConfig]:
+        if unknown := set(value) - set(VENDOR_NAMES):
+            raise ValueError(f"unknown vendor(s) {sorted(unknown)}; vendors are {', '.join(VENDOR_NAMES)}")
+        return value
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Highest first; pydantic-settings deep-merges them, so a file or variable that sets one
+        # vendor key keeps that vendor's other defaults.
+        return (init_settings, env_settings, _TomlFile(settings_cls), _Defaults(settings_cls))
+
+
+class ConfigError(Exception):
+    """The configuration does not validate; the message names the offending keys."""
+
+
+class _Defaults(PydanticBaseSettingsSource):
+    """The per-vendor defaults as the lowest source, so overrides merge into them key by key."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return {"vendors": {name: cfg.model_dump() for name, cfg in DEFAULT_VENDORS.items()}}
+
+
+class _TomlFile(PydanticBaseSettingsSource):
+    path: Path | None = None
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        if self.path is None:
+            return {}
+        with self.path.open("rb") as f:
+            return tomllib.load(f)
+
+
+def load_settings(config_path: str | os.PathLike[str] | None = None) -> Settings:
+    """Defaults, then the TOML file (argument, else `BEZEL_CONFIG`), then `BEZEL_*` variables."""
+    path = config_path or os.environ.get("BEZEL_CONFIG") or None
+    _TomlFile.path = Path(path) if path else None
+    try:
+        if _TomlFile.path is not None and not _TomlFile.path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        return Settings()
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"invalid configuration ({path or 'defaults + environment'}): {problems}") from exc
+    finally:
+        _TomlFile.path = None

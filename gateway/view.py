@@ -1,0 +1,91 @@
+"""The GraphQL endpoint: per-request context and budget, orjson encoding, JSON errors, offline GraphiQL."""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+import orjson
+from cross_web import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
+
+from resolvers.context import RequestContext, Services
+from schema.errors import ensure_coded
+
+BUDGET_HEADER = "x-bezel-budget-ms"
+ASSETS_PATH = "/_bezel/graphiql"
+
+
+def error_response(status: int, message: str, code: str) -> Response:
+    """A transport-level failure in GraphQL's error shape, so clients parse one format."""
+    body = orjson.dumps({"data": None, "errors": [{"message": message, "extensions": {"code": code}}]})
+    return Response(body, status_code=status, media_type="application/json")
+
+
+_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE",
+          415: "UNSUPPORTED_MEDIA_TYPE"}
+
+
+class BezelGraphQL(GraphQL):
+    """Strawberry's ASGI view with Bezel's context, budget header, encoding and GraphiQL page."""
+
+    def __init__(self, schema: Any, *, budget_ms: int, graphiql: bool) -> None:
+        super().__init__(schema, graphql_ide="graphiql" if graphiql else None, allow_queries_via_get=True,
+                         subscription_protocols=())
+        self.budget_ms = budget_ms
+        page = resources.files("gateway").joinpath("static/graphiql.html").read_text()
+        example = resources.files("gateway").joinpath("static/product-page.graphql").read_text()
+        self.page = page.replace("__ASSETS__", ASSETS_PATH).replace(
+            "__EXAMPLE_QUERY__", orjson.dumps(example).decode().replace("</", "<\\/")
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await Response(status_code=404)(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as exc:
+            response = error_response(exc.status_code, exc.reason, _CODES.get(exc.status_code, "BAD_REQUEST"))
+        await response(scope, receive, send)
+
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> RequestContext:
+        services: Services = request.app.state.services
+        return RequestContext.start(services, budget_ms=self.request_budget_ms(request))
+
+    def request_budget_ms(self, request: Request | WebSocket) -> float:
+        """The configured budget, or less if the client asks for less (never more)."""
+        raw = request.headers.get(BUDGET_HEADER)
+        if raw is None:
+            return self.budget_ms
+        try:
+            asked = int(raw)
+        except ValueError:
+            asked = 0
+        if asked <= 0:
+            raise HTTPException(400, f"{BUDGET_HEADER} must be a positive integer of milliseconds")
+        return min(asked, self.budget_ms)
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise HTTPException(400, "Unable to parse request body as JSON") from exc
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        if result.errors:
+            result.errors = ensure_coded(result.errors)
+        return await super().process_result(request, result)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(self.page)
