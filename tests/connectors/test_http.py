@@ -1,0 +1,97 @@
+"""VendorClient turns every transport failure and bad body into one of our errors."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+import respx
+
+from connectors import tax
+from connectors.errors import (
+    VendorBadResponse,
+    VendorConnectionError,
+    VendorHTTPError,
+    VendorRateLimited,
+    VendorRejected,
+    VendorTimeout,
+)
+from connectors.http import VendorCall, VendorRequest
+from tests.connectors.helpers import BASE, execute
+
+
+def _call(parse=lambda body: body["ok"]) -> VendorCall[object]:
+    return VendorCall("tax", "tax.quote", VendorRequest("POST", "/v2/taxes", json={"amount": "1.00"}), parse)
+
+
+@pytest.mark.parametrize(
+    ("side_effect", "error"),
+    [
+        (httpx.ConnectError("refused"), VendorConnectionError),
+        (httpx.RemoteProtocolError("peer closed connection"), VendorConnectionError),
+        (httpx.ReadError("connection reset by peer"), VendorConnectionError),
+        (httpx.ReadTimeout("slow"), VendorTimeout),
+    ],
+)
+@respx.mock(base_url=BASE)
+async def test_transport_failures_become_vendor_errors(respx_mock, side_effect, error) -> None:
+    respx_mock.post("/v2/taxes").mock(side_effect=side_effect)
+    with pytest.raises(error) as caught:
+        await execute(tax, _call())
+    assert caught.value.vendor == "tax"
+    assert isinstance(caught.value.__cause__, httpx.HTTPError)
+
+
+@respx.mock(base_url=BASE)
+async def test_bodies_that_are_not_json_or_not_the_shape_are_bad_responses(respx_mock) -> None:
+    route = respx_mock.post("/v2/taxes")
+    route.mock(return_value=httpx.Response(200, content=b'{"tax": {"amount'))
+    with pytest.raises(VendorBadResponse, match="not JSON"):
+        await execute(tax, _call())
+    route.mock(return_value=httpx.Response(200, content=b"<html>502</html>"))
+    with pytest.raises(VendorBadResponse):
+        await execute(tax, _call())
+    route.mock(return_value=httpx.Response(200, json={"unexpected": True}))
+    with pytest.raises(VendorBadResponse, match="does not match the API"):
+        await execute(tax, _call())
+
+
+@respx.mock(base_url=BASE)
+async def test_429_carries_retry_after_in_seconds_or_as_a_date(respx_mock) -> None:
+    route = respx_mock.post("/v2/taxes")
+    body = {"error": "Too Many Requests", "detail": "slow down", "status": 429}
+    route.mock(return_value=httpx.Response(429, json=body, headers={"retry-after": "7"}))
+    with pytest.raises(VendorRateLimited) as caught:
+        await execute(tax, _call())
+    assert caught.value.retry_after_s == 7
+    route.mock(return_value=httpx.Response(429, json=body, headers={"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}))
+    with pytest.raises(VendorRateLimited) as caught:
+        await execute(tax, _call())
+    assert caught.value.retry_after_s == 0  # a date in the past: retry now
+
+
+@respx.mock(base_url=BASE)
+async def test_error_statuses_with_unreadable_bodies_are_still_typed(respx_mock) -> None:
+    respx_mock.post("/v2/taxes").mock(return_value=httpx.Response(502, content=b"Bad Gateway"))
+    with pytest.raises(VendorHTTPError) as caught:
+        await execute(tax, _call())
+    assert caught.value.status == 502
+    assert not isinstance(caught.value, VendorRejected)
+
+
+@respx.mock(base_url=BASE)
+async def test_a_missing_ok_call_answers_none_on_404(respx_mock) -> None:
+    respx_mock.get("/thing").mock(return_value=httpx.Response(404, json={"error": "Not Found", "detail": "",
+                                                                          "status": 404}))
+    call = VendorCall("tax", "tax.thing", VendorRequest("GET", "/thing"), lambda b: b, missing_ok=True)
+    assert await execute(tax, call) is None
+    with pytest.raises(VendorHTTPError):
+        await execute(tax, VendorCall("tax", "tax.thing", VendorRequest("GET", "/thing"), lambda b: b))
+
+
+def test_cache_keys_follow_what_is_sent_and_nothing_else() -> None:
+    def key(**json: object) -> str:
+        return VendorCall("tax", "tax.quote", VendorRequest("POST", "/v2/taxes", json=json,
+                                                            headers={"traceparent": "x"}), lambda b: b).cache_key
+
+    assert key(to_zip="10001", amount="1") == key(amount="1", to_zip="10001")
+    assert key(to_zip="10001", amount="1") != key(to_zip="10002", amount="1")

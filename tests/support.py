@@ -1,0 +1,130 @@
+"""Helpers shared by tests: a real sandbox process, and a gateway client that speaks GraphQL."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from gateway.app import create_app
+from gateway.settings import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+PRODUCT_PAGE_QUERY = (ROOT / "gateway" / "static" / "product-page.graphql").read_text()
+US_ADDRESS = {"countryCode": "US", "provinceCode": "NY", "zip": "10001"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not come up within {timeout}s")
+        time.sleep(0.05)
+
+
+@dataclass
+class Sandbox:
+    """A `bezel sandbox` process and its admin API."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+
+    def admin(self) -> httpx.Client:
+        return httpx.Client(base_url=f"{self.url}/_admin", timeout=5.0)
+
+    def fault(self, vendor: str, **fault: Any) -> None:
+        with self.admin() as c:
+            c.put(f"/faults/{vendor}", json=fault).raise_for_status()
+
+    def calls(self) -> dict[str, int]:
+        with self.admin() as c:
+            return c.get("/calls").json()
+
+    def reset(self) -> None:
+        with self.admin() as c:
+            c.post("/reset").raise_for_status()
+
+    def set_stock(self, sku: str, quantity: int) -> None:
+        with self.admin() as c:
+            c.put(f"/stock/{sku}", json={"quantity": quantity}).raise_for_status()
+
+
+@contextlib.contextmanager
+def run_sandbox(latency_scale: float = 0.05) -> Iterator[Sandbox]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "sandbox", "--port", str(port), "--latency-scale", str(latency_scale),
+         "--seed", "7"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for(f"{url}/healthz")
+        yield Sandbox(url=url, process=process)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def settings_for(sandbox: Sandbox, **env: str) -> Settings:
+    """Settings as `bezel serve` would load them, pointed at the test's sandbox, plus `BEZEL_*` overrides."""
+    saved = dict(os.environ)
+    try:
+        os.environ["BEZEL_SANDBOX__URL"] = sandbox.url
+        os.environ.setdefault("BEZEL_ENV", "test")
+        os.environ.update(env)
+        return load_settings()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@dataclass
+class Gateway:
+    http: httpx.AsyncClient
+
+    async def gql(self, query: str, variables: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
+        response = await self.post(query, variables, **kwargs)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def post(self, query: str, variables: dict[str, Any] | None = None, **kwargs: Any) -> httpx.Response:
+        body: dict[str, Any] = {"query": query}
+        if variables is not None:
+            body["variables"] = variables
+        return await self.http.post("/graphql", json=body, **kwargs)
+
+
+@contextlib.asynccontextmanager
+async def run_gateway(settings: Settings) -> AsyncIterator[Gateway]:
+    """The gateway in-process (its vendors over real HTTP), with its lifespan run."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bezel.test", timeout=30) as http:
+            yield Gateway(http)
+
+
+def error_codes(result: dict[str, Any]) -> list[tuple[str, str | None]]:
+    return [(e["extensions"]["code"], e["extensions"].get("vendor")) for e in result.get("errors") or []]
