@@ -32,19 +32,19 @@ class RequestContext:
 
     services: Services
     scope: CallScope
-    loaders: Loaders
     # Failures that did not null a field (e.g. availability shown as UNKNOWN), one per vendor.
     partial_errors: dict[str, PublicError] = field(default_factory=dict)
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        from resolvers.loaders import Loaders  # loaders need this context; built inside the running loop
+
+        self.loaders = Loaders(self)
 
     @classmethod
     def start(cls, services: Services, *, budget_ms: float) -> RequestContext:
-        """A context for a new request; loaders are built here, inside the running event loop."""
-        from resolvers.loaders import Loaders
-
-        scope = CallScope(deadline=Deadline.after_ms(budget_ms))
-        context = cls(services=services, scope=scope, loaders=None)  # type: ignore[arg-type]
-        context.loaders = Loaders(context)
-        return context
+        """A context for a new request, whose deadline starts now."""
+        return cls(services=services, scope=CallScope(deadline=Deadline.after_ms(budget_ms)))
 
     async def call(self, call: VendorCall[T]) -> Sourced[T]:
         """Run a vendor call through that vendor's call policy, under this request's deadline."""

@@ -109,7 +109,6 @@ class Product:
     tags: list[str]
     options: list[ProductOption]
     price_range: PriceRange
-    variants: list[ProductVariant]
     engravable: bool
     images: list[Image]
     freshness: Freshness
@@ -130,12 +129,16 @@ class Product:
             options=[ProductOption(name=o.name, values=list(o.values)) for o in p.options],
             price_range=PriceRange(min_variant_price=Money.from_domain(p.min_price),
                                    max_variant_price=Money.from_domain(p.max_price)),
-            variants=[ProductVariant.from_domain(v) for v in p.variants],
             engravable=p.engravable,
             images=[Image(url=i.url, alt_text=i.alt_text) for i in p.images],
             freshness=Freshness.from_domain(sourced.freshness),
             domain=p,
         )
+
+    @strawberry.field
+    def variants(self) -> list[ProductVariant]:
+        # Built on demand: a product list that does not ask for variants never pays for 200 of them.
+        return [ProductVariant.from_domain(v) for v in self.domain.variants]
 
     @strawberry.field(description="The variant with exactly these options; null if that combination is not made. "
                       "An unknown option name or value is an error (BAD_USER_INPUT), never a silent null.")
