@@ -73,7 +73,7 @@ class BnplAPI:
                 )
             return tuple(offers)
 
-        return VendorCall(VENDOR, "bnpl.affirm_promos", request, parse)
+        return VendorCall(VENDOR, "bnpl.affirm_promos", request, parse, result_type=tuple[FinancingOffer, ...])
 
     def afterpay_configuration(self) -> VendorCall[AfterpayConfig]:
         def parse(data: Any) -> AfterpayConfig:
@@ -83,8 +83,8 @@ class BnplAPI:
                 maximum=Money.of(p.decimal(high, "amount"), p.text(high, "currency")),
             )
 
-        return VendorCall(VENDOR, "bnpl.afterpay_configuration", VendorRequest("GET", "/afterpay/v2/configuration"),
-                          parse)
+        request = VendorRequest("GET", "/afterpay/v2/configuration")
+        return VendorCall(VENDOR, "bnpl.afterpay_configuration", request, parse, result_type=AfterpayConfig)
 
 
 def afterpay_offer(config: AfterpayConfig, amount: Money) -> FinancingOffer | None:

@@ -46,11 +46,13 @@ class CatalogAPI:
         request = VendorRequest(
             "GET", f"{API}/products.json", params={"handle": ",".join(handles), "limit": str(MAX_PAGE)}
         )
-        return VendorCall(VENDOR, "catalog.products_by_handle", request, self._products_by("handle"))
+        return VendorCall(VENDOR, "catalog.products_by_handle", request, self._products_by("handle"),
+                          result_type=dict[str, Product])
 
     def products_by_id(self, ids: Sequence[str]) -> VendorCall[dict[str, Product]]:
         request = VendorRequest("GET", f"{API}/products.json", params={"ids": ",".join(ids), "limit": str(MAX_PAGE)})
-        return VendorCall(VENDOR, "catalog.products_by_id", request, self._products_by("id"))
+        return VendorCall(VENDOR, "catalog.products_by_id", request, self._products_by("id"),
+                          result_type=dict[str, Product])
 
     def product_page(self, first: int, after_id: str | None) -> VendorCall[ProductPage]:
         """`first` products after `after_id`, asking one more to learn whether a next page exists."""
@@ -63,7 +65,7 @@ class CatalogAPI:
             products = [self.map_product(item) for item in p.seq(body, "products")]
             return ProductPage(products=tuple(products[:first]), has_next_page=len(products) > first)
 
-        return VendorCall(VENDOR, "catalog.product_page", request, parse)
+        return VendorCall(VENDOR, "catalog.product_page", request, parse, result_type=ProductPage)
 
     def product_id_of_variant(self, variant_id: str) -> VendorCall[str | None]:
         """Which product a variant belongs to (None for an unknown variant): Shopify's variant lookup."""
@@ -73,6 +75,7 @@ class CatalogAPI:
             "catalog.variant",
             request,
             lambda body: str(p.integer(p.obj(body, "variant"), "product_id")),
+            result_type=str | None,
             missing_ok=True,
         )
 

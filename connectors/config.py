@@ -31,8 +31,26 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class BreakerConfig(_Strict):
+    """Circuit breaker with resilience4j's semantics: rates over a count-based sliding window."""
+
+    # The last `window_size` calls decide; fewer than `minimum_calls` never open the breaker, so a
+    # single failure after a quiet night does not cut a vendor off.
+    window_size: int = Field(default=20, ge=1)
+    minimum_calls: int = Field(default=10, ge=1)
+    # Open when at least this share (%) of the window failed...
+    failure_rate_threshold: float = Field(default=50, gt=0, le=100)
+    # ...or was slower than `slow_call_ms` (0: 80% of the vendor's timeout): a vendor answering
+    # just under its timeout is as bad for a page as one that fails.
+    slow_call_rate_threshold: float = Field(default=80, gt=0, le=100)
+    slow_call_ms: int = Field(default=0, ge=0)
+    # Stay open this long (failing fast into the fallback), then let `half_open_calls` probes decide.
+    open_wait_ms: int = Field(default=5_000, ge=1)
+    half_open_calls: int = Field(default=3, ge=1)
+
+
 class VendorConfig(_Strict):
-    """How to reach one vendor and how long to wait for it."""
+    """How to reach one vendor, how long to wait for it, and what to do when it fails."""
 
     # Base URL of the vendor's API. Empty means "this vendor's prefix on the sandbox".
     url: str = ""
@@ -42,6 +60,27 @@ class VendorConfig(_Strict):
     cache_ttl_s: float = Field(default=0, ge=0)
     # How long a last good answer may stand in, marked STALE, when the vendor fails (0: never).
     stale_ttl_s: float = Field(default=0, ge=0)
+    # Past `cache_ttl_s`, serve the cached answer for up to this long more while one background
+    # call refreshes it (stale-while-revalidate). 0: off, a miss waits for the vendor.
+    revalidate_s: float = Field(default=0, ge=0)
+    # Bulkhead: at most this many calls in flight to the vendor from one process; beyond it a call
+    # is rejected at once (outcome "rejected") and the fallback answers.
+    max_concurrency: int = Field(default=64, ge=1)
+    # Idempotent reads only: total attempts (1 = never retry), with exponential backoff plus jitter.
+    retry_attempts: int = Field(default=2, ge=1, le=5)
+    retry_backoff_ms: int = Field(default=20, ge=0)
+    retry_backoff_max_ms: int = Field(default=200, ge=0)
+    retry_jitter_ms: int = Field(default=30, ge=0)
+    # Retry budget shared by retries and hedges: each request earns this many extra calls, plus a
+    # floor per second, so a failing vendor gets at most ~20% more traffic, never a retry storm.
+    retry_budget_ratio: float = Field(default=0.2, ge=0, le=1)
+    retry_budget_min_per_s: float = Field(default=1.0, ge=0)
+    # Idempotent reads only: if no answer after the vendor's observed p95 (at least hedge_min_ms,
+    # once hedge_min_samples calls have been timed), send a second attempt; the first answer wins.
+    hedge: bool = True
+    hedge_min_ms: int = Field(default=20, ge=1)
+    hedge_min_samples: int = Field(default=20, ge=1)
+    breaker: BreakerConfig = Field(default_factory=BreakerConfig)
     # Name of the environment variable holding the API key; the key itself never sits in a file.
     api_key_env: str = ""
     # Vendor-specific settings, validated by the vendor's own connector (e.g. bnpl providers).
@@ -66,11 +105,13 @@ class VendorConfig(_Strict):
 DEFAULT_VENDORS: dict[str, VendorConfig] = {
     # The product itself: nothing renders without it, so allow it the most of the budget it needs
     # up front; products change rarely, so a day-old product beats no product page.
-    "catalog": VendorConfig(timeout_ms=400, api_key_env="SHOPIFY_ACCESS_TOKEN", cache_ttl_s=60, stale_ttl_s=86_400),
+    "catalog": VendorConfig(timeout_ms=400, api_key_env="SHOPIFY_ACCESS_TOKEN", cache_ttl_s=60, stale_ttl_s=86_400,
+                            revalidate_s=300),
     # Stock moves: short fresh TTL; stale stock is only ever shown as unconfirmed.
     "inventory": VendorConfig(timeout_ms=300, api_key_env="COMMERCETOOLS_TOKEN", cache_ttl_s=5, stale_ttl_s=600),
     # Rates change at most daily; keyed by the exact request, so addresses never share an answer.
-    "tax": VendorConfig(timeout_ms=500, api_key_env="TAXJAR_API_KEY", cache_ttl_s=3_600, stale_ttl_s=86_400),
+    "tax": VendorConfig(timeout_ms=500, api_key_env="TAXJAR_API_KEY", cache_ttl_s=3_600, stale_ttl_s=86_400,
+                        revalidate_s=600),
     # Quotes expire at the insurer after ~30 minutes.
     "insurance": VendorConfig(timeout_ms=700, api_key_env="ONWARD_API_KEY", cache_ttl_s=600, stale_ttl_s=1_800),
     "bnpl": VendorConfig(
@@ -83,10 +124,11 @@ DEFAULT_VENDORS: dict[str, VendorConfig] = {
     # Rendering is the slowest call; previews of the same text never change.
     "engraving": VendorConfig(timeout_ms=900, api_key_env="ENGRAVING_API_KEY", cache_ttl_s=86_400, stale_ttl_s=604_800),
     # Writes: never cached, never stale. Payment gets the longest wait: a lost authorization costs most.
-    "payments": VendorConfig(timeout_ms=3_000, api_key_env="STRIPE_SECRET_KEY"),
-    "erp": VendorConfig(timeout_ms=2_000, api_key_env="ERP_API_KEY"),
-    "wms": VendorConfig(timeout_ms=2_000, api_key_env="WMS_API_KEY"),
-    "crm": VendorConfig(timeout_ms=2_000, api_key_env="CRM_API_KEY"),
+    # (Writes are never retried or hedged whatever these say: the policy checks each call.)
+    "payments": VendorConfig(timeout_ms=3_000, api_key_env="STRIPE_SECRET_KEY", retry_attempts=1, hedge=False),
+    "erp": VendorConfig(timeout_ms=2_000, api_key_env="ERP_API_KEY", hedge=False),
+    "wms": VendorConfig(timeout_ms=2_000, api_key_env="WMS_API_KEY", hedge=False),
+    "crm": VendorConfig(timeout_ms=2_000, api_key_env="CRM_API_KEY", hedge=False),
 }
 
 
@@ -99,3 +141,20 @@ class StoreConfig(_Strict):
     origin_zip: str = "10001"
     origin_city: str = "New York"
     origin_street: str = "580 Fifth Avenue"
+
+
+class CacheConfig(_Strict):
+    # In-process tier: always on, bounded (least recently used answers are dropped first).
+    local_max_entries: int = Field(default=10_000, ge=1)
+
+
+class RedisConfig(_Strict):
+    """The shared tier. Empty `url` (and no REDIS_URL in the environment): in-process tier only."""
+
+    url: str = ""
+    # Every Redis call is bounded by this: Redis slow or down makes the page degraded, never slow.
+    timeout_ms: int = Field(default=50, ge=1)
+    # After a Redis failure, skip Redis this long before trying again (doubling up to 5 s).
+    retry_after_ms: int = Field(default=500, ge=1)
+    key_prefix: str = "bezel"
+    max_connections: int = Field(default=64, ge=1)

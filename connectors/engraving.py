@@ -51,4 +51,5 @@ class EngravingAPI:
                 ),
             )
 
-        return VendorCall(VENDOR, "engraving.preview", VendorRequest("POST", "/api/v1/previews", json=body), parse)
+        request = VendorRequest("POST", "/api/v1/previews", json=body)
+        return VendorCall(VENDOR, "engraving.preview", request, parse, result_type=EngravingPreview)

@@ -10,7 +10,9 @@
         ├── VendorHTTPError          an error status we cannot blame on the request
         │   └── VendorRateLimited    429, with the vendor's Retry-After when it sent one
         ├── VendorBadResponse        the body was not JSON, or not the shape the API documents
-        └── VendorRejected           the vendor refused our input (4xx with a reason): becomes an InputError
+        ├── VendorRejected           the vendor refused our input (4xx with a reason): becomes an InputError
+        ├── CircuitOpen              not called: the vendor's circuit breaker is open
+        └── CallRejected             not called: bulkhead full, or backing off after the vendor's 429
 
 Connectors turn httpx exceptions into these `from exc`; the call policy turns `VendorError`s into
 `VendorUnavailable` (or a stale answer); `schema/` shows `PublicError`s and masks everything else.
@@ -113,3 +115,11 @@ class VendorRejected(VendorError):
         """The client-facing error, blaming `argument` (e.g. "shipTo") or one of its fields."""
         field = f"{argument}.{self.field}" if self.field else argument
         return InputError(self.public_message, field=field, vendor=self.vendor)
+
+
+class CircuitOpen(VendorError):
+    outcome = "circuit_open"
+
+
+class CallRejected(VendorError):
+    outcome = "rejected"

@@ -71,7 +71,9 @@ class VendorCall(Generic[T]):
     operation: str  # e.g. "tax.quote": names the call in logs, metrics and traces
     request: VendorRequest
     parse: Callable[[Any], T]
-    idempotent: bool = True  # only idempotent calls may ever be retried or hedged
+    # The type `parse` returns, so an answer can be cached as JSON and read back; None: never cached.
+    result_type: Any = None
+    idempotent: bool = True  # only idempotent calls may ever be cached, retried or hedged
     missing_ok: bool = False  # a 404 means "no such thing" and answers None instead of failing
 
     @property

@@ -76,4 +76,5 @@ class InsuranceAPI:
                 expires_at=datetime.fromisoformat(expires) if expires else None,
             )
 
-        return VendorCall(VENDOR, "insurance.quote", VendorRequest("POST", "/api/v1/quotes", json=body), parse)
+        request = VendorRequest("POST", "/api/v1/quotes", json=body)
+        return VendorCall(VENDOR, "insurance.quote", request, parse, result_type=InsuranceQuote)

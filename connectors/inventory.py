@@ -60,4 +60,4 @@ class InventoryAPI:
                 )
             return {sku: found.get(sku, StockLevel(sku=sku, available=0, on_hand=0)) for sku in wanted}
 
-        return VendorCall(VENDOR, "inventory.levels", request, parse)
+        return VendorCall(VENDOR, "inventory.levels", request, parse, result_type=dict[str, StockLevel])

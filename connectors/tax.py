@@ -93,4 +93,4 @@ class TaxAPI:
                 ),
             )
 
-        return VendorCall(VENDOR, "tax.quote", request, parse)
+        return VendorCall(VENDOR, "tax.quote", request, parse, result_type=TaxQuote)

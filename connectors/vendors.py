@@ -6,17 +6,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import httpx
+import stamina
 
 from connectors import bnpl, catalog, engraving, insurance, inventory, tax
 from connectors.bnpl import BnplAPI
 from connectors.catalog import CatalogAPI
-from connectors.config import DEFAULT_VENDORS, StoreConfig, VendorConfig
+from connectors.config import DEFAULT_VENDORS, CacheConfig, RedisConfig, StoreConfig, VendorConfig
 from connectors.engraving import EngravingAPI
 from connectors.http import VendorClient, api_key
 from connectors.insurance import InsuranceAPI
 from connectors.inventory import InventoryAPI
 from connectors.models import Address
 from connectors.policy import CallPolicy
+from connectors.policy.cache import RedisTier, TieredCache
 from connectors.tax import TaxAPI
 
 # Each vendor module's provider conventions: how it authenticates and how its error bodies read.
@@ -42,10 +44,12 @@ class Vendors:
     engraving: EngravingAPI
     policies: dict[str, CallPolicy]
     bnpl_providers: tuple[str, ...]
+    cache: TieredCache
 
     async def aclose(self) -> None:
         for policy in self.policies.values():
-            await policy.client.aclose()
+            await policy.aclose()
+        await self.cache.aclose()
 
 
 def build_vendors(
@@ -53,8 +57,19 @@ def build_vendors(
     *,
     store: StoreConfig,
     sandbox_url: str,
+    cache: CacheConfig | None = None,
+    redis: RedisConfig | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> Vendors:
+    """Clients, caches and policies for every page vendor. Call inside the running event loop."""
+    # Retries are recorded in each request's call log (and traces); stamina's own log would repeat them.
+    stamina.instrumentation.set_on_retry_hooks([])
+    cache = cache or CacheConfig()
+    shared = None
+    if redis is not None and redis.url:
+        shared = RedisTier(redis.url, timeout_ms=redis.timeout_ms, retry_after_ms=redis.retry_after_ms,
+                           max_connections=redis.max_connections, key_prefix=redis.key_prefix)
+    tiers = TieredCache(local_max_entries=cache.local_max_entries, redis=shared)
     policies = {}
     for name, module in _PROVIDER_MODULES.items():
         config = configs.get(name) or DEFAULT_VENDORS[name]
@@ -65,7 +80,7 @@ def build_vendors(
             auth_headers=module.auth_headers(api_key(config.api_key_env)),
             transport=transport,
         )
-        policies[name] = CallPolicy(name, config, client)
+        policies[name] = CallPolicy(name, config, client, cache=tiers)
     origin = Address(
         country_code=store.origin_country,
         zip=store.origin_zip,
@@ -87,4 +102,5 @@ def build_vendors(
         engraving=EngravingAPI(),
         policies=policies,
         bnpl_providers=providers,
+        cache=tiers,
     )

@@ -20,6 +20,14 @@ class CallRecord:
     outcome: str  # live | cache | stale | timeout | error | circuit_open | rejected | bad_input
     source: Source | None  # where the value served came from; None when nothing was served
     ms: float  # time this call held the request
+    age_ms: int = 0  # age of a cached or stale answer
+    tier: str | None = None  # "local" or "redis" for a cached or stale answer
+    attempts: int = 0  # HTTP calls made (0: answered without calling the vendor)
+    hedged: bool = False
+    retries: tuple[str, ...] = ()  # why each retry was made (or refused)
+    shared: bool = False  # answered by another request's (or another process's) call
+    timeout_ms: float = 0.0  # the timeout the last attempt was given
+    breaker: str = "closed"  # the vendor's breaker state after the call
     detail: str = ""  # for logs only: never shown to clients
 
 
@@ -31,16 +39,21 @@ class CallLog:
         self.records.append(record)
 
     def summary(self) -> dict[str, dict[str, Any]]:
-        """Per vendor: the worst outcome, its source, the longest call's ms and the number of calls."""
+        """Per vendor: the worst outcome and its source, the longest call's ms, the number of policy
+        calls and of HTTP attempts they made (0 when all came from cache), and `hedged` if any was."""
         out: dict[str, dict[str, Any]] = {}
         for r in self.records:
             entry = out.get(r.vendor)
             if entry is None:
-                out[r.vendor] = entry = {"outcome": r.outcome, "source": _name(r.source), "ms": 0.0, "calls": 0}
+                out[r.vendor] = entry = {"outcome": r.outcome, "source": _name(r.source), "ms": 0.0, "calls": 0,
+                                         "attempts": 0}
             elif _SEVERITY.get(r.outcome, 9) > _SEVERITY.get(entry["outcome"], 9):
                 entry["outcome"], entry["source"] = r.outcome, _name(r.source)
             entry["ms"] = round(max(entry["ms"], r.ms), 1)
             entry["calls"] += 1
+            entry["attempts"] += r.attempts
+            if r.hedged:
+                entry["hedged"] = True
         return out
 
 

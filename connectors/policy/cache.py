@@ -1,0 +1,211 @@
+"""Two cache tiers for vendor answers: in-process (always) and Redis (when configured).
+
+Every entry remembers when it was stored (wall clock, so an age means the same thing in every
+gateway process), which is what lets the policy say LIVE, CACHE or STALE and how old. Storage is
+libraries (cachetools' LRU, redis-py); the freshness bookkeeping is ours, because no cache library
+reports whether an answer is stale and by how much.
+
+Redis trouble is a degraded state, never an outage: every Redis call is bounded by a short
+timeout; after a failure Redis is skipped for a while (doubling, up to 5 s) and then tried again,
+so the gateway recovers by itself when Redis comes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import orjson
+from cachetools import LRUCache
+from pydantic import TypeAdapter, ValidationError
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.exceptions import RedisError
+
+T = TypeVar("T")
+log = logging.getLogger("bezel.cache")
+MAX_REDIS_BACKOFF_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Entry(Generic[T]):
+    value: T
+    stored_at: float  # time.time() when the vendor answered
+    tier: str  # "local" or "redis": where this read found it
+
+    def age_s(self, now: float | None = None) -> float:
+        return max(0.0, (now or time.time()) - self.stored_at)
+
+
+@functools.cache
+def _adapter(result_type: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(result_type)
+
+
+def encode(value: Any, result_type: Any, stored_at: float, expires_at: float) -> bytes:
+    body = orjson.Fragment(_adapter(result_type).dump_json(value))
+    return orjson.dumps({"at": stored_at, "exp": expires_at, "v": body})
+
+
+def decode(raw: bytes, result_type: Any) -> tuple[Any, float, float]:
+    """(value, stored_at, expires_at) from a shared-tier payload."""
+    doc = orjson.loads(raw)
+    return _adapter(result_type).validate_python(doc["v"]), float(doc["at"]), float(doc["exp"])
+
+
+class RedisTier:
+    """The shared tier, with its own short timeout and automatic recovery."""
+
+    def __init__(self, url: str, *, timeout_ms: int = 50, retry_after_ms: int = 500, max_connections: int = 64,
+                 key_prefix: str = "bezel") -> None:
+        self.timeout_s = timeout_ms / 1000
+        self.retry_after_s = retry_after_ms / 1000
+        self.prefix = key_prefix
+        pool = BlockingConnectionPool.from_url(
+            url, max_connections=max_connections, timeout=self.timeout_s,
+            socket_timeout=self.timeout_s, socket_connect_timeout=self.timeout_s,
+        )
+        self.client = Redis(connection_pool=pool)
+        self.healthy = True
+        self.failures = 0
+        self._skip_until = 0.0
+        self._backoff_s = self.retry_after_s
+
+    @property
+    def state(self) -> str:
+        """"ok", or "degraded" while Redis is being skipped after a failure."""
+        return "ok" if self.healthy else "degraded"
+
+    def key(self, *parts: str) -> str:
+        return ":".join((self.prefix, *parts))
+
+    async def call(self, operation: Callable[[Redis], Awaitable[T]], default: T) -> T:
+        """Run one Redis operation within the tier's timeout; `default` if Redis is down or slow."""
+        now = time.monotonic()
+        if not self.healthy and now < self._skip_until:
+            return default
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                result = await operation(self.client)
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._failed(exc)
+            return default
+        if not self.healthy:
+            log.warning("redis is back; shared cache tier restored")
+            self.healthy = True
+            self._backoff_s = self.retry_after_s
+        return result
+
+    def _failed(self, exc: BaseException) -> None:
+        self.failures += 1
+        if self.healthy:
+            log.warning("redis unavailable (%s); serving from the in-process tier", type(exc).__name__)
+        else:
+            self._backoff_s = min(MAX_REDIS_BACKOFF_S, self._backoff_s * 2)
+        self.healthy = False
+        self._skip_until = time.monotonic() + self._backoff_s
+
+    async def ping(self) -> bool:
+        return await self.call(lambda r: r.ping(), False)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+class TieredCache:
+    """Local LRU in front of the optional Redis tier; entries expire after fresh + stale windows."""
+
+    def __init__(self, *, local_max_entries: int = 10_000, redis: RedisTier | None = None) -> None:
+        self.local: LRUCache[str, tuple[Any, float, float]] = LRUCache(maxsize=local_max_entries)
+        self.redis = redis
+
+    async def get(self, key: str, result_type: Any) -> Entry[Any] | None:
+        now = time.time()
+        hit = self.local.get(key)
+        if hit is not None:
+            value, stored_at, expires_at = hit
+            if now < expires_at:
+                return Entry(value, stored_at, "local")
+            self.local.pop(key, None)
+        return await self.get_shared(key, result_type)
+
+    async def get_shared(self, key: str, result_type: Any) -> Entry[Any] | None:
+        """The shared tier's entry, skipping the local one (to see what another process stored)."""
+        if self.redis is None:
+            return None
+        found = await self._read_shared([key], result_type)
+        return found.get(key)
+
+    async def get_many(self, keys: list[str], result_type: Any) -> dict[str, Entry[Any]]:
+        """Entries for many keys: local hits, then one MGET for the rest."""
+        now = time.time()
+        found: dict[str, Entry[Any]] = {}
+        remote: list[str] = []
+        for key in keys:
+            hit = self.local.get(key)
+            if hit is not None and now < hit[2]:
+                found[key] = Entry(hit[0], hit[1], "local")
+            else:
+                remote.append(key)
+        if remote and self.redis is not None:
+            found.update(await self._read_shared(remote, result_type))
+        return found
+
+    async def _read_shared(self, keys: list[str], result_type: Any) -> dict[str, Entry[Any]]:
+        assert self.redis is not None
+        shared_keys = [self.redis.key("cache", k) for k in keys]
+        raws = await self.redis.call(lambda r: r.mget(shared_keys), None) or [None] * len(keys)
+        now = time.time()
+        found = {}
+        for key, raw in zip(keys, raws, strict=True):
+            if raw is None:
+                continue
+            try:
+                value, stored_at, expires_at = decode(raw, result_type)
+            except (orjson.JSONDecodeError, ValidationError, KeyError, TypeError, ValueError):
+                log.warning("ignoring an unreadable shared cache entry for %s", key)
+                continue
+            if now < expires_at:
+                self.local[key] = (value, stored_at, expires_at)
+                found[key] = Entry(value, stored_at, "redis")
+        return found
+
+    async def put_many(self, values: dict[str, Any], result_type: Any, *, keep_s: float, stored_at: float) -> None:
+        """Several entries stored together (one pipeline to Redis)."""
+        if keep_s <= 0 or not values:
+            return
+        expires_at = stored_at + keep_s
+        for key, value in values.items():
+            self.local[key] = (value, stored_at, expires_at)
+        if self.redis is not None:
+            redis = self.redis
+            payloads = {redis.key("cache", k): encode(v, result_type, stored_at, expires_at) for k, v in values.items()}
+
+            async def write(r: Redis) -> None:
+                async with r.pipeline(transaction=False) as pipe:
+                    for shared_key, payload in payloads.items():
+                        pipe.set(shared_key, payload, px=max(1, int(keep_s * 1000)))
+                    await pipe.execute()
+
+            await redis.call(write, None)
+
+    async def put(self, key: str, value: Any, result_type: Any, *, keep_s: float, stored_at: float | None = None
+                  ) -> None:
+        """Keep `value` for `keep_s` seconds (its fresh TTL plus its stale window) in both tiers."""
+        if keep_s <= 0:
+            return
+        stored_at = stored_at or time.time()
+        expires_at = stored_at + keep_s
+        self.local[key] = (value, stored_at, expires_at)
+        if self.redis is not None:
+            shared_key = self.redis.key("cache", key)
+            payload = encode(value, result_type, stored_at, expires_at)
+            await self.redis.call(lambda r: r.set(shared_key, payload, px=max(1, int(keep_s * 1000))), None)
+
+    async def aclose(self) -> None:
+        if self.redis is not None:
+            await self.redis.aclose()
