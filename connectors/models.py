@@ -157,6 +157,15 @@ class StockLevel:
     restock_days: int | None = None
 
 
+class StockPath(enum.Enum):
+    """How an availability answer was reached."""
+
+    CACHE = "CACHE"  # at or above safety stock: served from cache
+    LIVE = "LIVE"  # not cached yet: asked the inventory vendor
+    LIVE_CHECK = "LIVE_CHECK"  # below safety stock: asked the inventory vendor, as on every read
+    FALLBACK = "FALLBACK"  # the inventory vendor could not answer: a stale answer, or nothing
+
+
 @dataclass(frozen=True, slots=True)
 class Availability:
     """What a shopper is told about a variant's stock, and how sure we are."""
@@ -164,7 +173,8 @@ class Availability:
     status: StockStatus
     quantity: int | None
     freshness: Freshness
-    confirmed: bool  # False when the answer is a guess (vendor failed, or cached below safety stock)
+    confirmed: bool  # False when the answer could not be checked (vendor failed): never a stale IN_STOCK
+    path: StockPath
 
 
 # ---------------------------------------------------------------- addresses, quotes

@@ -1,55 +1,60 @@
 """Per-request DataLoaders: batch and de-duplicate vendor reads within one GraphQL request.
 
-Named `<Entity>By<Key>Loader` as in Saleor. A 200-variant ring asks `StockBySkuLoader` for 200
-SKUs in one tick and the inventory vendor gets one call (up to `MAX_BATCH` SKUs per call).
+A 200-variant ring asks `stock_by_sku` for 200 SKUs in one tick and the inventory vendor gets one
+call (up to `MAX_BATCH` SKUs per call); the same handle asked twice is one catalog lookup.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aiodataloader import DataLoader
 
+from connectors.http import VendorCall
 from connectors.inventory import MAX_BATCH
-from connectors.models import Product, Sourced, StockLevel
+from connectors.models import Sourced, StockLevel
 
 if TYPE_CHECKING:
     from resolvers.context import RequestContext
 
 
-def _each(result: Sourced[dict[str, Any]], keys: Sequence[str]) -> list[Sourced[Any] | None]:
-    """Split one batch answer into one `Sourced` per key, sharing the batch's freshness."""
-    return [Sourced(result.value[k], result.freshness) if k in result.value else None for k in keys]
+class _OneCallPerBatch(DataLoader[str, Any]):
+    """Answers a whole batch of keys with one vendor call that returns a dict by key."""
 
-
-class ProductByHandleLoader(DataLoader[str, Sourced[Product] | None]):
-    def __init__(self, context: RequestContext) -> None:
-        super().__init__(max_batch_size=50)
+    def __init__(self, context: RequestContext, build: Callable[[list[str]], VendorCall[dict[str, Any]]],
+                 max_batch_size: int) -> None:
+        super().__init__(max_batch_size=max_batch_size)
         self.context = context
+        self.build = build
 
-    async def batch_load_fn(self, handles: list[str]) -> list[Any]:
-        api = self.context.services.vendors.catalog
+    async def batch_load_fn(self, keys: list[str]) -> list[Any]:
         try:
-            result = await self.context.call(api.products_by_handle(handles))
+            result = await self.context.call(self.build(keys))
         except Exception as exc:  # every key fails the same way; the loader rejects each future
-            return [exc] * len(handles)
-        return _each(result, handles)
+            return [exc] * len(keys)
+        return [Sourced(result.value[k], result.freshness) if k in result.value else None for k in keys]
 
 
-class ProductByIdLoader(DataLoader[str, Sourced[Product] | None]):
+class StockBySkuLoader(DataLoader[str, Any]):
+    """Stock per SKU: cached per SKU, misses and low-stock SKUs asked in one inventory call.
+
+    Each key answers `Sourced[StockLevel]` or the `VendorError` that left it without one.
+    """
+
     def __init__(self, context: RequestContext) -> None:
-        super().__init__(max_batch_size=50)
+        super().__init__(max_batch_size=MAX_BATCH)
         self.context = context
 
-    async def batch_load_fn(self, ids: list[str]) -> list[Any]:
-        api = self.context.services.vendors.catalog
-        try:
-            result = await self.context.call(api.products_by_id(ids))
-        except Exception as exc:
-            return [exc] * len(ids)
-        return _each(result, ids)
+    async def batch_load_fn(self, skus: list[str]) -> list[Any]:
+        services = self.context.services
+        policy = services.vendors.policies["inventory"]
+        answers = await policy.run_batch(
+            "levels", skus, services.vendors.inventory.levels, StockLevel, self.context.scope,
+            must_refresh=lambda level: level.available < services.safety_stock,
+        )
+        return [answers[sku] for sku in skus]
 
 
 class ProductIdByVariantLoader(DataLoader[str, str | None]):
@@ -67,25 +72,13 @@ class ProductIdByVariantLoader(DataLoader[str, str | None]):
         return [r if isinstance(r, BaseException) else r.value for r in results]
 
 
-class StockBySkuLoader(DataLoader[str, Sourced[StockLevel]]):
-    def __init__(self, context: RequestContext) -> None:
-        super().__init__(max_batch_size=MAX_BATCH)
-        self.context = context
-
-    async def batch_load_fn(self, skus: list[str]) -> list[Any]:
-        api = self.context.services.vendors.inventory
-        try:
-            result = await self.context.call(api.levels(skus))
-        except Exception as exc:
-            return [exc] * len(skus)
-        return _each(result, skus)
-
-
 class Loaders:
     """The loaders of one request, created inside the running event loop (aiodataloader needs it)."""
 
     def __init__(self, context: RequestContext) -> None:
-        self.product_by_handle = ProductByHandleLoader(context)
-        self.product_by_id = ProductByIdLoader(context)
-        self.product_id_by_variant = ProductIdByVariantLoader(context)
+        vendors = context.services.vendors
+        # Sourced[Product] | None per handle / id.
+        self.product_by_handle = _OneCallPerBatch(context, vendors.catalog.products_by_handle, max_batch_size=50)
+        self.product_by_id = _OneCallPerBatch(context, vendors.catalog.products_by_id, max_batch_size=50)
         self.stock_by_sku = StockBySkuLoader(context)
+        self.product_id_by_variant = ProductIdByVariantLoader(context)

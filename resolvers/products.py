@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from connectors.errors import InputError, VendorUnavailable
+from connectors.errors import InputError, VendorError, VendorUnavailable
 from connectors.models import (
     Availability,
     Freshness,
@@ -13,6 +13,7 @@ from connectors.models import (
     SelectedOption,
     Source,
     Sourced,
+    StockPath,
     StockStatus,
     Variant,
 )
@@ -94,20 +95,27 @@ def stock_status(available: int, safety_stock: int) -> StockStatus:
 
 
 async def availability(ctx: RequestContext, variant: Variant) -> Availability:
-    """Stock for one variant; loads batch into one inventory call per request.
+    """Stock for one variant; every variant of a request shares one inventory call.
 
-    If the inventory vendor fails, the answer is UNKNOWN (never a guess of IN_STOCK), and the
-    response carries one VENDOR_UNAVAILABLE error for the whole request rather than one per variant.
+    At or above the safety stock, a cached answer will do. Below it, the inventory vendor is asked
+    on every read. If it cannot answer, the variant is never shown IN_STOCK from an old answer:
+    LOW_STOCK (or OUT_OF_STOCK if it was last seen sold out), unconfirmed; with no earlier answer
+    at all, UNKNOWN. The response then carries one VENDOR_UNAVAILABLE error for the whole request.
     """
+    safety = ctx.services.safety_stock
     try:
         stock = await ctx.loaders.stock_by_sku.load(variant.sku)
-    except VendorUnavailable as exc:
-        ctx.note_partial(exc.vendor, exc)
-        return Availability(StockStatus.UNKNOWN, None, Freshness(Source.NONE, 0, exc.vendor), confirmed=False)
-    level = stock.value
-    return Availability(
-        status=stock_status(level.available, ctx.services.safety_stock),
-        quantity=level.available,
-        freshness=stock.freshness,
-        confirmed=stock.freshness.source is not Source.STALE,
-    )
+    except VendorError as exc:
+        unavailable = VendorUnavailable(exc.vendor, exc.outcome)
+        ctx.note_partial(exc.vendor, unavailable)
+        return Availability(StockStatus.UNKNOWN, None, Freshness(Source.NONE, 0, exc.vendor), confirmed=False,
+                            path=StockPath.FALLBACK)
+    level, freshness = stock.value, stock.freshness
+    if freshness.source is Source.STALE:
+        status = StockStatus.LOW_STOCK if level.available > 0 else StockStatus.OUT_OF_STOCK
+        return Availability(status, None, freshness, confirmed=False, path=StockPath.FALLBACK)
+    if freshness.source is Source.CACHE:
+        path = StockPath.CACHE
+    else:
+        path = StockPath.LIVE_CHECK if level.available < safety else StockPath.LIVE
+    return Availability(stock_status(level.available, safety), level.available, freshness, confirmed=True, path=path)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from dataclasses import dataclass
 
 from connectors.errors import InputError, VendorRejected
 from connectors.models import Address
@@ -41,19 +40,8 @@ ADDRESS_FIELDS = {"country_code": "countryCode", "zip": "zip", "province_code": 
 MAX_LINE = 200
 
 
-@dataclass(frozen=True)
-class AddressInput:
-    """What the client sent, before checking."""
-
-    country_code: str
-    zip: str
-    province_code: str | None = None
-    city: str | None = None
-    line1: str | None = None
-    line2: str | None = None
-
-
-def address(raw: AddressInput, argument: str = "shipTo") -> Address:
+def address(raw: Address, argument: str = "shipTo") -> Address:
+    """The address as given, checked and normalized (trimmed, upper-cased codes)."""
     problems: list[tuple[str, str]] = []
 
     def clean(name: str, value: str | None, limit: int) -> str | None:

@@ -22,14 +22,28 @@ class AvailabilityStatus(Enum):
     UNKNOWN = "UNKNOWN"
 
 
+@strawberry.enum(description="How an availability answer was reached.")
+class StockPath(Enum):
+    CACHE = strawberry.enum_value("CACHE", description="At or above safety stock: served from cache.")
+    LIVE = strawberry.enum_value("LIVE", description="Not cached yet: asked the inventory vendor.")
+    LIVE_CHECK = strawberry.enum_value(
+        "LIVE_CHECK", description="Below safety stock: asked the inventory vendor, as on every read."
+    )
+    FALLBACK = strawberry.enum_value(
+        "FALLBACK", description="The inventory vendor could not answer: an unconfirmed guess from its last answer, "
+        "or UNKNOWN."
+    )
+
+
 @strawberry.type(description="Whether a variant can be bought now, and how sure Bezel is.")
 class Availability:
     status: AvailabilityStatus
-    quantity_available: int | None
+    quantity_available: int | None = strawberry.field(description="Null when the answer is unconfirmed.")
     confirmed: bool = strawberry.field(
-        description="False when the answer could not be checked with the inventory vendor just now "
-        "(vendor down, or a stale answer); treat LOW_STOCK/UNKNOWN as 'check at checkout'."
+        description="False when the inventory vendor could not confirm it just now. An unconfirmed answer is "
+        "never IN_STOCK: LOW_STOCK means 'last seen in stock; checkout will tell'."
     )
+    path: StockPath
     freshness: Freshness
 
     @classmethod
@@ -38,6 +52,7 @@ class Availability:
             status=AvailabilityStatus(a.status.value),
             quantity_available=a.quantity,
             confirmed=a.confirmed,
+            path=StockPath(a.path.value),
             freshness=Freshness.from_domain(a.freshness),
         )
 

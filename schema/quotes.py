@@ -22,7 +22,7 @@ class AddressInput:
     line2: str | None = None
 
     def to_domain(self, argument: str) -> models.Address:
-        raw = validation.AddressInput(
+        raw = models.Address(
             country_code=self.country_code,
             zip=self.zip,
             province_code=self.province_code,
