@@ -36,8 +36,9 @@ def create_app(settings: Settings, *, vendor_transport: httpx.AsyncBaseTransport
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        redis = settings.redis.model_copy(update={"url": settings.redis_url})
         vendors = build_vendors(settings.vendors, store=settings.store, sandbox_url=settings.sandbox.url,
-                                transport=vendor_transport)
+                                cache=settings.cache, redis=redis, transport=vendor_transport)
         app.state.services = Services(
             vendors=vendors,
             currency=settings.store.currency,

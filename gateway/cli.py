@@ -3,16 +3,19 @@
     bezel dev     [--port 8000] [--sandbox-port 8900] [--config PATH]   sandbox + gateway (what `make run` runs)
     bezel serve   [--port 8000] [--config PATH]                         the gateway alone
     bezel sandbox [--port 8900] [--latency-scale 1.0]                   the vendor sandbox alone
+    bezel config  [--config PATH]                                       the effective configuration
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import sys
 from collections.abc import Sequence
+from urllib.parse import urlsplit, urlunsplit
 
 from connectors.sandbox import create_app as create_sandbox
 from gateway.app import create_app
@@ -67,6 +70,23 @@ def _sandbox(args: argparse.Namespace) -> None:
     asyncio.run(serve_all(server(app, host=args.host, port=args.port, access_log=args.access_log)))
 
 
+def _config(args: argparse.Namespace) -> None:
+    """Print the effective configuration (defaults, file and environment merged) as JSON."""
+    settings = _settings(args)
+    doc = settings.model_dump(mode="json")
+    doc["redis"]["url"] = _redact(settings.redis_url)
+    print(json.dumps(doc, indent=2))
+
+
+def _redact(url: str) -> str:
+    """A Redis URL without its password, for printing."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = f"{parts.username or ''}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bezel", description="GraphQL gateway for high-ticket storefronts.")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
@@ -87,6 +107,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="interface to bind (default from config: 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default from config: 8000)")
     serve.set_defaults(run=_serve)
+
+    config = sub.add_parser("config", help="print the effective configuration as JSON")
+    config_arg(config)
+    config.set_defaults(run=_config)
 
     sandbox = sub.add_parser("sandbox", help="run the vendor sandbox")
     sandbox.add_argument("--host", default="127.0.0.1")

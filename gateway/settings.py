@@ -2,8 +2,9 @@
 
 Any key can be overridden from the environment as `BEZEL_<SECTION>__<KEY>` or, for vendors,
 `BEZEL_VENDORS__<NAME>__<KEY>` (e.g. `BEZEL_VENDORS__TAX__TIMEOUT_MS=200`). `BEZEL_ENV=production`
-turns introspection and GraphiQL off. A file or variable that does not validate stops the process
-with a message naming the key: a typo never silently falls back to a default.
+turns introspection and GraphiQL off; `REDIS_URL` is honoured when `[redis] url` is empty.
+A file or variable that does not validate stops the process with a message naming the key: a typo
+never silently falls back to a default.
 """
 
 from __future__ import annotations
@@ -16,7 +17,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from connectors.config import DEFAULT_VENDORS, SANDBOX_URL, VENDOR_NAMES, StoreConfig, VendorConfig
+from connectors.config import (
+    DEFAULT_VENDORS,
+    SANDBOX_URL,
+    VENDOR_NAMES,
+    CacheConfig,
+    RedisConfig,
+    StoreConfig,
+    VendorConfig,
+)
 
 
 class _Section(BaseModel):
@@ -54,6 +63,8 @@ class Settings(BaseSettings):
     sandbox: SandboxSettings = SandboxSettings()
     store: StoreConfig = StoreConfig()
     availability: AvailabilitySettings = AvailabilitySettings()
+    cache: CacheConfig = CacheConfig()
+    redis: RedisConfig = RedisConfig()
     vendors: dict[str, VendorConfig] = Field(default_factory=lambda: dict(DEFAULT_VENDORS))
 
     @field_validator("vendors")
@@ -66,6 +77,11 @@ class Settings(BaseSettings):
     @property
     def production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def redis_url(self) -> str:
+        """`[redis] url`, else the conventional REDIS_URL variable; empty: no shared tier."""
+        return self.redis.url or os.environ.get("REDIS_URL", "")
 
     @classmethod
     def settings_customise_sources(

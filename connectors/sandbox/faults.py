@@ -38,6 +38,8 @@ class Fault(BaseModel):
     reset: bool = False  # drop the connection with a TCP reset
     # true or "json": truncated JSON; "schema": valid JSON of the wrong shape; "html": a proxy's page
     malformed: bool | Literal["json", "schema", "html"] = False
+    # Apply to the next `times` calls only (those the dice pick), then heal. None: until cleared.
+    times: int | None = Field(default=None, ge=1)
 
     @property
     def fails(self) -> bool:
@@ -99,6 +101,18 @@ class FaultBoard:
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
 
+    def take_fault(self, vendor: str) -> Fault:
+        """The fault this call gets: the vendor's, if the dice pick this call; counts down `times`."""
+        fault = self.faults.get(vendor)
+        if fault is None or (fault.fails and self.rng.random() >= fault.error_rate):
+            return Fault()
+        if fault.times is not None:
+            if fault.times <= 1:
+                del self.faults[vendor]
+            else:
+                self.faults[vendor] = fault.model_copy(update={"times": fault.times - 1})
+        return fault
+
     def record(self, vendor: str, scope: Scope) -> None:
         self.calls[vendor] += 1
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
@@ -133,14 +147,14 @@ class VendorGate:
             return
         board = self.board
         board.record(self.vendor, scope)
-        fault = board.faults.get(self.vendor) or Fault()
+        fault = board.take_fault(self.vendor)
         latency = board.latency.get(self.vendor, Latency(mean_ms=0))
         wait = latency.sample(board.rng, board.latency_scale)
         if fault.delay_ms or fault.jitter_ms:
             wait += max(0.0, fault.delay_ms + board.rng.uniform(-fault.jitter_ms, fault.jitter_ms)) / 1000
         if wait:
             await asyncio.sleep(wait)
-        if not fault.fails or board.rng.random() >= fault.error_rate:
+        if not fault.fails:
             await self.app(scope, receive, send)
             return
         if fault.hang:
