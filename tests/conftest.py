@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+import redis
 
-from tests.support import Gateway, Sandbox, run_gateway, run_sandbox, settings_for
+from tests.support import Gateway, Sandbox, redis_test_url, run_gateway, run_sandbox, settings_for
 
 
 @pytest.fixture(scope="session")
@@ -26,3 +28,27 @@ def sandbox(sandbox_process: Sandbox) -> Sandbox:
 async def gateway(sandbox: Sandbox) -> AsyncIterator[Gateway]:
     async with run_gateway(settings_for(sandbox)) as gw:
         yield gw
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A real Redis (REDIS_URL, default 127.0.0.1:6379) on a dedicated db index, emptied before and after.
+
+    With CI=true a missing Redis fails the run; locally the test is skipped, saying why.
+    """
+    url = redis_test_url()
+    client = redis.Redis.from_url(url, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        message = f"Redis is not reachable at {url} ({exc}); set REDIS_URL or start redis-server"
+        client.close()
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true: {message}")
+        pytest.skip(message)
+    client.flushdb()
+    try:
+        yield url
+    finally:
+        client.flushdb()
+        client.close()

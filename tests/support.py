@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -19,8 +21,15 @@ from gateway.app import create_app
 from gateway.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
+TEST_REDIS_DB = 13  # tests own this db index and empty it; nothing else should use it
 PRODUCT_PAGE_QUERY = (ROOT / "gateway" / "static" / "product-page.graphql").read_text()
 US_ADDRESS = {"countryCode": "US", "provinceCode": "NY", "zip": "10001"}
+
+
+def redis_test_url() -> str:
+    """REDIS_URL (default redis://127.0.0.1:6379) pointed at the tests' own db index."""
+    base = urlsplit(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379")
+    return urlunsplit((base.scheme, base.netloc, f"/{TEST_REDIS_DB}", base.query, ""))
 
 
 def free_port() -> int:
@@ -103,6 +112,7 @@ def settings_for(sandbox: Sandbox, **env: str) -> Settings:
 @dataclass
 class Gateway:
     http: httpx.AsyncClient
+    app: Any = None
 
     async def gql(self, query: str, variables: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
         response = await self.post(query, variables, **kwargs)
@@ -123,8 +133,57 @@ async def run_gateway(settings: Settings) -> AsyncIterator[Gateway]:
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bezel.test", timeout=30) as http:
-            yield Gateway(http)
+            yield Gateway(http, app)
 
 
 def error_codes(result: dict[str, Any]) -> list[tuple[str, str | None]]:
     return [(e["extensions"]["code"], e["extensions"].get("vendor")) for e in result.get("errors") or []]
+
+
+@dataclass
+class RedisServer:
+    """A redis-server this test started itself (so it may kill it)."""
+
+    port: int
+    process: subprocess.Popen[bytes]
+    binary: str
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(timeout=10)
+
+    def start(self) -> None:
+        self.process = _spawn_redis(self.binary, self.port)
+
+
+def redis_server_binary() -> str | None:
+    return shutil.which("redis-server")
+
+
+def _spawn_redis(binary: str, port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return process
+        time.sleep(0.02)
+    process.kill()
+    raise RuntimeError(f"redis-server did not start on port {port}")
+
+
+@contextlib.contextmanager
+def run_redis_server(binary: str) -> Iterator[RedisServer]:
+    port = free_port()
+    server = RedisServer(port=port, process=_spawn_redis(binary, port), binary=binary)
+    try:
+        yield server
+    finally:
+        server.process.kill()
+        server.process.wait(timeout=10)

@@ -50,3 +50,21 @@ def test_the_console_script_is_installed() -> None:
     result = subprocess.run([str(bezel), "--help"], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0
     assert all(command in result.stdout for command in ("dev", "serve", "sandbox"))
+
+
+def test_bezel_config_prints_the_effective_values_without_secrets(tmp_path: Path) -> None:
+    import json
+    import os
+
+    config = tmp_path / "bezel.toml"
+    config.write_text("[vendors.tax]\ntimeout_ms = 250\n")
+    env = {**os.environ, "BEZEL_VENDORS__TAX__CACHE_TTL_S": "5", "REDIS_URL": "redis://:hunter2@cache.internal:6380/2"}
+    result = subprocess.run([sys.executable, "-m", "gateway.cli", "config", "--config", str(config)],
+                            capture_output=True, text=True, timeout=30, env=env)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["vendors"]["tax"]["timeout_ms"] == 250
+    assert doc["vendors"]["tax"]["cache_ttl_s"] == 5
+    assert doc["vendors"]["tax"]["revalidate_s"] == 600
+    assert doc["redis"]["url"] == "redis://:***@cache.internal:6380/2"
+    assert "hunter2" not in result.stdout

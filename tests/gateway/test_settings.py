@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
 
-from connectors.config import DEFAULT_VENDORS
+from connectors.config import DEFAULT_VENDORS, VendorConfig
 from gateway.settings import ConfigError, Settings, load_settings
 from tests.support import ROOT
 
@@ -23,6 +24,18 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_shipped_bezel_toml_spells_out_exactly_the_built_in_defaults() -> None:
     """`make run` reads bezel.toml; running with no file must behave the same, so the two cannot drift."""
     assert load_settings(ROOT / "bezel.toml") == Settings()
+
+
+def test_the_shipped_bezel_toml_shows_every_section_key_and_every_vendors_own_defaults() -> None:
+    """The file is the documentation: every key of every section, and each vendor's non-shared values."""
+    raw = tomllib.loads((ROOT / "bezel.toml").read_text())
+    defaults = Settings()
+    for section in ("gateway", "sandbox", "store", "availability", "cache", "redis"):
+        assert set(raw[section]) == set(getattr(defaults, section).model_dump()), section
+    shared = VendorConfig().model_dump()
+    for name, config in DEFAULT_VENDORS.items():
+        own = {k for k, v in config.model_dump().items() if v != shared[k]}
+        assert own | {"url", "timeout_ms", "cache_ttl_s", "stale_ttl_s"} <= set(raw["vendors"][name]), name
 
 
 def test_a_file_sets_one_vendor_key_and_keeps_that_vendors_other_defaults(tmp_path: Path) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from connectors.errors import InputError
-from resolvers.validation import AddressInput, address, decode_cursor, encode_cursor, page_size, parse_gid
+from connectors.models import Address as AddressInput
+from resolvers.validation import address, decode_cursor, encode_cursor, page_size, parse_gid
 
 
 def test_a_good_address_is_normalized() -> None:

@@ -1,0 +1,79 @@
+"""The two cache tiers: ages across processes, expiry, and Redis down as a degraded state."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import redis
+
+from connectors.models import Money, StockLevel, TaxQuote
+from connectors.policy.cache import RedisTier, TieredCache
+from tests.support import free_port
+
+
+async def test_local_tier_keeps_value_and_age_until_expiry() -> None:
+    cache = TieredCache(local_max_entries=2)
+    await cache.put("k", Money.of("1", "USD"), Money, keep_s=0.05, stored_at=time.time() - 1.0)
+    assert await cache.get("k", Money) is None  # stored a second ago for 50 ms: gone
+    await cache.put("k", Money.of("2", "USD"), Money, keep_s=10)
+    entry = await cache.get("k", Money)
+    assert entry is not None
+    assert (entry.value, entry.tier) == (Money.of("2", "USD"), "local")
+    await cache.put("a", 1, int, keep_s=10)
+    await cache.put("b", 2, int, keep_s=10)
+    assert await cache.get("k", Money) is None  # bounded: the least recently used went
+
+
+async def test_redis_tier_shares_values_with_their_original_age(redis_url: str) -> None:
+    writer = TieredCache(redis=RedisTier(redis_url))
+    reader = TieredCache(redis=RedisTier(redis_url))
+    try:
+        stored_at = time.time() - 3
+        await writer.put("tax:q:1", Money.of("377.19", "USD"), Money, keep_s=60, stored_at=stored_at)
+        entry = await reader.get("tax:q:1", Money)
+        assert entry is not None
+        assert entry.tier == "redis"
+        assert entry.value == Money.of("377.19", "USD")
+        assert 2.9 < entry.age_s() < 4
+        again = await reader.get("tax:q:1", Money)
+        assert again is not None
+        assert again.tier == "local"  # copied into the reader's own tier
+        levels = {f"inventory:levels:S{i}": StockLevel(f"S{i}", i, i) for i in range(3)}
+        await writer.put_many(levels, StockLevel, keep_s=60, stored_at=time.time())
+        found = await reader.get_many([*levels, "inventory:levels:nope"], StockLevel)
+        assert {k: e.value for k, e in found.items()} == levels
+        ttl = redis.Redis.from_url(redis_url).pttl("bezel:cache:tax:q:1")
+        assert 55_000 < ttl <= 60_000
+    finally:
+        await writer.aclose()
+        await reader.aclose()
+
+
+async def test_an_unreadable_shared_entry_is_a_miss(redis_url: str) -> None:
+    redis.Redis.from_url(redis_url).set("bezel:cache:tax:q:2", b"not json")
+    cache = TieredCache(redis=RedisTier(redis_url))
+    try:
+        assert await cache.get("tax:q:2", TaxQuote) is None
+    finally:
+        await cache.aclose()
+
+
+async def test_redis_down_is_degraded_fast_and_skipped_until_retry() -> None:
+    tier = RedisTier(f"redis://127.0.0.1:{free_port()}/0", timeout_ms=50, retry_after_ms=200)
+    cache = TieredCache(redis=tier)
+    try:
+        started = time.monotonic()
+        await cache.put("k", 1, int, keep_s=10)  # the local tier still takes it
+        assert await cache.get("k", int) is not None
+        assert await cache.get("other", int) is None
+        assert time.monotonic() - started < 0.5
+        assert tier.state == "degraded"
+        failures = tier.failures
+        await cache.get("other", int)
+        assert tier.failures == failures  # skipped while backing off: no new attempt, no wait
+        await asyncio.sleep(0.25)
+        await cache.get("other", int)
+        assert tier.failures == failures + 1  # tried again after retry_after_ms
+    finally:
+        await cache.aclose()
