@@ -26,8 +26,27 @@ def read_error(status: int, body: Any) -> ProviderError:
     first = p.obj(p.seq(body, "errors")[0])
     code, message, field = first.get("code"), str(first.get("message", "")), first.get("field")
     if status == 422 and field in _FIELDS:
-        return ProviderError(code=code, message=message, rejected_field=_FIELDS[field], public_message=message)
+        return ProviderError(code=code, message=message, rejected_field=_FIELDS[field],
+                             public_message=_shopper_message(str(code), first.get("details") or {}))
     return ProviderError(code=code, message=message)
+
+
+def _shopper_message(code: str, details: dict[str, Any]) -> str:
+    """What we tell the shopper, in our words, from the vendor's code and structured details."""
+    allowed = details.get("allowed")
+    listed = ", ".join(map(str, allowed)) if isinstance(allowed, list) else str(allowed or "")
+    if code == "too_long" and isinstance(details.get("max_length"), int):
+        return f"Engraving text can be at most {details['max_length']} characters here."
+    messages = {
+        "empty": "Enter the text to engrave.",
+        "too_long": "The engraving text is too long for this placement.",
+        "unsupported_characters": f"Engraving text may only use {listed}." if listed
+        else "The engraving text has characters that cannot be engraved.",
+        "unknown_font": f"Choose one of these fonts: {listed}." if listed else "That font is not available.",
+        "unknown_placement": f"Choose one of these placements: {listed}." if listed
+        else "That placement is not available.",
+    }
+    return messages.get(code, "The engraving cannot be made as entered.")
 
 
 class EngravingAPI:

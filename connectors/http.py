@@ -122,6 +122,8 @@ class VendorClient:
             raise VendorTimeout(self.vendor, f"{call.operation}: {type(exc).__name__}") from exc
         except httpx.TransportError as exc:  # connect errors, resets, broken responses
             raise VendorConnectionError(self.vendor, f"{call.operation}: {type(exc).__name__}: {exc}") from exc
+        except httpx.HTTPError as exc:  # a body that does not decode, too many redirects, ...
+            raise VendorBadResponse(self.vendor, f"{call.operation}: {type(exc).__name__}: {exc}") from exc
         if response.status_code == 404 and call.missing_ok:
             return None  # type: ignore[return-value]  # missing_ok calls are typed VendorCall[X | None]
         if response.status_code >= 400:
@@ -151,6 +153,7 @@ class VendorClient:
                 message,
                 field=detail.rejected_field or None,
                 public_message=detail.public_message or f"The {self.vendor} service rejected the request.",
+                code=detail.code,
             )
         return VendorHTTPError(self.vendor, status, detail.code, message)
 

@@ -38,6 +38,8 @@ class CircuitBreaker:
         self.vendor = vendor
         self.config = config
         self.slow_call_s = (config.slow_call_ms or 0.8 * timeout_ms) / 1000
+        # As resilience4j does for count-based windows: a window can never hold more calls than its size.
+        self.minimum_calls = min(config.minimum_calls, config.window_size)
         self.clock = clock
         self.on_change = on_change
         self.state = BreakerState.CLOSED
@@ -73,7 +75,7 @@ class CircuitBreaker:
         if self.state is BreakerState.OPEN:
             return  # a call that started before the breaker opened
         self.window.append(outcome)
-        if len(self.window) >= self.config.minimum_calls and self._tripped(self.window):
+        if len(self.window) >= self.minimum_calls and self._tripped(self.window):
             self._transition(BreakerState.OPEN)
 
     def _tripped(self, outcomes: collections.deque[tuple[bool, bool]] | list[tuple[bool, bool]]) -> bool:

@@ -123,15 +123,24 @@ class TieredCache:
         self.local: LRUCache[str, tuple[Any, float, float]] = LRUCache(maxsize=local_max_entries)
         self.redis = redis
 
-    async def get(self, key: str, result_type: Any) -> Entry[Any] | None:
+    async def get(self, key: str, result_type: Any, *, fresh_s: float = float("inf")) -> Entry[Any] | None:
+        """The newest entry for `key`. A local entry older than `fresh_s` is checked against the shared
+        tier, where another process may have stored a fresher answer."""
         now = time.time()
         hit = self.local.get(key)
+        local = None
         if hit is not None:
             value, stored_at, expires_at = hit
             if now < expires_at:
-                return Entry(value, stored_at, "local")
-            self.local.pop(key, None)
-        return await self.get_shared(key, result_type)
+                local = Entry(value, stored_at, "local")
+                if local.age_s(now) < fresh_s or self.redis is None:
+                    return local
+            else:
+                self.local.pop(key, None)
+        shared = await self.get_shared(key, result_type)
+        if local is not None and (shared is None or shared.stored_at <= local.stored_at):
+            return local
+        return shared
 
     async def get_shared(self, key: str, result_type: Any) -> Entry[Any] | None:
         """The shared tier's entry, skipping the local one (to see what another process stored)."""
@@ -140,8 +149,9 @@ class TieredCache:
         found = await self._read_shared([key], result_type)
         return found.get(key)
 
-    async def get_many(self, keys: list[str], result_type: Any) -> dict[str, Entry[Any]]:
-        """Entries for many keys: local hits, then one MGET for the rest."""
+    async def get_many(self, keys: list[str], result_type: Any, *, fresh_s: float = float("inf")
+                       ) -> dict[str, Entry[Any]]:
+        """Entries for many keys: fresh local hits, then one MGET for the rest (newest wins)."""
         now = time.time()
         found: dict[str, Entry[Any]] = {}
         remote: list[str] = []
@@ -149,10 +159,13 @@ class TieredCache:
             hit = self.local.get(key)
             if hit is not None and now < hit[2]:
                 found[key] = Entry(hit[0], hit[1], "local")
-            else:
-                remote.append(key)
+                if now - hit[1] < fresh_s:
+                    continue
+            remote.append(key)
         if remote and self.redis is not None:
-            found.update(await self._read_shared(remote, result_type))
+            for key, entry in (await self._read_shared(remote, result_type)).items():
+                if key not in found or entry.stored_at > found[key].stored_at:
+                    found[key] = entry
         return found
 
     async def _read_shared(self, keys: list[str], result_type: Any) -> dict[str, Entry[Any]]:
@@ -170,7 +183,9 @@ class TieredCache:
                 log.warning("ignoring an unreadable shared cache entry for %s", key)
                 continue
             if now < expires_at:
-                self.local[key] = (value, stored_at, expires_at)
+                current = self.local.get(key)
+                if current is None or current[1] <= stored_at:
+                    self.local[key] = (value, stored_at, expires_at)
                 found[key] = Entry(value, stored_at, "redis")
         return found
 
@@ -192,6 +207,11 @@ class TieredCache:
                     await pipe.execute()
 
             await redis.call(write, None)
+
+    def put_local(self, key: str, value: Any, *, keep_s: float, stored_at: float) -> None:
+        """The in-process tier only: at once, no I/O."""
+        if keep_s > 0:
+            self.local[key] = (value, stored_at, stored_at + keep_s)
 
     async def put(self, key: str, value: Any, result_type: Any, *, keep_s: float, stored_at: float | None = None
                   ) -> None:

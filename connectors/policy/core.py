@@ -32,6 +32,7 @@ from connectors.config import VendorConfig
 from connectors.errors import (
     CallRejected,
     CircuitOpen,
+    VendorBadResponse,
     VendorError,
     VendorRateLimited,
     VendorRejected,
@@ -51,8 +52,10 @@ from connectors.policy.singleflight import SharedFlight, SingleFlight
 T = TypeVar("T")
 log = logging.getLogger("bezel.vendors")
 
-# After a 429 without Retry-After, leave the vendor alone this long.
+# After a 429 without Retry-After, leave the vendor alone this long; and never longer than the cap,
+# whatever a vendor asks (a day-long Retry-After would silence it with no way back).
 DEFAULT_RATE_LIMIT_BACKOFF_S = 1.0
+MAX_RATE_LIMIT_BACKOFF_S = 60.0
 # A retry is only worth starting with at least this much of the budget left after its backoff.
 MIN_ATTEMPT_S = 0.05
 
@@ -101,6 +104,7 @@ class CallPolicy:
         self.in_flight = 0
         self.backoff_until = 0.0
         self._refreshing: dict[str, asyncio.Task[Any]] = {}  # background refreshes by cache key
+        self._background: set[asyncio.Task[Any]] = set()  # shared-tier writes finishing after the answer
         self.keep_s = config.cache_ttl_s + max(config.stale_ttl_s, config.revalidate_s)
 
     # ------------------------------------------------------------------ entry points
@@ -111,7 +115,7 @@ class CallPolicy:
         trace = Trace()
         cached: Entry[Any] | None = None
         if self._cacheable(call):
-            cached = await self.cache.get(call.cache_key, call.result_type)
+            cached = await self.cache.get(call.cache_key, call.result_type, fresh_s=self.config.cache_ttl_s)
             if cached is not None:
                 age = cached.age_s()
                 if age < self.config.cache_ttl_s + self.config.revalidate_s:
@@ -149,7 +153,8 @@ class CallPolicy:
         started = time.monotonic()
         trace = Trace()
         item_keys = {k: f"{self.vendor}:{operation}:{k}" for k in keys}
-        entries = await self.cache.get_many(list(item_keys.values()), item_type) if self._cacheable_ttl() else {}
+        entries = (await self.cache.get_many(list(item_keys.values()), item_type, fresh_s=self.config.cache_ttl_s)
+                   if self._cacheable_ttl() else {})
         answers: dict[str, Sourced[T] | VendorError] = {}
         missing: list[str] = []
         now = time.time()
@@ -241,7 +246,7 @@ class CallPolicy:
         task.add_done_callback(lambda t: t.cancelled() or t.exception())  # a failed refresh just waits for the next
 
     async def aclose(self) -> None:
-        tasks = list(self._refreshing.values())
+        tasks = [*self._refreshing.values(), *self._background, *self.flights.tasks()]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -249,16 +254,23 @@ class CallPolicy:
 
     # ------------------------------------------------------------------ single-flight
 
+    def flight_deadline(self) -> Deadline:
+        """How long a shared call may run: every attempt its full timeout. It is not any one request's
+        deadline (a request with 20 ms left must not doom the call others are waiting on); each waiter
+        stops at its own deadline, and an answer that lands later still fills the cache."""
+        attempts = self.config.retry_attempts
+        return Deadline.after_ms(self.config.timeout_ms * attempts + self.config.retry_backoff_max_ms * (attempts - 1))
+
     async def _fetch_once(self, call: VendorCall[T], key: str, deadline: Deadline, trace: Trace, *,
                           store: bool = True) -> _Fetched:
         """The one call for `key` in this process (and, with Redis, across processes)."""
         if deadline.remaining_s() <= 0:
             raise VendorTimeout(self.vendor, f"{call.operation}: request budget already spent")
-        if not call.idempotent:
+        if not call.idempotent:  # a write runs once, for this request, under this request's deadline
             return await self._fetch(call, deadline, trace, store=False)
 
         async def lead() -> _Fetched:
-            return await self._fetch(call, deadline, trace, store=store)
+            return await self._fetch(call, self.flight_deadline(), trace, store=store)
 
         try:
             fetched, leader = await self.flights.do(key, lead, wait_s=deadline.remaining_s())
@@ -275,18 +287,42 @@ class CallPolicy:
                 await self.cache.put(call.cache_key, fetched.value, call.result_type, keep_s=self.keep_s,
                                      stored_at=fetched.stored_at)
             return fetched
-        async with self.shared.lock(call.cache_key, ttl_s=self.timeout_s + 1.0) as held:
-            if not held:
-                peer = await self.shared.wait_for_peer(call.cache_key, lambda: self._fresh_shared(call),
-                                                       deadline.bound(self.timeout_s))
-                if peer is not None:
-                    trace.shared = True
-                    return _Fetched(peer.value, Source.CACHE, peer.stored_at)
+        lock = await self.shared.acquire(call.cache_key, ttl_s=deadline.remaining_s() + 1.0)
+        if lock is None:  # another process is calling: wait for its answer in the shared tier
+            peer = await self.shared.wait_for_peer(call.cache_key, lambda: self._fresh_shared(call),
+                                                   deadline.remaining_s())
+            if peer is not None:
+                trace.shared = True
+                return _Fetched(peer.value, Source.CACHE, peer.stored_at)
+        else:  # it may have finished between our cache read and our lock: look once more
+            peer = await self._fresh_shared(call)
+            if peer is not None:
+                self._in_background(self.shared.release(lock))
+                trace.shared = True
+                return _Fetched(peer.value, Source.CACHE, peer.stored_at)
+        try:
             fetched = _Fetched(await self._with_retries(call, deadline, trace), Source.LIVE, time.time())
-            if store:
-                await self.cache.put(call.cache_key, fetched.value, call.result_type, keep_s=self.keep_s,
-                                     stored_at=fetched.stored_at)
-            return fetched
+        except BaseException:
+            if lock is not None:
+                self._in_background(self.shared.release(lock))
+            raise
+        # Answer the waiters now; the shared write, then the lock's release, finish behind them.
+        self.cache.put_local(call.cache_key, fetched.value, keep_s=self.keep_s, stored_at=fetched.stored_at)
+
+        async def publish() -> None:
+            await self.cache.put(call.cache_key, fetched.value, call.result_type, keep_s=self.keep_s,
+                                 stored_at=fetched.stored_at)
+            if lock is not None:
+                await self.shared.release(lock)
+
+        self._in_background(publish())
+        return fetched
+
+    def _in_background(self, work: Any) -> None:
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
     async def _fresh_shared(self, call: VendorCall[Any]) -> Entry[Any] | None:
         entry = await self.cache.get_shared(call.cache_key, call.result_type)
@@ -299,11 +335,20 @@ class CallPolicy:
         attempts = self.config.retry_attempts if call.idempotent else 1
         wait_max = self.config.retry_backoff_max_ms / 1000
 
+        failures = 0
+
         def retry_on(exc: Exception) -> bool:
+            nonlocal failures
+            failures += 1
+            if failures >= attempts:
+                return False  # that was the last attempt: no retry to pay for
             if not isinstance(exc, VendorError) or isinstance(
-                exc, VendorRejected | CircuitOpen | CallRejected | VendorRateLimited
+                exc, VendorRejected | CircuitOpen | CallRejected | VendorRateLimited | VendorTimeout
             ):
-                return False  # not the vendor's transient trouble, or retrying would not help
+                # Not the vendor's transient trouble, or retrying would not help: a vendor that did not
+                # answer in its timeout would most likely make the page wait that long again (a slow
+                # answer is what hedging is for).
+                return False
             if deadline.remaining_s() < wait_max + MIN_ATTEMPT_S:
                 return False
             if not self.budget.try_spend():
@@ -350,9 +395,9 @@ class CallPolicy:
             raise error
         finally:
             for task in tasks:
+                task.add_done_callback(lambda t: t.cancelled() or t.exception())  # the loser's outcome, too
                 if not task.done():
                     task.cancel()
-                    task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
     async def _attempt(self, call: VendorCall[T], deadline: Deadline, trace: Trace) -> T:
         """One HTTP call to the vendor: breaker, bulkhead and timeout around the client."""
@@ -370,6 +415,7 @@ class CallPolicy:
         trace.attempts += 1
         trace.timeout_ms = round(timeout * 1000, 1)
         started = time.monotonic()
+        cut_short = timeout < self.timeout_s  # the budget, not the vendor's timeout, limits this attempt
         try:
             try:
                 async with asyncio.timeout(timeout):
@@ -383,11 +429,21 @@ class CallPolicy:
         except VendorRejected:
             self.breaker.record(failed=False, duration_s=time.monotonic() - started)
             raise
+        except VendorTimeout:
+            if cut_short:  # a request that had little time left says nothing about the vendor's health
+                self.breaker.release()
+            else:
+                self.breaker.record(failed=True, duration_s=time.monotonic() - started)
+            raise
         except VendorError as exc:
             self.breaker.record(failed=True, duration_s=time.monotonic() - started)
             if isinstance(exc, VendorRateLimited):
-                self.backoff_until = time.monotonic() + (exc.retry_after_s or DEFAULT_RATE_LIMIT_BACKOFF_S)
+                wait = min(MAX_RATE_LIMIT_BACKOFF_S, exc.retry_after_s or DEFAULT_RATE_LIMIT_BACKOFF_S)
+                self.backoff_until = time.monotonic() + wait
             raise
+        except Exception as exc:  # a bug or an unmapped library error: count it, and fall back like any failure
+            self.breaker.record(failed=True, duration_s=time.monotonic() - started)
+            raise VendorBadResponse(self.vendor, f"{call.operation}: {type(exc).__name__}: {exc}") from exc
         finally:
             self.in_flight -= 1
         duration = time.monotonic() - started

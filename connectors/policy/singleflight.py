@@ -9,7 +9,6 @@ watch the shared cache tier for its answer.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -51,6 +50,9 @@ class SingleFlight:
     def __len__(self) -> int:
         return len(self._flights)
 
+    def tasks(self) -> list[asyncio.Task[Any]]:
+        return list(self._flights.values())
+
 
 class SharedFlight:
     """A short Redis lock per key, so only one gateway process refreshes a key at a time."""
@@ -58,19 +60,21 @@ class SharedFlight:
     def __init__(self, redis: RedisTier) -> None:
         self.redis = redis
 
-    @contextlib.asynccontextmanager
-    async def lock(self, key: str, ttl_s: float) -> Any:
-        """Yields True if this process holds the lock (or Redis is unavailable: then everyone may call)."""
+    async def acquire(self, key: str, ttl_s: float) -> tuple[str, str] | None:
+        """The lock for `key`, or None if another process holds it. With Redis unavailable, every
+        process may call (a lock we cannot take must not stop the page)."""
         lock_key = self.redis.key("lock", key)
         token = secrets.token_hex(8)
         acquired = await self.redis.call(lambda r: r.set(lock_key, token, nx=True, px=max(1, int(ttl_s * 1000))),
                                          None)
-        held = bool(acquired) or not self.redis.healthy
-        try:
-            yield held
-        finally:
-            if acquired:
-                await self.redis.call(lambda r: r.eval(_RELEASE, 1, lock_key, token), 0)
+        if acquired:
+            return lock_key, token
+        return None if self.redis.healthy else ("", "")
+
+    async def release(self, lock: tuple[str, str]) -> None:
+        lock_key, token = lock
+        if lock_key:
+            await self.redis.call(lambda r: r.eval(_RELEASE, 1, lock_key, token), 0)
 
     async def wait_for_peer(self, key: str, probe: Callable[[], Awaitable[T | None]], wait_s: float,
                             interval_s: float = 0.01) -> T | None:

@@ -50,8 +50,9 @@ def constraints(placement: str) -> dict[str, Any]:
     }
 
 
-def _invalid(field: str, code: str, message: str) -> Response:
-    return JSONResponse({"errors": [{"field": field, "code": code, "message": message}]}, status_code=422)
+def _invalid(field: str, code: str, message: str, **details: Any) -> Response:
+    error = {"field": field, "code": code, "message": message, **({"details": details} if details else {})}
+    return JSONResponse({"errors": [error]}, status_code=422)
 
 
 def routes(state: SandboxState) -> list[Route]:
@@ -63,16 +64,19 @@ def routes(state: SandboxState) -> list[Route]:
         except (orjson.JSONDecodeError, KeyError, TypeError):
             return _invalid("body", "invalid_json", "Body must be a preview request.")
         if placement not in MAX_LENGTH:
-            return _invalid("placement", "unknown_placement", f"Placement must be one of {', '.join(MAX_LENGTH)}.")
+            return _invalid("placement", "unknown_placement", f"Placement must be one of {', '.join(MAX_LENGTH)}.",
+                            allowed=list(MAX_LENGTH))
         if font not in FONTS:
-            return _invalid("font", "unknown_font", f"Font must be one of {', '.join(FONTS)}.")
+            return _invalid("font", "unknown_font", f"Font must be one of {', '.join(FONTS)}.", allowed=list(FONTS))
         limit = MAX_LENGTH[placement]
         if not text.strip():
             return _invalid("text", "empty", "Text must not be empty.")
         if len(text) > limit:
-            return _invalid("text", "too_long", f"Text is {len(text)} characters; {placement} allows {limit}.")
+            return _invalid("text", "too_long", f"Text is {len(text)} characters; {placement} allows {limit}.",
+                            max_length=limit, length=len(text))
         if not _ALLOWED.match(text):
-            return _invalid("text", "unsupported_characters", f"Text may only use {ALLOWED_DESCRIPTION}.")
+            return _invalid("text", "unsupported_characters", f"Text may only use {ALLOWED_DESCRIPTION}.",
+                            allowed=ALLOWED_DESCRIPTION)
         token = base64.urlsafe_b64encode(orjson.dumps([text, font, placement, sku])).decode().rstrip("=")
         preview_id = f"prv_{token}"
         root = f"{request.url.scheme}://{request.url.netloc}{request.scope.get('root_path', '')}"

@@ -28,15 +28,25 @@ async def test_a_preview_maps_image_and_limits(respx_mock) -> None:
     assert sent_json(route) == {"text": "Forever", "font": "script", "placement": "inside_band", "product_sku": "AUR-1"}
 
 
-@pytest.mark.parametrize("field", ["text", "font", "placement"])
+@pytest.mark.parametrize(
+    ("field", "code", "details", "message"),
+    [
+        ("text", "too_long", {"max_length": 16}, "Engraving text can be at most 16 characters here."),
+        ("text", "too_long", {}, "The engraving text is too long for this placement."),
+        ("font", "unknown_font", {"allowed": ["script", "block"]}, "Choose one of these fonts: script, block."),
+        ("placement", "unknown_placement", {}, "That placement is not available."),
+        ("text", "novel_reason", {}, "The engraving cannot be made as entered."),
+    ],
+)
 @respx.mock(base_url=BASE)
-async def test_422_blames_the_field_with_the_vendors_shopper_message(respx_mock, field: str) -> None:
+async def test_422_blames_the_field_in_our_words(respx_mock, field: str, code: str, details: dict,
+                                                 message: str) -> None:
     respx_mock.post("/api/v1/previews").mock(return_value=httpx.Response(
-        422, json={"errors": [{"field": field, "code": "too_long", "message": "Text is 30 characters."}]}))
+        422, json={"errors": [{"field": field, "code": code, "message": "vendor wording", "details": details}]}))
     with pytest.raises(VendorRejected) as caught:
         await execute(engraving, EngravingAPI().preview(text="x", font="script", placement="inside_band", sku="A"))
     assert caught.value.field == field
-    assert caught.value.public_message == "Text is 30 characters."
+    assert caught.value.public_message == message
 
 
 @respx.mock(base_url=BASE)

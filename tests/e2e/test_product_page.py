@@ -232,9 +232,9 @@ async def test_engraving_input_errors_are_typed(gateway: Gateway, sandbox: Sandb
     query = """query($h: String!, $t: String!, $f: String!) { product(handle: $h) {
         title engravingPreview(input: {text: $t, font: $f}) { imageUrl } } }"""
     cases = [
-        ({"h": "aurelia-solitaire-ring", "t": "x" * 25, "f": "serif"}, "input.text", "inside_band allows 24"),
-        ({"h": "aurelia-solitaire-ring", "t": "Love <3 ☺", "f": "serif"}, "input.text", "may only use"),
-        ({"h": "aurelia-solitaire-ring", "t": "Hi", "f": "comic-sans"}, "input.font", "Font must be one of"),
+        ({"h": "aurelia-solitaire-ring", "t": "x" * 25, "f": "serif"}, "input.text", "at most 24 characters"),
+        ({"h": "aurelia-solitaire-ring", "t": "Love <3 ☺", "f": "serif"}, "input.text", "may only use A-Z"),
+        ({"h": "aurelia-solitaire-ring", "t": "Hi", "f": "comic-sans"}, "input.font", "fonts: script, block, serif"),
         ({"h": "aurelia-solitaire-ring", "t": "y" * 10_000, "f": "serif"}, "input.text", "limited to 64"),
         ({"h": "diamond-stud-earrings", "t": "Hi", "f": "serif"}, "input", "cannot be engraved"),
     ]
