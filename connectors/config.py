@@ -158,3 +158,38 @@ class RedisConfig(_Strict):
     retry_after_ms: int = Field(default=500, ge=1)
     key_prefix: str = "bezel"
     max_connections: int = Field(default=64, ge=1)
+
+
+class CheckoutConfig(_Strict):
+    """placeOrder: how long things are held and remembered."""
+
+    # A checkout has this long to finish (reserve -> authorize -> confirm); abandoned holds go back after it.
+    reservation_ttl_s: float = Field(default=600, gt=0)
+    # Results are replayed for the same idempotency key at least this long (Stripe keeps 24 h).
+    idempotency_ttl_s: float = Field(default=172_800, ge=86_400)
+    # A request still running after this long (a crashed gateway) no longer blocks its key.
+    in_flight_ttl_s: float = Field(default=120, gt=0)
+    # The whole placeOrder (pricing, reservation, payment, confirmation) must finish within this.
+    budget_ms: int = Field(default=8_000, ge=100)
+    # Orders are kept in Redis for lookups this long; the ERP is their system of record.
+    retention_days: float = Field(default=90, gt=0)
+    # Checkout's own Redis timeout: longer than the page cache's; a failure here is an answer, not a fallback.
+    redis_timeout_ms: int = Field(default=1_000, ge=10)
+
+
+class WorkerConfig(_Strict):
+    """`bezel worker`: the consumer groups that sync orders downstream, and stock upkeep."""
+
+    consumers: list[str] = Field(default_factory=lambda: ["erp", "wms", "crm", "insurance"])
+    # An entry failing this many deliveries moves to the dead-letter stream (its sync shows FAILED).
+    # Deliveries are not spent while the system's breaker is open: an outage delays, it does not fail.
+    max_deliveries: int = Field(default=10, ge=1)
+    # Retry a failed entry after 1 s, doubling per delivery up to 5 minutes (~30 minutes of trying in all).
+    retry_backoff_ms: int = Field(default=1_000, ge=1)
+    retry_backoff_max_ms: int = Field(default=300_000, ge=1)
+    batch_size: int = Field(default=20, ge=1)
+    block_ms: int = Field(default=1_000, ge=1)
+    # Expired reservations are swept this often (reserving also sweeps them).
+    janitor_interval_s: float = Field(default=5, gt=0)
+    # Stock counters are compared with the ERP's this often; mismatches are counted and corrected.
+    reconcile_interval_s: float = Field(default=60, gt=0)

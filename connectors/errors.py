@@ -106,10 +106,12 @@ class VendorRejected(VendorError):
 
     outcome = "bad_input"
 
-    def __init__(self, vendor: str, message: str, *, field: str | None, public_message: str) -> None:
+    def __init__(self, vendor: str, message: str, *, field: str | None, public_message: str,
+                 code: str | None = None) -> None:
         super().__init__(vendor, message)
         self.field = field
         self.public_message = public_message
+        self.code = code  # the provider's reason, e.g. Stripe's decline code
 
     def to_input_error(self, argument: str) -> InputError:
         """The client-facing error, blaming `argument` (e.g. "shipTo") or one of its fields."""

@@ -69,6 +69,7 @@ class InsuranceAPI:
             expires = p.opt_text(data, "expires_at")
             return InsuranceQuote(
                 quote_id=p.text(data, "id"),
+                token=p.text(data, "token"),
                 premium=Money.from_minor(p.integer(price, "cents"), p.text(price, "currency")),
                 insured_amount=Money.from_minor(p.integer(covered, "cents"), p.text(covered, "currency")),
                 provider=PROVIDER,
@@ -78,3 +79,9 @@ class InsuranceAPI:
 
         request = VendorRequest("POST", "/api/v1/quotes", json=body)
         return VendorCall(VENDOR, "insurance.quote", request, parse, result_type=InsuranceQuote)
+
+    def bind_policy(self, *, order_id: str, quote_token: str, email: str) -> VendorCall[str]:
+        """Bind cover for a placed order; Onward answers a repeat for the same order with the same policy."""
+        body = {"order_id": order_id, "quote_token": quote_token, "customer_email": email}
+        return VendorCall(VENDOR, "insurance.bind_policy", VendorRequest("POST", "/api/v1/policies", json=body),
+                          lambda data: p.text(data, "id"), idempotent=False)

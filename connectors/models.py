@@ -212,6 +212,7 @@ class TaxQuote:
 @dataclass(frozen=True, slots=True)
 class InsuranceQuote:
     quote_id: str
+    token: str  # binds the cover after the order is placed
     premium: Money
     insured_amount: Money
     provider: str
@@ -296,3 +297,68 @@ class CartQuote:
     @property
     def complete(self) -> bool:
         return not self.missing
+
+
+# ---------------------------------------------------------------- checkout
+
+
+class OrderStatus(enum.Enum):
+    CONFIRMED = "CONFIRMED"  # stock held, payment authorized; downstream sync under way
+
+
+class SyncStatus(enum.Enum):
+    PENDING = "PENDING"
+    SYNCED = "SYNCED"
+    FAILED = "FAILED"  # gave up after the configured deliveries; the entry is in the dead-letter stream
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentAuthorization:
+    intent_id: str
+    status: str  # the provider's status, e.g. "requires_capture"
+    amount: Money
+    card_brand: str | None = None
+    last4: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLine:
+    variant_id: str
+    product_id: str
+    sku: str
+    title: str
+    quantity: int
+    unit_price: Money
+    engraving_text: str | None = None
+
+    @property
+    def total(self) -> Money:
+        return self.unit_price.times(self.quantity)
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    id: str
+    status: OrderStatus
+    created_at: float
+    email: str
+    ship_to: Address
+    lines: tuple[OrderLine, ...]
+    subtotal: Money
+    tax: Money
+    insurance: Money | None
+    total: Money
+    payment: PaymentAuthorization
+    reservation_id: str
+    downstream_systems: tuple[str, ...]  # e.g. ("erp", "wms", "crm", "insurance")
+    insurance_quote_token: str | None = None
+    financing_provider: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DownstreamState:
+    system: str
+    status: SyncStatus
+    attempts: int
+    last_error: str | None = None
+    updated_at: float | None = None

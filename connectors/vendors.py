@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import httpx
 import stamina
 
-from connectors import bnpl, catalog, engraving, insurance, inventory, tax
+from connectors import backoffice, bnpl, catalog, engraving, insurance, inventory, payments, tax
+from connectors.backoffice import CrmAPI, ErpAPI, WmsAPI
 from connectors.bnpl import BnplAPI
 from connectors.catalog import CatalogAPI
 from connectors.config import DEFAULT_VENDORS, CacheConfig, RedisConfig, StoreConfig, VendorConfig
@@ -17,6 +18,7 @@ from connectors.http import VendorClient, api_key
 from connectors.insurance import InsuranceAPI
 from connectors.inventory import InventoryAPI
 from connectors.models import Address
+from connectors.payments import PaymentsAPI
 from connectors.policy import CallPolicy
 from connectors.policy.cache import RedisTier, TieredCache
 from connectors.tax import TaxAPI
@@ -29,6 +31,10 @@ _PROVIDER_MODULES = {
     "insurance": insurance,
     "bnpl": bnpl,
     "engraving": engraving,
+    "payments": payments,
+    "erp": backoffice,
+    "wms": backoffice,
+    "crm": backoffice,
 }
 
 
@@ -42,6 +48,10 @@ class Vendors:
     insurance: InsuranceAPI
     bnpl: BnplAPI
     engraving: EngravingAPI
+    payments: PaymentsAPI
+    erp: ErpAPI
+    wms: WmsAPI
+    crm: CrmAPI
     policies: dict[str, CallPolicy]
     bnpl_providers: tuple[str, ...]
     cache: TieredCache
@@ -61,7 +71,7 @@ def build_vendors(
     redis: RedisConfig | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> Vendors:
-    """Clients, caches and policies for every page vendor. Call inside the running event loop."""
+    """Clients, caches and policies for every vendor. Call inside the running event loop."""
     # Retries are recorded in each request's call log (and traces); stamina's own log would repeat them.
     stamina.instrumentation.set_on_retry_hooks([])
     cache = cache or CacheConfig()
@@ -100,6 +110,10 @@ def build_vendors(
         insurance=InsuranceAPI(),
         bnpl=BnplAPI(affirm_public_key=str(bnpl_options.get("affirm_public_key", "sandbox_public"))),
         engraving=EngravingAPI(),
+        payments=PaymentsAPI(),
+        erp=ErpAPI(),
+        wms=WmsAPI(),
+        crm=CrmAPI(),
         policies=policies,
         bnpl_providers=providers,
         cache=tiers,

@@ -48,6 +48,12 @@ class CircuitBreaker:
         self._probes_started = 0
         self._probes: list[tuple[bool, bool]] = []
 
+    def allows_calls(self) -> bool:
+        """Whether a call now would be let through (closed, half-open, or open with its wait over)."""
+        if self.state is BreakerState.OPEN:
+            return self.clock() - self._opened_at >= self.config.open_wait_ms / 1000
+        return self.state is BreakerState.CLOSED or self._probes_started < self.config.half_open_calls
+
     def acquire(self) -> None:
         """Permission for one call, or `CircuitOpen` at once."""
         if self.state is BreakerState.OPEN:

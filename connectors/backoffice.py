@@ -1,0 +1,104 @@
+"""Back-office connectors the order stream feeds: ERP sales orders, WMS fulfillment, CRM events.
+
+Each call is keyed by our order id (`external_id` / `reference`), and each system answers a repeat
+with the document it already has, so a redelivered stream entry never creates a second sales order.
+Errors are `{"error": {"code", "message"}}`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from connectors import payload as p
+from connectors.http import ProviderError, VendorCall, VendorRequest
+from connectors.models import Order
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """A back-office system's id for our document."""
+
+    system: str
+    document_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class StockRecord:
+    sku: str
+    on_hand: int
+    available: int
+
+
+def auth_headers(api_key: str | None) -> dict[str, str]:
+    return {"authorization": f"Bearer {api_key}"} if api_key else {}
+
+
+def read_error(status: int, body: Any) -> ProviderError:
+    error = p.obj(body, "error")
+    return ProviderError(code=str(error.get("code")), message=str(error.get("message", "")))
+
+
+def _receipt(system: str) -> Any:
+    return lambda data: Receipt(system, p.text(data, "id"))
+
+
+def _money(m: Any) -> dict[str, Any]:
+    return {"amount": str(m.amount), "currency": m.currency}
+
+
+class ErpAPI:
+    def sales_order(self, order: Order) -> VendorCall[Receipt]:
+        body = {
+            "external_id": order.id,
+            "customer": {"email": order.email},
+            "lines": [{"sku": line.sku, "quantity": line.quantity, "unit_price": _money(line.unit_price),
+                       "engraving": line.engraving_text} for line in order.lines],
+            "totals": {"subtotal": _money(order.subtotal), "tax": _money(order.tax), "total": _money(order.total)},
+            "payment": {"intent_id": order.payment.intent_id, "status": order.payment.status},
+        }
+        # A write, but keyed by our order id: the ERP answers a repeat with the first document.
+        return VendorCall("erp", "erp.sales_order", VendorRequest("POST", "/api/v1/sales-orders", json=body),
+                          _receipt("erp"), idempotent=False)
+
+    def available_to_promise(self, skus: Sequence[str]) -> VendorCall[dict[str, StockRecord]]:
+        request = VendorRequest("GET", "/api/v1/atp", params={"skus": ",".join(skus)})
+
+        def parse(data: Any) -> dict[str, StockRecord]:
+            return {
+                p.text(item, "sku"): StockRecord(p.text(item, "sku"), p.integer(item, "on_hand"),
+                                                 p.integer(item, "available"))
+                for item in p.seq(data, "items")
+            }
+
+        return VendorCall("erp", "erp.atp", request, parse)
+
+
+class WmsAPI:
+    def fulfillment_order(self, order: Order) -> VendorCall[Receipt]:
+        a = order.ship_to
+        body = {
+            "reference": order.id,
+            "ship_to": {"line1": a.line1, "line2": a.line2, "city": a.city, "state": a.province_code, "zip": a.zip,
+                        "country": a.country_code},
+            "items": [{"sku": line.sku, "quantity": line.quantity, "engraving": line.engraving_text}
+                      for line in order.lines],
+            "service": "insured_signature" if order.insurance is not None else "signature",
+        }
+        return VendorCall("wms", "wms.fulfillment_order",
+                          VendorRequest("POST", "/api/v1/fulfillment-orders", json=body), _receipt("wms"),
+                          idempotent=False)
+
+
+class CrmAPI:
+    def order_placed(self, order: Order) -> VendorCall[Receipt]:
+        body = {
+            "type": "order_placed",
+            "external_id": order.id,
+            "customer": {"email": order.email},
+            "properties": {"total": _money(order.total), "items": [line.sku for line in order.lines],
+                           "financing_provider": order.financing_provider},
+        }
+        return VendorCall("crm", "crm.order_placed", VendorRequest("POST", "/api/v1/events", json=body),
+                          _receipt("crm"), idempotent=False)

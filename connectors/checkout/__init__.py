@@ -1,0 +1,5 @@
+"""Checkout's Redis store: idempotency, stock counters and reservations, orders, the order stream."""
+
+from connectors.checkout.store import CheckoutStore, CheckoutUnavailable, Claim, Reservation, StreamEntry
+
+__all__ = ["CheckoutStore", "CheckoutUnavailable", "Claim", "Reservation", "StreamEntry"]
