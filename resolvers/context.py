@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
+from connectors.checkout import CheckoutStore
+from connectors.config import CheckoutConfig
 from connectors.errors import PublicError
 from connectors.http import VendorCall
 from connectors.models import Sourced
@@ -24,6 +26,8 @@ class Services:
     vendors: Vendors
     currency: str = "USD"
     safety_stock: int = 3  # below this many units a SKU is checked live on every read
+    store: CheckoutStore | None = None  # None: no Redis configured, so no checkout
+    checkout: CheckoutConfig = field(default_factory=CheckoutConfig)
 
 
 @dataclass
@@ -34,6 +38,8 @@ class RequestContext:
     scope: CallScope
     # Failures that did not null a field (e.g. availability shown as UNKNOWN), one per vendor.
     partial_errors: dict[str, PublicError] = field(default_factory=dict)
+    # The W3C trace context of this request, carried into the order stream so syncs join its trace.
+    traceparent: str | None = None
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

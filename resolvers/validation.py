@@ -91,7 +91,8 @@ def _address_error(argument: str, problems: list[tuple[str, str]]) -> InputError
 def rejected(exc: VendorRejected, argument: str) -> InputError:
     """A vendor's refusal of our input, blamed on the client's field (address fields renamed)."""
     if exc.field in ADDRESS_FIELDS:
-        exc = VendorRejected(exc.vendor, str(exc), field=ADDRESS_FIELDS[exc.field], public_message=exc.public_message)
+        exc = VendorRejected(exc.vendor, str(exc), field=ADDRESS_FIELDS[exc.field], public_message=exc.public_message,
+                             code=exc.code)
     return exc.to_input_error(argument)
 
 

@@ -16,6 +16,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 
 from resolvers import products as product_resolvers
+from schema import checkout
 from schema.cart import CartQuote, CartQuoteInput, cart_quote
 from schema.common import Info
 from schema.errors import ErrorSafeParserCache, ShapeErrors, VendorReport
@@ -36,6 +37,20 @@ class Query:
     @strawberry.field(description="Price a cart in one server-side pass: subtotal, tax, insurance, financing, total.")
     async def cart_quote(self, info: Info, input: CartQuoteInput) -> CartQuote:
         return await cart_quote(info, input)
+
+    @strawberry.field(description="An order and each downstream system's sync state, for the holder of its "
+                      "orderToken; null for an unknown order or a wrong token.")
+    async def order(self, info: Info, id: strawberry.ID, token: str) -> checkout.Order | None:
+        return await checkout.order(info, id, token)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Reserve stock, authorize payment and confirm the order at once; ERP, WMS, CRM "
+                         "and the insurer get it through the order stream. Safe to resend with the same "
+                         "idempotencyKey.")
+    async def place_order(self, info: Info, input: checkout.PlaceOrderInput) -> checkout.PlaceOrderPayload:
+        return await checkout.place_order(info, input)
 
 
 @dataclass(frozen=True)
@@ -64,6 +79,7 @@ def build_schema(limits: SchemaLimits | None = None) -> strawberry.Schema:
         rules.append(NoSchemaIntrospectionCustomRule)
     return BezelSchema(
         query=Query,
+        mutation=Mutation,
         config=StrawberryConfig(),
         extensions=[
             ShapeErrors,
