@@ -15,11 +15,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from connectors.vendors import build_vendors
 from gateway.limits import MaxBodySize
+from gateway.services import running_services
 from gateway.settings import Settings
 from gateway.view import ASSETS_PATH, BUDGET_HEADER, BezelGraphQL
-from resolvers.context import Services
 from schema import SchemaLimits, build_schema
 
 
@@ -36,18 +35,9 @@ def create_app(settings: Settings, *, vendor_transport: httpx.AsyncBaseTransport
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        redis = settings.redis.model_copy(update={"url": settings.redis_url})
-        vendors = build_vendors(settings.vendors, store=settings.store, sandbox_url=settings.sandbox.url,
-                                cache=settings.cache, redis=redis, transport=vendor_transport)
-        app.state.services = Services(
-            vendors=vendors,
-            currency=settings.store.currency,
-            safety_stock=settings.availability.safety_stock,
-        )
-        try:
+        async with running_services(settings, vendor_transport=vendor_transport) as services:
+            app.state.services = services
             yield
-        finally:
-            await vendors.aclose()
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})

@@ -1,7 +1,8 @@
 """`bezel`: run the gateway, the sandbox, or both.
 
-    bezel dev     [--port 8000] [--sandbox-port 8900] [--config PATH]   sandbox + gateway (what `make run` runs)
+    bezel dev     [--port 8000] [--sandbox-port 8900] [--config PATH]   sandbox + gateway + workers (`make run`)
     bezel serve   [--port 8000] [--config PATH]                         the gateway alone
+    bezel worker  [--config PATH]                                       order sync and stock upkeep
     bezel sandbox [--port 8900] [--latency-scale 1.0]                   the vendor sandbox alone
     bezel config  [--config PATH]                                       the effective configuration
 """
@@ -15,12 +16,16 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from connectors.sandbox import create_app as create_sandbox
 from gateway.app import create_app
+from gateway.devredis import PrivateRedis
 from gateway.runner import serve_all, server
+from gateway.services import running_services
 from gateway.settings import ConfigError, Settings, load_settings
+from gateway.worker import run_workers
 
 log = logging.getLogger("bezel")
 
@@ -47,14 +52,42 @@ def _dev(args: argparse.Namespace) -> None:
     host = args.host
     sandbox_url = f"http://{host}:{args.sandbox_port}"
     settings = _settings(args, BEZEL_SANDBOX__URL=sandbox_url)
+    private = None
+    if not settings.redis_url:  # checkout needs Redis: start a private one, with its data kept on disk
+        private = PrivateRedis(Path(args.data_dir) / "redis", args.redis_port)
+        url = private.start()
+        if url:
+            settings = _settings(args, BEZEL_SANDBOX__URL=sandbox_url, BEZEL_REDIS__URL=url)
     port = args.port or settings.gateway.port
     log.info("sandbox vendors on %s (admin API: %s/_admin/calls)", sandbox_url, sandbox_url)
     log.info("GraphiQL on http://%s:%s/graphql", host, port)
-    asyncio.run(serve_all(
-        server(create_sandbox(latency_scale=args.latency_scale), host=host, port=args.sandbox_port,
-               access_log=False),
-        server(create_app(settings), host=host, port=port),
-    ))
+    background = [lambda stop: _work(settings, stop)] if settings.redis_url else []
+    try:
+        asyncio.run(serve_all(
+            server(create_sandbox(latency_scale=args.latency_scale), host=host, port=args.sandbox_port,
+                   access_log=False),
+            server(create_app(settings), host=host, port=port),
+            background=background,
+        ))
+    finally:
+        if private is not None:
+            private.stop()
+
+
+async def _work(settings: Settings, stop: asyncio.Event) -> None:
+    async with running_services(settings) as services:
+        assert services.store is not None
+        await run_workers(services, services.store, settings.worker, stop)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if not settings.redis_url:
+        print("bezel worker: the order stream lives in Redis; set REDIS_URL (or [redis] url)", file=sys.stderr)
+        return 2
+    log.info("syncing orders for %s", ", ".join(settings.worker.consumers))
+    asyncio.run(serve_all(background=[lambda stop: _work(settings, stop)]))
+    return 0
 
 
 def _serve(args: argparse.Namespace) -> None:
@@ -101,6 +134,13 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("--sandbox-port", type=int, default=8900)
     dev.add_argument("--latency-scale", type=float, default=1.0, help="multiply vendors' usual latency")
     dev.set_defaults(run=_dev)
+
+    dev.add_argument("--redis-port", type=int, default=6390, help="private Redis port when REDIS_URL is unset")
+    dev.add_argument("--data-dir", default="var", help="where the private Redis keeps its data")
+
+    worker = sub.add_parser("worker", help="sync placed orders to ERP, WMS, CRM and the insurer")
+    config_arg(worker)
+    worker.set_defaults(run=_worker)
 
     serve = sub.add_parser("serve", help="run the gateway")
     config_arg(serve)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
 import uvicorn
@@ -24,10 +24,14 @@ def server(app: Any, *, host: str, port: int, access_log: bool = True, log_level
                                   log_config=None, lifespan="auto", timeout_graceful_shutdown=5))
 
 
-async def serve_all(*servers: uvicorn.Server) -> None:
+async def serve_all(*servers: uvicorn.Server,
+                    background: Sequence[Callable[[asyncio.Event], Awaitable[None]]] = ()) -> None:
+    """Run the servers, and each `background(stop)` job, until Ctrl-C or SIGTERM sets `stop`."""
     loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
 
     def stop() -> None:
+        stopping.set()
         for s in servers:
             if s.should_exit:
                 s.force_exit = True  # a second Ctrl-C stops waiting for open connections
@@ -36,7 +40,7 @@ async def serve_all(*servers: uvicorn.Server) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop)
     try:
-        await asyncio.gather(*(s.serve() for s in servers))
+        await asyncio.gather(*(s.serve() for s in servers), *(job(stopping) for job in background))
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)

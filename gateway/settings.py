@@ -22,9 +22,11 @@ from connectors.config import (
     SANDBOX_URL,
     VENDOR_NAMES,
     CacheConfig,
+    CheckoutConfig,
     RedisConfig,
     StoreConfig,
     VendorConfig,
+    WorkerConfig,
 )
 
 
@@ -65,6 +67,8 @@ class Settings(BaseSettings):
     availability: AvailabilitySettings = AvailabilitySettings()
     cache: CacheConfig = CacheConfig()
     redis: RedisConfig = RedisConfig()
+    checkout: CheckoutConfig = CheckoutConfig()
+    worker: WorkerConfig = WorkerConfig()
     vendors: dict[str, VendorConfig] = Field(default_factory=lambda: dict(DEFAULT_VENDORS))
 
     @field_validator("vendors")
@@ -80,8 +84,8 @@ class Settings(BaseSettings):
 
     @property
     def redis_url(self) -> str:
-        """`[redis] url`, else the conventional REDIS_URL variable; empty: no shared tier."""
-        return self.redis.url or os.environ.get("REDIS_URL", "")
+        """`[redis] url` (from the file, BEZEL_REDIS__URL, or REDIS_URL); empty: no Redis at all."""
+        return self.redis.url
 
     @classmethod
     def settings_customise_sources(
@@ -131,7 +135,11 @@ def load_settings(config_path: str | os.PathLike[str] | None = None) -> Settings
     try:
         if _TomlFile.path is not None and not _TomlFile.path.is_file():
             raise ConfigError(f"config file {path} does not exist")
-        return Settings()
+        settings = Settings()
+        if not settings.redis.url and os.environ.get("REDIS_URL"):  # the conventional variable, as a fallback
+            settings = settings.model_copy(update={"redis": settings.redis.model_copy(
+                update={"url": os.environ["REDIS_URL"]})})
+        return settings
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     except ValidationError as exc:

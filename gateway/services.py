@@ -1,0 +1,42 @@
+"""What a Bezel process holds for its whole life: vendor clients and policies, caches, the order store."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import httpx
+
+from connectors.checkout import CheckoutStore
+from connectors.vendors import build_vendors
+from gateway.settings import Settings
+from resolvers.context import Services
+
+
+def open_store(settings: Settings) -> CheckoutStore | None:
+    """Checkout's Redis store, if Redis is configured (without it, checkout answers CHECKOUT_UNAVAILABLE)."""
+    if not settings.redis_url:
+        return None
+    return CheckoutStore(settings.redis_url, timeout_ms=settings.checkout.redis_timeout_ms,
+                         key_prefix=settings.redis.key_prefix, max_connections=settings.redis.max_connections)
+
+
+@contextlib.asynccontextmanager
+async def running_services(settings: Settings, *, vendor_transport: httpx.AsyncBaseTransport | None = None
+                           ) -> AsyncIterator[Services]:
+    """Build everything inside the running event loop; close it all on the way out."""
+    vendors = build_vendors(settings.vendors, store=settings.store, sandbox_url=settings.sandbox.url,
+                            cache=settings.cache, redis=settings.redis, transport=vendor_transport)
+    store = open_store(settings)
+    try:
+        yield Services(
+            vendors=vendors,
+            currency=settings.store.currency,
+            safety_stock=settings.availability.safety_stock,
+            store=store,
+            checkout=settings.checkout,
+        )
+    finally:
+        await vendors.aclose()
+        if store is not None:
+            await store.aclose()

@@ -1,0 +1,221 @@
+"""`bezel worker`: consumer groups that sync orders downstream, and the stock counters' upkeep.
+
+One consumer group per downstream system (erp, wms, crm, insurance) reads the order stream at its
+own pace. An entry is acknowledged when its system has the order; a failure leaves it pending and it
+is retried with exponential backoff (the same mechanism reclaims the entries of a crashed consumer,
+whose pending entries simply grow idle); after `max_deliveries` it moves to the dead-letter stream
+and the order shows that system FAILED. Alongside: expired reservations are swept, and the stock
+counters are reconciled with the ERP (mismatches counted and logged).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from collections.abc import Awaitable, Callable
+
+from connectors.checkout import CheckoutStore, CheckoutUnavailable, StreamEntry
+from connectors.config import WorkerConfig
+from connectors.errors import VendorError, VendorHTTPError, VendorUnavailable
+from connectors.models import DownstreamState, SyncStatus
+from connectors.policy import CallScope, Deadline
+from resolvers.context import Services
+from resolvers.fulfillment import SYSTEMS, NotSyncable, sync
+
+log = logging.getLogger("bezel.worker")
+SKU_BATCH = 200
+
+
+def consumer_name(group: str) -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{group}"
+
+
+class GroupWorker:
+    """Pulls one consumer group's entries and syncs each order to that group's system."""
+
+    def __init__(self, services: Services, store: CheckoutStore, group: str, config: WorkerConfig, *,
+                 consumer: str | None = None) -> None:
+        if group not in SYSTEMS:
+            raise ValueError(f"unknown consumer group {group!r}; use {', '.join(SYSTEMS)}")
+        self.services = services
+        self.store = store
+        self.group = group
+        self.config = config
+        self.consumer = consumer or consumer_name(group)
+        self.synced = 0
+        self.failed = 0
+        self.dead = 0
+
+    def backoff_ms(self, deliveries: int) -> float:
+        return min(self.config.retry_backoff_max_ms, self.config.retry_backoff_ms * 2 ** max(0, deliveries - 1))
+
+    def _due(self, idle_ms: int, deliveries: int) -> bool:
+        return idle_ms >= self.backoff_ms(deliveries)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self._retrying(self.store.ensure_group, self.group, stop=stop)
+        log.info("consumer %s reading group %s", self.consumer, self.group)
+        while not stop.is_set():
+            try:
+                await self.step()
+            except CheckoutUnavailable as exc:
+                log.warning("worker %s: redis unavailable (%s); retrying", self.group, exc)
+                await _sleep_unless(stop, 1.0)
+
+    async def step(self) -> int:
+        """One round: due retries and crashed consumers' entries first, then new ones. Returns how many."""
+        if not self.services.vendors.policies[self.group].breaker.allows_calls():
+            # The system is down (its breaker is open): leave entries where they are rather than spend
+            # their deliveries on calls that would fail fast; they wait, and catch up when it returns.
+            await asyncio.sleep(self.config.block_ms / 1000)
+            return 0
+        entries = await self.store.claim_due(self.group, self.consumer, min_idle_ms=self.config.retry_backoff_ms,
+                                             due=self._due, count=self.config.batch_size)
+        block = None if entries else self.config.block_ms  # (BLOCK 0 would mean "forever" to Redis)
+        entries += await self.store.read_new(self.group, self.consumer, count=self.config.batch_size, block_ms=block)
+        for entry in entries:
+            await self.handle(entry)
+        return len(entries)
+
+    async def handle(self, entry: StreamEntry) -> None:
+        order_id = entry.fields.get("order_id", "")
+        found = await self.store.order(order_id) if order_id else None
+        if found is None:
+            await self._failed(entry, order_id, "no such order", retriable=True)
+            return
+        order, _ = found
+        if self.group not in order.downstream_systems:
+            await self.store.ack(self.group, entry.id)  # e.g. an uninsured order and the insurance group
+            return
+        try:
+            await sync(self.services, self.store, self.group, order)
+        except (VendorError, VendorUnavailable, NotSyncable) as exc:
+            await self._failed(entry, order_id, _reason(exc), retriable=not isinstance(exc, NotSyncable),
+                               attempts=entry.deliveries)
+            return
+        await self.store.set_sync(order_id, DownstreamState(self.group, SyncStatus.SYNCED, entry.deliveries,
+                                                            None, time.time()))
+        await self.store.ack(self.group, entry.id)
+        self.synced += 1
+
+    async def _failed(self, entry: StreamEntry, order_id: str, reason: str, *, retriable: bool,
+                      attempts: int | None = None) -> None:
+        attempts = attempts or entry.deliveries
+        self.failed += 1
+        if not retriable or entry.deliveries >= self.config.max_deliveries:
+            await self.store.dead_letter(self.group, entry, reason)
+            self.dead += 1
+            log.error("order %s: %s gave up after %d deliveries (%s); entry %s moved to the dead-letter stream",
+                      order_id or "?", self.group, entry.deliveries, reason, entry.id)
+            if order_id and await self.store.order(order_id) is not None:
+                await self.store.set_sync(order_id, DownstreamState(self.group, SyncStatus.FAILED, attempts,
+                                                                    reason, time.time()))
+            return
+        log.warning("order %s: %s attempt %d failed (%s); retrying in %.1fs", order_id or "?", self.group,
+                    entry.deliveries, reason, self.backoff_ms(entry.deliveries) / 1000)
+        if order_id and await self.store.order(order_id) is not None:
+            await self.store.set_sync(order_id, DownstreamState(self.group, SyncStatus.PENDING, attempts, reason,
+                                                                time.time()))
+
+    async def _retrying(self, fn: Callable[..., Awaitable[object]], *args: object, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await fn(*args)
+                return
+            except CheckoutUnavailable as exc:
+                log.warning("worker %s: waiting for redis (%s)", self.group, exc)
+                await _sleep_unless(stop, 1.0)
+
+
+def _reason(exc: BaseException) -> str:
+    """A short reason for the order's sync state: the outcome, never a vendor's body."""
+    if isinstance(exc, VendorUnavailable):
+        cause = exc.__cause__
+        if isinstance(cause, VendorHTTPError):
+            return f"{exc.outcome} (HTTP {cause.status})"
+        return exc.outcome
+    if isinstance(exc, VendorHTTPError):
+        return f"error (HTTP {exc.status})"
+    if isinstance(exc, VendorError):
+        return exc.outcome
+    return str(exc)
+
+
+class StockKeeper:
+    """Sweeps expired reservations and reconciles counters with the ERP."""
+
+    def __init__(self, services: Services, store: CheckoutStore, config: WorkerConfig) -> None:
+        self.services = services
+        self.store = store
+        self.config = config
+        self.mismatches = 0
+        self.seeded = 0
+
+    async def sweep(self) -> int:
+        returned = await self.store.reclaim_expired()
+        if returned:
+            log.info("returned %d expired reservation(s) to stock", returned)
+        return returned
+
+    async def all_skus(self) -> list[str]:
+        vendors = self.services.vendors
+        policy = vendors.policies["catalog"]
+        skus: list[str] = []
+        after: str | None = None
+        while True:
+            page = (await policy.run(vendors.catalog.product_page(50, after),
+                                     CallScope(Deadline.after_ms(5_000)))).value
+            skus += [v.sku for p in page.products for v in p.variants]
+            if not page.has_next_page or not page.products:
+                return skus
+            after = page.products[-1].id
+
+    async def reconcile(self) -> int:
+        """Compare every counter with the ERP's available-to-promise; returns the mismatches found."""
+        vendors = self.services.vendors
+        policy = vendors.policies["erp"]
+        skus = await self.all_skus()
+        found = 0
+        for start in range(0, len(skus), SKU_BATCH):
+            chunk = skus[start:start + SKU_BATCH]
+            records = (await policy.run(vendors.erp.available_to_promise(chunk),
+                                        CallScope(Deadline.after_ms(5_000)))).value
+            changes = await self.store.reconcile({sku: r.available for sku, r in records.items()})
+            for sku, (before, after) in changes.items():
+                if before is None:
+                    self.seeded += 1
+                elif before != after:
+                    found += 1
+                    log.warning("stock mismatch for %s: counter %d, ERP says %d available after holds; corrected",
+                                sku, before, after)
+        self.mismatches += found
+        return found
+
+    async def run(self, stop: asyncio.Event) -> None:
+        next_reconcile = 0.0
+        while not stop.is_set():
+            try:
+                await self.sweep()
+                if time.monotonic() >= next_reconcile:
+                    found = await self.reconcile()
+                    log.info("stock reconciled: %d mismatch(es)", found)
+                    next_reconcile = time.monotonic() + self.config.reconcile_interval_s
+            except (CheckoutUnavailable, VendorError, VendorUnavailable) as exc:
+                log.warning("stock upkeep skipped this round: %s", exc)
+            await _sleep_unless(stop, self.config.janitor_interval_s)
+
+
+async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
+async def run_workers(services: Services, store: CheckoutStore, config: WorkerConfig, stop: asyncio.Event) -> None:
+    """Every configured consumer group and the stock keeper, until `stop` is set."""
+    tasks = [GroupWorker(services, store, group, config).run(stop) for group in config.consumers]
+    tasks.append(StockKeeper(services, store, config).run(stop))
+    await asyncio.gather(*tasks)
