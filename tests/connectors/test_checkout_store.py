@@ -1,0 +1,137 @@
+"""The checkout store against a real Redis: atomic reservations, exactly-once returns, one-step confirm."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from connectors.checkout import CheckoutStore
+from connectors.models import Address, Money, Order, OrderLine, OrderStatus, PaymentAuthorization, SyncStatus
+
+
+@pytest.fixture
+async def store(redis_url: str) -> AsyncIterator[CheckoutStore]:
+    s = CheckoutStore(redis_url)
+    yield s
+    await s.aclose()
+
+
+def order(order_id: str, reservation_id: str) -> Order:
+    usd = Money.of("18500", "USD")
+    return Order(
+        id=order_id, status=OrderStatus.CONFIRMED, created_at=time.time(), email="a@b.co",
+        ship_to=Address(country_code="US", zip="10001", province_code="NY"),
+        lines=(OrderLine("1", "9", "ADE-S0650", "Art Deco", 1, usd),), subtotal=usd, tax=Money.of("1641.88", "USD"),
+        insurance=None, total=Money.of("20141.88", "USD"),
+        payment=PaymentAuthorization("pi_1", "requires_capture", Money.of("20141.88", "USD")),
+        reservation_id=reservation_id, downstream_systems=("erp", "wms", "crm"),
+    )
+
+
+async def test_reserve_takes_all_lines_or_none(store: CheckoutStore) -> None:
+    await store.reconcile({"A": 2, "B": 1})
+    short = await store.reserve("r1", [("A", 1), ("B", 2)], ttl_s=60)
+    assert not short.ok
+    assert short.short == {"B": 1}
+    assert await store.available(["A", "B"]) == {"A": 2, "B": 1}  # nothing taken
+    missing = await store.reserve("r1", [("A", 1), ("Z", 1)], ttl_s=60)
+    assert missing.missing == ("Z",)
+    ok = await store.reserve("r1", [("A", 2), ("B", 1)], ttl_s=60)
+    assert ok.ok
+    assert await store.available(["A", "B"]) == {"A": 0, "B": 0}
+    assert (await store.reserve("r1", [("A", 2), ("B", 1)], ttl_s=60)).existed  # the same reservation twice
+    assert await store.available(["A", "B"]) == {"A": 0, "B": 0}
+
+
+async def test_two_hundred_buyers_for_one_piece(store: CheckoutStore) -> None:
+    await store.reconcile({"ONE": 1, "FEW": 3})
+    ones = await asyncio.gather(*(store.reserve(f"o{i}", [("ONE", 1)], ttl_s=60) for i in range(200)))
+    few = await asyncio.gather(*(store.reserve(f"f{i}", [("FEW", 1)], ttl_s=60) for i in range(50)))
+    assert sum(r.ok for r in ones) == 1
+    assert sum(r.ok for r in few) == 3
+    assert await store.available(["ONE", "FEW"]) == {"ONE": 0, "FEW": 0}
+
+
+async def test_a_release_or_expiry_returns_stock_exactly_once(store: CheckoutStore) -> None:
+    await store.reconcile({"A": 3})
+    await store.reserve("r1", [("A", 2)], ttl_s=60)
+    results = await asyncio.gather(*(store.release("r1") for _ in range(5)))
+    assert sorted(results) == [False] * 4 + [True]
+    assert await store.available(["A"]) == {"A": 3}
+
+    await store.reserve("r2", [("A", 3)], ttl_s=0.05)
+    await asyncio.sleep(0.1)
+    swept = await asyncio.gather(store.reclaim_expired(), store.reclaim_expired(), store.release("r2"))
+    assert sum(int(x) for x in swept) == 1
+    assert await store.available(["A"]) == {"A": 3}
+
+    await store.reserve("r3", [("A", 3)], ttl_s=0.05)
+    await asyncio.sleep(0.1)
+    later = await store.reserve("r4", [("A", 3)], ttl_s=60)  # reserving sweeps expired holds first
+    assert later.ok
+    assert await store.available(["A"]) == {"A": 0}
+
+
+async def test_confirm_writes_order_stream_and_result_together_and_pins_the_hold(store: CheckoutStore) -> None:
+    await store.reconcile({"ADE-S0650": 1})
+    await store.reserve("r1", [("ADE-S0650", 1)], ttl_s=0.05)
+    record = store.done_record("fp", {"order": "ord_1"})
+    placed = order("ord_1", "r1")
+    assert await store.confirm(placed, token_hash="h", key_digest="k1", idempotency_record=record,
+                               idempotency_ttl_s=60, retention_s=60, traceparent="00-abc-def-01")
+    await asyncio.sleep(0.1)
+    assert await store.reclaim_expired() == 0  # confirmed: no longer expires
+    assert await store.release("r1") is False  # and cannot be given back by mistake
+    assert await store.available(["ADE-S0650"]) == {"ADE-S0650": 0}
+    found = await store.order("ord_1")
+    assert found is not None
+    assert found == (placed, "h")
+    states = await store.sync_states("ord_1")
+    assert {s.system: s.status for s in states.values()} == {"erp": SyncStatus.PENDING, "wms": SyncStatus.PENDING,
+                                                            "crm": SyncStatus.PENDING}
+    claim = await store.begin("k1", "fp", in_flight_ttl_s=10)
+    assert (claim.state, claim.result) == ("done", {"order": "ord_1"})
+    await store.ensure_group("erp")
+    [entry] = await store.read_new("erp", "c1", count=10, block_ms=10)
+    assert entry.fields["order_id"] == "ord_1"
+    assert entry.fields["traceparent"] == "00-abc-def-01"
+    assert await store.commit("r1") is True
+    assert await store.commit("r1") is False
+    # The ERP now holds the deduction: the counter follows the ERP's number, nothing is held twice.
+    assert await store.reconcile({"ADE-S0650": 0}) == {"ADE-S0650": (0, 0)}
+
+
+async def test_confirm_refuses_an_expired_reservation(store: CheckoutStore) -> None:
+    await store.reconcile({"A": 1})
+    await store.reserve("r1", [("A", 1)], ttl_s=0.01)
+    await asyncio.sleep(0.05)
+    await store.reclaim_expired()
+    record = store.done_record("fp", {})
+    assert not await store.confirm(order("ord_2", "r1"), token_hash="h", key_digest="k2",
+                                   idempotency_record=record, idempotency_ttl_s=60, retention_s=60)
+    assert await store.order("ord_2") is None
+
+
+async def test_reconcile_subtracts_bezels_outstanding_holds_and_reports_changes(store: CheckoutStore) -> None:
+    assert await store.reconcile({"A": 5}) == {"A": (None, 5)}  # seeded
+    await store.reserve("r1", [("A", 2)], ttl_s=60)
+    assert await store.reconcile({"A": 5}) == {"A": (3, 3)}  # the vendor does not know our hold yet: still 3
+    assert await store.reconcile({"A": 4}) == {"A": (3, 2)}  # one sold elsewhere: a mismatch, corrected
+
+
+async def test_idempotency_claims(store: CheckoutStore) -> None:
+    first = await store.begin("k", "fp1", in_flight_ttl_s=10)
+    assert first.state == "new"
+    again = await store.begin("k", "fp1", in_flight_ttl_s=10)
+    assert (again.state, again.fingerprint) == ("in_flight", "fp1")
+    await store.finish("k", "fp1", {"userErrors": []}, ttl_s=60)
+    done = await store.begin("k", "fp2", in_flight_ttl_s=10)
+    assert (done.state, done.fingerprint, done.result) == ("done", "fp1", {"userErrors": []})
+    await store.abandon("k")
+    assert (await store.begin("k", "fp2", in_flight_ttl_s=10)).state == "new"
+    raw = await store.redis.get(store._idem_key("k"))
+    assert json.loads(raw)["state"] == "in_flight"
