@@ -187,6 +187,9 @@ class WorkerConfig(_Strict):
     # Retry a failed entry after 1 s, doubling per delivery up to 5 minutes (~30 minutes of trying in all).
     retry_backoff_ms: int = Field(default=1_000, ge=1)
     retry_backoff_max_ms: int = Field(default=300_000, ge=1)
+    # A crashed worker's entries are taken over once they sit this long (longer than any one sync takes).
+    claim_idle_ms: int = Field(default=60_000, ge=1)
+    # Entries handled at once per consumer group and process.
     batch_size: int = Field(default=20, ge=1)
     block_ms: int = Field(default=1_000, ge=1)
     # Expired reservations are swept this often (reserving also sweeps them).

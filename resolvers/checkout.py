@@ -24,8 +24,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.checkout import CheckoutStore, CheckoutUnavailable
-from connectors.errors import InputError, PublicError, VendorError, VendorRejected, VendorUnavailable
-from connectors.models import Address, Money, Order, OrderLine, OrderStatus, PaymentAuthorization
+from connectors.errors import (
+    InputError,
+    PublicError,
+    VendorHTTPError,
+    VendorRejected,
+    VendorUnavailable,
+)
+from connectors.models import Address, Money, Order, OrderLine, OrderStatus, PaymentAuthorization, Source
 from connectors.policy import CallScope, Deadline
 from resolvers.cart import CartLineInput, resolve_lines
 from resolvers.context import RequestContext
@@ -80,16 +86,27 @@ def _failed(code: str, message: str, field: tuple[str, ...] | None = None) -> Pl
 
 
 class _Stop(Exception):
-    """Ends execution early with a result; `keep` says whether the result is stored for replay."""
+    """Ends execution early with a result.
 
-    def __init__(self, result: PlaceOrderResult, *, keep: bool) -> None:
+    `keep`: store the result for replay. `hold_key`: leave the key claimed (in flight until
+    in_flight_ttl_s) because the outcome is unclear and a fresh attempt could duplicate it."""
+
+    def __init__(self, result: PlaceOrderResult, *, keep: bool, hold_key: bool = False) -> None:
         self.result = result
         self.keep = keep
+        self.hold_key = hold_key
 
 
 def _unavailable(reason: str) -> PlaceOrderResult:
-    return _failed("CHECKOUT_UNAVAILABLE", f"Checkout is unavailable right now ({reason}). You have not been "
-                                           "charged; please try again in a moment.")
+    return _failed("CHECKOUT_UNAVAILABLE", f"Checkout is unavailable right now ({reason}). No payment has been "
+                                           "taken; please try again in a moment.")
+
+
+def _unclear(what: str) -> PlaceOrderResult:
+    """Bezel cannot tell whether the order went through: the client must ask again with the same key."""
+    return _failed("CHECKOUT_UNAVAILABLE", f"We could not confirm whether your order was placed ({what}). Send "
+                                           "the same request again in a minute to get its result; no payment "
+                                           "is taken unless the order is confirmed.")
 
 
 async def place_order(ctx: RequestContext, raw: PlaceOrderInput) -> PlaceOrderResult:
@@ -102,8 +119,10 @@ async def place_order(ctx: RequestContext, raw: PlaceOrderInput) -> PlaceOrderRe
     settings = ctx.services.checkout
     key_digest = hashlib.sha256(raw.idempotency_key.encode()).hexdigest()
     fingerprint = _fingerprint(raw)
+    attempt = secrets.token_hex(8)  # this execution; a retry after a failure never reuses its payment key
     try:
-        claim = await store.begin(key_digest, fingerprint, in_flight_ttl_s=settings.in_flight_ttl_s)
+        claim = await store.begin(key_digest, fingerprint, attempt=attempt,
+                                  in_flight_ttl_s=settings.in_flight_ttl_s)
     except CheckoutUnavailable as exc:
         log.warning("checkout refused: %s", exc)
         return _unavailable("the order store is not answering")
@@ -115,29 +134,36 @@ async def place_order(ctx: RequestContext, raw: PlaceOrderInput) -> PlaceOrderRe
             return _failed("IDEMPOTENCY_KEY_IN_USE", "An order with this idempotency key is still being placed. "
                                                      "Wait for it, then retry to get its result.", ("idempotencyKey",))
         return await _replay(store, claim.result or {})
+    # A shopper closing the tab must not cut a checkout in half (a payment authorized, no order):
+    # the execution runs to its end regardless, and its result is there for a retry with the same key.
+    execution = asyncio.ensure_future(_run(ctx, store, raw, key_digest, fingerprint, attempt))
+    return await asyncio.shield(execution)
+
+
+async def _run(ctx: RequestContext, store: CheckoutStore, raw: PlaceOrderInput, key_digest: str, fingerprint: str,
+               attempt: str) -> PlaceOrderResult:
     try:
-        return await _execute(ctx, store, raw, key_digest, fingerprint)
+        return await _execute(ctx, store, raw, key_digest, fingerprint, attempt)
     except _Stop as stop:
-        await _settle_key(store, key_digest, fingerprint, stop, ttl_s=settings.idempotency_ttl_s)
+        await _settle_key(store, key_digest, fingerprint, attempt, stop,
+                          ttl_s=ctx.services.checkout.idempotency_ttl_s)
         return stop.result
-    except BaseException:
-        await _forget(store, key_digest)
+    except Exception:
+        log.exception("checkout failed unexpectedly")
+        with contextlib.suppress(CheckoutUnavailable):  # otherwise it frees itself after in_flight_ttl_s
+            await store.abandon(key_digest, attempt)
         raise
 
 
-async def _settle_key(store: CheckoutStore, key_digest: str, fingerprint: str, stop: _Stop, *, ttl_s: float) -> None:
+async def _settle_key(store: CheckoutStore, key_digest: str, fingerprint: str, attempt: str, stop: _Stop, *,
+                      ttl_s: float) -> None:
     try:
         if stop.keep:
             await store.finish(key_digest, fingerprint, stop.result.to_record(), ttl_s=ttl_s)
-        else:
-            await store.abandon(key_digest)
+        elif not stop.hold_key:
+            await store.abandon(key_digest, attempt)
     except CheckoutUnavailable:
         log.warning("could not settle idempotency key; it frees itself after in_flight_ttl_s")
-
-
-async def _forget(store: CheckoutStore, key_digest: str) -> None:
-    with contextlib.suppress(CheckoutUnavailable):  # it frees itself after in_flight_ttl_s
-        await store.abandon(key_digest)
 
 
 async def _replay(store: CheckoutStore, record: dict[str, Any]) -> PlaceOrderResult:
@@ -156,7 +182,7 @@ async def _replay(store: CheckoutStore, record: dict[str, Any]) -> PlaceOrderRes
 
 
 async def _execute(ctx: RequestContext, store: CheckoutStore, raw: PlaceOrderInput, key_digest: str,
-                   fingerprint: str) -> PlaceOrderResult:
+                   fingerprint: str, attempt: str) -> PlaceOrderResult:
     settings = ctx.services.checkout
     # Checkout has its own budget (a payment may take seconds); its calls still land in this request's log.
     scope = CallScope(deadline=Deadline.after_ms(settings.budget_ms), log=ctx.scope.log)
@@ -167,7 +193,6 @@ async def _execute(ctx: RequestContext, store: CheckoutStore, raw: PlaceOrderInp
     total = subtotal + tax.amount_to_collect + (insurance.premium if insurance else Money.zero(subtotal.currency))
     await _check_financing(checkout_ctx, raw, total)
 
-    attempt = secrets.token_hex(8)  # per execution: a retry after a failure never reuses a payment key
     order_id = f"ord_{secrets.token_hex(10)}"
     reservation_id = f"res_{attempt}{key_digest[:8]}"
     await _reserve(checkout_ctx, store, reservation_id, lines, raw)
@@ -186,22 +211,38 @@ async def _execute(ctx: RequestContext, store: CheckoutStore, raw: PlaceOrderInp
         insurance_quote_token=insurance.token if insurance else None, financing_provider=raw.financing_provider,
     )
     result = PlaceOrderResult(order=order, order_token=token)
-    try:
-        confirmed = await store.confirm(
-            order, token_hash=hashlib.sha256(token.encode()).hexdigest(), key_digest=key_digest,
-            idempotency_record=store.done_record(fingerprint, result.to_record()),
-            idempotency_ttl_s=settings.idempotency_ttl_s, retention_s=settings.retention_days * 86_400,
-            traceparent=ctx.traceparent or "",
-        )
-    except CheckoutUnavailable as exc:
-        log.error("order %s authorized but not written (%s): voiding the payment", order_id, exc)
-        await _void(checkout_ctx, payment)
-        raise _Stop(_unavailable("the order could not be saved"), keep=False) from exc
+    confirmed = await _confirm(checkout_ctx, store, order, token, key_digest, fingerprint, result)
+    if confirmed is None:  # Redis never said: the order may or may not be written; touch nothing
+        log.error("order %s: confirmation unclear; payment %s left authorized, key %s held until in_flight_ttl_s",
+                  order_id, payment.intent_id, key_digest[:12])
+        raise _Stop(_unclear("the order store did not answer"), keep=False, hold_key=True)
     if not confirmed:
         log.error("order %s: reservation %s expired before confirmation; voiding", order_id, reservation_id)
+        await _release(store, reservation_id)
         await _void(checkout_ctx, payment)
         raise _Stop(_unavailable("the reservation expired"), keep=False)
     return result
+
+
+async def _confirm(ctx: RequestContext, store: CheckoutStore, order: Order, token: str, key_digest: str,
+                   fingerprint: str, result: PlaceOrderResult) -> bool | None:
+    """Write the order. Confirming is idempotent, so an unclear answer (a timeout after Redis may have
+    run it) is settled by asking again; None if Redis never gives a clear answer within the budget."""
+    settings = ctx.services.checkout
+    record = store.done_record(fingerprint, result.to_record())
+    for pause in (0.0, 0.1, 0.3, 0.9):
+        if pause and ctx.scope.deadline.remaining_s() < pause + store.timeout_s:
+            break
+        await asyncio.sleep(pause)
+        try:
+            return await store.confirm(
+                order, token_hash=hashlib.sha256(token.encode()).hexdigest(), key_digest=key_digest,
+                idempotency_record=record, idempotency_ttl_s=settings.idempotency_ttl_s,
+                retention_s=settings.retention_days * 86_400, traceparent=ctx.traceparent or "",
+            )
+        except CheckoutUnavailable as exc:
+            log.warning("order %s: confirmation unclear (%s); asking again", order.id, exc)
+    return None
 
 
 async def _price_lines(ctx: RequestContext, raw: PlaceOrderInput) -> tuple[Address, list[OrderLine]]:
@@ -303,12 +344,23 @@ async def _reserve(ctx: RequestContext, store: CheckoutStore, reservation_id: st
 
 
 async def _seed(ctx: RequestContext, store: CheckoutStore, skus: list[str]) -> None:
+    """First checkout of a SKU the reconciler has not seeded yet: its counter starts from the ERP's
+    available-to-promise (the reconciler's source), or, if the ERP is down, the inventory vendor's
+    current level (a down ERP must not block a sale), never from a stale answer."""
     vendors = ctx.services.vendors
+    marks = await store.commit_marks(skus)
     try:
-        levels = await ctx.call(vendors.inventory.levels(skus))
-    except VendorError as exc:
-        raise _Stop(_unavailable("stock levels could not be read"), keep=False) from exc
-    await store.reconcile({sku: level.available for sku, level in levels.value.items()})
+        records = (await ctx.call(vendors.erp.available_to_promise(skus))).value
+        levels = {sku: r.available for sku, r in records.items()}
+    except VendorUnavailable:
+        try:
+            stock = await ctx.call(vendors.inventory.levels(skus))
+        except VendorUnavailable as exc:
+            raise _Stop(_unavailable("stock levels could not be read"), keep=False) from exc
+        if stock.freshness.source is Source.STALE:
+            raise _Stop(_unavailable("stock levels could not be confirmed"), keep=False) from None
+        levels = {sku: level.available for sku, level in stock.value.items()}
+    await store.reconcile(levels, marks)
 
 
 async def _authorize(ctx: RequestContext, raw: PlaceOrderInput, total: Money, order_id: str,
@@ -326,16 +378,32 @@ async def _authorize(ctx: RequestContext, raw: PlaceOrderInput, total: Money, or
         raise _Stop(_failed("PAYMENT_DECLINED", exc.public_message, ("paymentToken",)), keep=True) from exc
     except VendorUnavailable as exc:
         log.warning("payment outcome unknown for %s (%s); asking again with the same key", order_id, exc.outcome)
-        recovery = CallScope(deadline=Deadline.after_ms(ctx.services.vendors.policies["payments"].config.timeout_ms),
-                             log=ctx.scope.log)
-        try:
-            recovered = await ctx.services.vendors.policies["payments"].run(call, recovery)
-        except (VendorUnavailable, VendorRejected):
-            log.error("payment outcome for %s still unknown; a manual-capture authorization, if any, lapses "
-                      "uncaptured", order_id)
-        else:
-            await _void(ctx, recovered.value)
+        recovered = await _recover(ctx, call, order_id)
+        if recovered is None:
+            log.error("payment outcome for %s still unknown; if authorized, it lapses uncaptured", order_id)
+            raise _Stop(_unclear("the payment provider did not answer"), keep=False, hold_key=True) from exc
+        if isinstance(recovered, PaymentAuthorization):
+            await _void(ctx, recovered)
         raise _Stop(_unavailable("the payment provider did not answer"), keep=False) from exc
+
+
+async def _recover(ctx: RequestContext, call: Any, order_id: str) -> PaymentAuthorization | bool | None:
+    """Ask again with the same idempotency key: the provider replays the first outcome. An
+    authorization to void, False if there was none (declined), None if it still cannot be told."""
+    policy = ctx.services.vendors.policies["payments"]
+    for pause in (0.2, 0.5, 1.0):  # a 409 means the first request is still running at the provider
+        await asyncio.sleep(pause)
+        try:
+            scope = CallScope(Deadline.after_ms(policy.config.timeout_ms), ctx.scope.log)
+            return (await policy.run(call, scope)).value
+        except VendorRejected:
+            return False
+        except VendorUnavailable as exc:
+            cause = exc.__cause__
+            if not (isinstance(cause, VendorHTTPError) and cause.status == 409):
+                return None
+    log.warning("payment for %s still in progress at the provider after retries", order_id)
+    return None
 
 
 async def _void(ctx: RequestContext, payment: PaymentAuthorization) -> None:
@@ -366,7 +434,13 @@ def _validate(raw: PlaceOrderInput) -> list[UserError]:
         problems.append(UserError("INVALID_INPUT", "Enter a valid email address.", ("email",)))
     if not raw.payment_token.strip() or len(raw.payment_token) > 255:
         problems.append(UserError("INVALID_INPUT", "A payment token is required.", ("paymentToken",)))
+    seen: dict[str, int] = {}
     for i, line in enumerate(raw.lines):
+        variant = line.variant_id.rsplit("/", 1)[-1]
+        if variant in seen:
+            message = f"This variant is already line {seen[variant]}; list each variant once, with its quantity."
+            problems.append(UserError("INVALID_INPUT", message, ("lines", str(i), "variantId")))
+        seen.setdefault(variant, i)
         if line.engraving_text is not None and len(line.engraving_text) > 64:
             problems.append(UserError("INVALID_INPUT", "Engraving text is limited to 64 characters.",
                                       ("lines", str(i), "engravingText")))

@@ -1,10 +1,18 @@
 """The Lua scripts that make checkout atomic. Every key a script touches is passed in KEYS and shares
-the `{checkout}` hash tag, so each script runs on one node of a Redis Cluster unchanged."""
+the `{checkout}` hash tag, so each script runs on one node of a Redis Cluster unchanged. Times come
+from Redis's own clock (`TIME`), so gateways with skewed clocks agree on when a hold expires."""
 
 # A reservation is a field of one hash: id -> {"lines": [[sku, qty], ...], "exp": ms, "order": id?}.
 # Unconfirmed reservations also sit in a sorted set scored by expiry; confirming removes them from it.
 
-_GIVE_BACK = """
+_NOW = """
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+"""
+
+_GIVE_BACK = _NOW + """
 local function give_back(id)
   local doc = redis.call('HGET', KEYS[2], id)
   redis.call('ZREM', KEYS[3], id)
@@ -17,17 +25,18 @@ local function give_back(id)
 end
 """
 
-# KEYS: atp, reservations, expiry. ARGV: now_ms, id, expires_ms, reclaim_limit, n, sku1, qty1, ...
+# KEYS: atp, reservations, expiry. ARGV: id, ttl_ms, reclaim_limit, n, sku1, qty1, ...
 # All lines or none: checks every line first, then takes them all. Reclaims expired reservations first,
 # so stock abandoned by a crashed checkout is back before anyone is told "sold out".
 RESERVE = _GIVE_BACK + """
-local expired = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[4]))
+local now = now_ms()
+local expired = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
 for _, id in ipairs(expired) do give_back(id) end
-if redis.call('HEXISTS', KEYS[2], ARGV[2]) == 1 then return {'exists'} end
-local n = tonumber(ARGV[5])
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return {'exists'} end
+local n = tonumber(ARGV[4])
 local short, missing, lines = {'short'}, {'missing'}, {}
 for i = 0, n - 1 do
-  local sku, qty = ARGV[6 + 2 * i], tonumber(ARGV[7 + 2 * i])
+  local sku, qty = ARGV[5 + 2 * i], tonumber(ARGV[6 + 2 * i])
   local have = redis.call('HGET', KEYS[1], sku)
   if not have then
     table.insert(missing, sku)
@@ -40,19 +49,20 @@ end
 if #missing > 1 then return missing end
 if #short > 1 then return short end
 for i = 1, #lines do redis.call('HINCRBY', KEYS[1], lines[i][1], -lines[i][2]) end
-redis.call('HSET', KEYS[2], ARGV[2], cjson.encode({lines = lines, exp = tonumber(ARGV[3])}))
-redis.call('ZADD', KEYS[3], ARGV[3], ARGV[2])
+local expires = now + tonumber(ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[1], cjson.encode({lines = lines, exp = expires}))
+redis.call('ZADD', KEYS[3], expires, ARGV[1])
 return {'ok'}
 """
 
 # KEYS: atp, reservations, expiry. ARGV: id. Returns 1 if stock went back, 0 if it was not (or no
-# longer) there: whoever comes second (a retry, the expiry sweep) gives nothing back twice.
+# longer) there, or is confirmed: whoever comes second (a retry, the expiry sweep) gives nothing back.
 RELEASE = _GIVE_BACK + "return give_back(ARGV[1])"
 
-# KEYS: atp, reservations, expiry. ARGV: now_ms, limit. Returns how many expired reservations went back.
+# KEYS: atp, reservations, expiry. ARGV: limit. Returns how many expired reservations went back.
 RECLAIM = _GIVE_BACK + """
 local count = 0
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))) do
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now_ms(), 'LIMIT', 0, tonumber(ARGV[1]))) do
   count = count + give_back(id)
 end
 return count
@@ -63,10 +73,16 @@ return count
 #       traceparent, created ms, stream max length, n systems, system1, state1, ...
 # The order, its sync states, the idempotency result and the stream entry are written together, and
 # the reservation is pinned (it no longer expires): the customer is told "confirmed" only after this.
+# Returns 1 when confirmed (also when this very order was confirmed already: a retried confirm after
+# an unclear answer adds nothing twice), 0 if the reservation is gone.
 CONFIRM = """
 local doc = redis.call('HGET', KEYS[1], ARGV[1])
 if not doc then return 0 end
 local r = cjson.decode(doc)
+if r.order then
+  if r.order == ARGV[2] then return 1 end
+  return 0
+end
 r.order = ARGV[2]
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(r))
 redis.call('ZREM', KEYS[2], ARGV[1])
@@ -80,16 +96,23 @@ redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[9], '*', 'order_id', ARGV[2], 't
 return 1
 """
 
-# KEYS: reservations, expiry. ARGV: id. The ERP has the sales order: its deduction is now the ERP's,
-# and the reservation is done. Returns 1 the first time, 0 after.
+# KEYS: reservations, expiry, commits. ARGV: id. The ERP has the sales order: its deduction is now the
+# ERP's, and the hold is done. Each SKU's commit counter moves, so a reconciliation that read the ERP's
+# numbers before this knows not to trust them for that SKU. Returns 1 the first time, 0 after.
 COMMIT = """
+local doc = redis.call('HGET', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
+if not doc then return 0 end
+local r = cjson.decode(doc)
+for i = 1, #r.lines do redis.call('HINCRBY', KEYS[3], r.lines[i][1], r.lines[i][2]) end
 return redis.call('HDEL', KEYS[1], ARGV[1])
 """
 
-# KEYS: atp, reservations. ARGV: n, sku1, vendor_available1, ...
+# KEYS: atp, reservations, commits. ARGV: n, sku1, vendor_available1, commits_seen1, ...
 # Sets each SKU's available-to-promise to what the vendor says minus what Bezel holds in outstanding
-# reservations (not yet in the vendor's books). Returns [sku, before or -1 if unseeded, after, ...].
+# reservations (not yet in the vendor's books). A SKU with a commit since `commits_seen` (read before
+# the vendor was asked) is left alone this round: the vendor's number may or may not include it.
+# Returns [sku, before or -1 if unseeded, after, skipped (0/1), ...].
 RECONCILE = """
 local held = {}
 for _, doc in ipairs(redis.call('HVALS', KEYS[2])) do
@@ -99,14 +122,21 @@ end
 local out = {}
 local n = tonumber(ARGV[1])
 for i = 0, n - 1 do
-  local sku, available = ARGV[2 + 2 * i], tonumber(ARGV[3 + 2 * i])
-  local expected = available - (held[sku] or 0)
-  if expected < 0 then expected = 0 end
+  local sku, available, seen = ARGV[2 + 3 * i], tonumber(ARGV[3 + 3 * i]), tonumber(ARGV[4 + 3 * i])
   local before = redis.call('HGET', KEYS[1], sku)
-  if before ~= tostring(expected) then redis.call('HSET', KEYS[1], sku, expected) end
+  local commits = tonumber(redis.call('HGET', KEYS[3], sku) or '0')
   table.insert(out, sku)
   table.insert(out, before or -1)
-  table.insert(out, expected)
+  if commits ~= seen and before then
+    table.insert(out, before)
+    table.insert(out, 1)
+  else
+    local expected = available - (held[sku] or 0)
+    if expected < 0 then expected = 0 end
+    if before ~= tostring(expected) then redis.call('HSET', KEYS[1], sku, expected) end
+    table.insert(out, expected)
+    table.insert(out, 0)
+  end
 end
 return out
 """
@@ -118,4 +148,14 @@ local existing = redis.call('GET', KEYS[1])
 if existing then return existing end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return false
+"""
+
+# KEYS: idempotency. ARGV: attempt id. Frees the key only if it is still this attempt's in-flight claim
+# (never a stored result, never a newer request's claim).
+ABANDON = """
+local existing = redis.call('GET', KEYS[1])
+if not existing then return 0 end
+local doc = cjson.decode(existing)
+if doc.state == 'in_flight' and doc.attempt == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
 """

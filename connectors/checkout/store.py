@@ -53,6 +53,13 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class Reconciled:
+    before: int | None  # the counter before; None if the SKU was not seeded
+    after: int
+    skipped: bool  # a hold was committed to the vendor meanwhile: left for the next round
+
+
+@dataclass(frozen=True)
 class StreamEntry:
     id: str
     fields: dict[str, str]
@@ -75,6 +82,7 @@ class CheckoutStore:
         self._atp = f"{self.prefix}:atp"
         self._reservations = f"{self.prefix}:reservations"
         self._expiry = f"{self.prefix}:reservations:expiry"
+        self._commits = f"{self.prefix}:commits"  # per SKU: units handed over to the ERP's books, ever
         self._reserve = self.redis.register_script(lua.RESERVE)
         self._release = self.redis.register_script(lua.RELEASE)
         self._reclaim = self.redis.register_script(lua.RECLAIM)
@@ -82,6 +90,7 @@ class CheckoutStore:
         self._commit = self.redis.register_script(lua.COMMIT)
         self._reconcile = self.redis.register_script(lua.RECONCILE)
         self._begin = self.redis.register_script(lua.BEGIN)
+        self._abandon = self.redis.register_script(lua.ABANDON)
 
     async def _do(self, operation: Callable[[], Awaitable[T]], *, extra_s: float = 0.0) -> T:
         try:
@@ -107,9 +116,9 @@ class CheckoutStore:
     def _idem_key(self, key_digest: str) -> str:
         return self._key("idem", key_digest)
 
-    async def begin(self, key_digest: str, fingerprint: str, *, in_flight_ttl_s: float) -> Claim:
-        """Claim an idempotency key for a new request, or learn what it already holds."""
-        record = json.dumps({"state": "in_flight", "fp": fingerprint, "at": time.time()})
+    async def begin(self, key_digest: str, fingerprint: str, *, attempt: str, in_flight_ttl_s: float) -> Claim:
+        """Claim an idempotency key for a new request (as `attempt`), or learn what it already holds."""
+        record = json.dumps({"state": "in_flight", "fp": fingerprint, "attempt": attempt, "at": time.time()})
         found = await self._do(lambda: self._begin(keys=[self._idem_key(key_digest)],
                                                    args=[record, int(in_flight_ttl_s * 1000)]))
         if not found:
@@ -122,9 +131,10 @@ class CheckoutStore:
         record = json.dumps({"state": "done", "fp": fingerprint, "result": result, "at": time.time()})
         await self._do(lambda: self.redis.set(self._idem_key(key_digest), record, px=int(ttl_s * 1000)))
 
-    async def abandon(self, key_digest: str) -> None:
-        """Free an in-flight key after a transient failure, so the client may retry with it."""
-        await self._do(lambda: self.redis.delete(self._idem_key(key_digest)))
+    async def abandon(self, key_digest: str, attempt: str) -> None:
+        """Free the key after a transient failure so the client may retry with it, if it is still this
+        attempt's in-flight claim (never a stored result or a newer request's claim)."""
+        await self._do(lambda: self._abandon(keys=[self._idem_key(key_digest)], args=[attempt]))
 
     def done_record(self, fingerprint: str, result: dict[str, Any]) -> str:
         return json.dumps({"state": "done", "fp": fingerprint, "result": result, "at": time.time()})
@@ -137,8 +147,7 @@ class CheckoutStore:
 
     async def reserve(self, reservation_id: str, lines: Sequence[tuple[str, int]], *, ttl_s: float,
                       reclaim_limit: int = 100) -> Reservation:
-        now_ms = int(time.time() * 1000)
-        args: list[Any] = [now_ms, reservation_id, now_ms + int(ttl_s * 1000), reclaim_limit, len(lines)]
+        args: list[Any] = [reservation_id, int(ttl_s * 1000), reclaim_limit, len(lines)]
         for sku, quantity in lines:
             args += [sku, quantity]
         reply = await self._do(lambda: self._reserve(keys=self._stock_keys, args=args))
@@ -155,29 +164,37 @@ class CheckoutStore:
         return bool(await self._do(lambda: self._release(keys=self._stock_keys, args=[reservation_id])))
 
     async def commit(self, reservation_id: str) -> bool:
-        return bool(await self._do(lambda: self._commit(keys=[self._reservations, self._expiry],
+        """The ERP has the sales order: the hold becomes the ERP's own deduction (once)."""
+        return bool(await self._do(lambda: self._commit(keys=[self._reservations, self._expiry, self._commits],
                                                         args=[reservation_id])))
 
     async def reclaim_expired(self, limit: int = 500) -> int:
-        now_ms = int(time.time() * 1000)
-        return int(await self._do(lambda: self._reclaim(keys=self._stock_keys, args=[now_ms, limit])))
+        return int(await self._do(lambda: self._reclaim(keys=self._stock_keys, args=[limit])))
 
     async def available(self, skus: Sequence[str]) -> dict[str, int | None]:
         values = await self._do(lambda: self.redis.hmget(self._atp, list(skus)))
         return {sku: int(v) if v is not None else None for sku, v in zip(skus, values, strict=True)}
 
-    async def reconcile(self, vendor_available: dict[str, int]) -> dict[str, tuple[int | None, int]]:
+    async def commit_marks(self, skus: Sequence[str]) -> dict[str, int]:
+        """Each SKU's commit counter. Read it before asking the vendor, and pass it to `reconcile`."""
+        values = await self._do(lambda: self.redis.hmget(self._commits, list(skus)))
+        return {sku: int(v or 0) for sku, v in zip(skus, values, strict=True)}
+
+    async def reconcile(self, vendor_available: dict[str, int], marks: dict[str, int]) -> dict[str, Reconciled]:
         """Set counters from the vendor's numbers minus Bezel's own outstanding holds.
 
-        Returns sku -> (counter before, or None if it was not seeded; counter after)."""
+        `marks` are the commit counters read before the vendor was asked: a SKU committed since then is
+        skipped, because the vendor's number may predate that sale."""
         args: list[Any] = [len(vendor_available)]
         for sku, units in vendor_available.items():
-            args += [sku, units]
-        reply = await self._do(lambda: self._reconcile(keys=[self._atp, self._reservations], args=args))
+            args += [sku, units, marks.get(sku, 0)]
+        reply = await self._do(lambda: self._reconcile(keys=[self._atp, self._reservations, self._commits],
+                                                       args=args))
         out = {}
-        for i in range(0, len(reply), 3):
+        for i in range(0, len(reply), 4):
             before = int(reply[i + 1])
-            out[reply[i].decode()] = (None if before == -1 else before, int(reply[i + 2]))
+            out[reply[i].decode()] = Reconciled(None if before == -1 else before, int(reply[i + 2]),
+                                                bool(int(reply[i + 3])))
         return out
 
     async def reservation_lines(self, reservation_id: str) -> list[tuple[str, int]] | None:
@@ -240,14 +257,15 @@ class CheckoutStore:
         return [StreamEntry(_s(entry_id), _fields(fields))
                 for _, entries in reply or [] for entry_id, fields in entries]
 
-    async def claim_due(self, group: str, consumer: str, *, min_idle_ms: int, due: Callable[[int, int], bool],
-                        count: int = 50) -> list[StreamEntry]:
-        """Take over pending entries (a crashed consumer's, or our own failed ones) whose backoff is over.
-
-        `due(idle_ms, deliveries)` decides per entry; claiming bumps the delivery count."""
-        pending = await self._do(lambda: self.redis.xpending_range(self.stream, group, min="-", max="+", count=count,
+    async def claim_due(self, group: str, consumer: str, *, min_idle_ms: int,
+                        due: Callable[[int, int, str], bool], count: int = 50, scan: int = 1000) -> list[StreamEntry]:
+        """Take over pending entries whose wait is over: our own failed ones after their backoff, a crashed
+        consumer's once idle long enough. `due(idle_ms, deliveries, owner)` decides per entry; up to
+        `scan` pending entries are looked at, so entries in a long backoff do not hide due ones."""
+        pending = await self._do(lambda: self.redis.xpending_range(self.stream, group, min="-", max="+", count=scan,
                                                                    idle=min_idle_ms))
-        ready = [p for p in pending if due(int(p["time_since_delivered"]), int(p["times_delivered"]))]
+        ready = [p for p in pending
+                 if due(int(p["time_since_delivered"]), int(p["times_delivered"]), _s(p["consumer"]))][:count]
         if not ready:
             return []
         ids = [p["message_id"] for p in ready]
