@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 
 from connectors.checkout import CheckoutStore, CheckoutUnavailable, StreamEntry
 from connectors.config import WorkerConfig
-from connectors.errors import VendorError, VendorHTTPError, VendorUnavailable
+from connectors.errors import VendorError, VendorHTTPError, VendorRejected, VendorUnavailable
 from connectors.models import DownstreamState, SyncStatus
 from connectors.policy import CallScope, Deadline
 from resolvers.context import Services
@@ -53,8 +53,11 @@ class GroupWorker:
     def backoff_ms(self, deliveries: int) -> float:
         return min(self.config.retry_backoff_max_ms, self.config.retry_backoff_ms * 2 ** max(0, deliveries - 1))
 
-    def _due(self, idle_ms: int, deliveries: int) -> bool:
-        return idle_ms >= self.backoff_ms(deliveries)
+    def _due(self, idle_ms: int, deliveries: int, owner: str) -> bool:
+        if owner == self.consumer:  # our own failure: retry after its backoff
+            return idle_ms >= self.backoff_ms(deliveries)
+        # Someone else's: only once it has been idle longer than any live worker takes over one entry.
+        return idle_ms >= max(self.config.claim_idle_ms, self.backoff_ms(deliveries))
 
     async def run(self, stop: asyncio.Event) -> None:
         await self._retrying(self.store.ensure_group, self.group, stop=stop)
@@ -66,58 +69,87 @@ class GroupWorker:
                 log.warning("worker %s: redis unavailable (%s); retrying", self.group, exc)
                 await _sleep_unless(stop, 1.0)
 
+    @property
+    def system_up(self) -> bool:
+        return self.services.vendors.policies[self.group].breaker.allows_calls()
+
     async def step(self) -> int:
         """One round: due retries and crashed consumers' entries first, then new ones. Returns how many."""
-        if not self.services.vendors.policies[self.group].breaker.allows_calls():
-            # The system is down (its breaker is open): leave entries where they are rather than spend
-            # their deliveries on calls that would fail fast; they wait, and catch up when it returns.
+        if not self.system_up:
+            # The system is down (its breaker is open): leave entries where they are; they wait, and catch
+            # up when it returns, without using up their attempts on calls that would fail fast.
             await asyncio.sleep(self.config.block_ms / 1000)
             return 0
         entries = await self.store.claim_due(self.group, self.consumer, min_idle_ms=self.config.retry_backoff_ms,
                                              due=self._due, count=self.config.batch_size)
         block = None if entries else self.config.block_ms  # (BLOCK 0 would mean "forever" to Redis)
         entries += await self.store.read_new(self.group, self.consumer, count=self.config.batch_size, block_ms=block)
-        for entry in entries:
-            await self.handle(entry)
+        outcomes = await asyncio.gather(*(self.handle(entry) for entry in entries), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome  # Redis trouble: the entries stay pending and are retried
         return len(entries)
 
     async def handle(self, entry: StreamEntry) -> None:
         order_id = entry.fields.get("order_id", "")
-        found = await self.store.order(order_id) if order_id else None
+        try:
+            found = await self.store.order(order_id) if order_id else None
+        except CheckoutUnavailable:
+            raise
+        except Exception as exc:  # an unreadable order record: poison, like a missing one
+            log.exception("order %s: unreadable record", order_id)
+            found, missing = None, f"unreadable order ({type(exc).__name__})"
+        else:
+            missing = "no such order"
         if found is None:
-            await self._failed(entry, order_id, "no such order", retriable=True)
+            await self._failed(entry, order_id, missing, attempts=entry.deliveries, retriable=True, has_order=False)
             return
         order, _ = found
         if self.group not in order.downstream_systems:
             await self.store.ack(self.group, entry.id)  # e.g. an uninsured order and the insurance group
             return
+        if not self.system_up:
+            return  # left pending: taken up again once the system is back
+        states = await self.store.sync_states(order_id)
+        attempts = (states[self.group].attempts if self.group in states else 0) + 1
         try:
             await sync(self.services, self.store, self.group, order)
-        except (VendorError, VendorUnavailable, NotSyncable) as exc:
-            await self._failed(entry, order_id, _reason(exc), retriable=not isinstance(exc, NotSyncable),
-                               attempts=entry.deliveries)
+        except VendorUnavailable as exc:
+            if exc.outcome in {"circuit_open", "rejected"}:
+                return  # not called at all (breaker, bulkhead): no attempt spent, left pending
+            await self._failed(entry, order_id, _reason(exc), attempts=attempts, retriable=True)
             return
-        await self.store.set_sync(order_id, DownstreamState(self.group, SyncStatus.SYNCED, entry.deliveries,
-                                                            None, time.time()))
+        except (VendorRejected, NotSyncable) as exc:  # the system refuses this order as it is: retrying won't help
+            await self._failed(entry, order_id, _reason(exc), attempts=attempts, retriable=False)
+            return
+        except CheckoutUnavailable:
+            raise
+        except Exception as exc:
+            log.exception("order %s: %s sync failed unexpectedly", order_id, self.group)
+            await self._failed(entry, order_id, type(exc).__name__, attempts=attempts, retriable=True)
+            return
+        await self.store.set_sync(order_id, DownstreamState(self.group, SyncStatus.SYNCED, attempts, None,
+                                                            time.time()))
         await self.store.ack(self.group, entry.id)
         self.synced += 1
 
-    async def _failed(self, entry: StreamEntry, order_id: str, reason: str, *, retriable: bool,
-                      attempts: int | None = None) -> None:
-        attempts = attempts or entry.deliveries
+    async def _failed(self, entry: StreamEntry, order_id: str, reason: str, *, attempts: int, retriable: bool,
+                      has_order: bool = True) -> None:
+        """Record a failed attempt; dead-letter the entry after `max_deliveries` attempts (or at once if
+        retrying cannot help)."""
         self.failed += 1
-        if not retriable or entry.deliveries >= self.config.max_deliveries:
+        if not retriable or attempts >= self.config.max_deliveries:
             await self.store.dead_letter(self.group, entry, reason)
             self.dead += 1
-            log.error("order %s: %s gave up after %d deliveries (%s); entry %s moved to the dead-letter stream",
-                      order_id or "?", self.group, entry.deliveries, reason, entry.id)
-            if order_id and await self.store.order(order_id) is not None:
+            log.error("order %s: %s gave up after %d attempt(s) (%s); entry %s moved to the dead-letter stream",
+                      order_id or "?", self.group, attempts, reason, entry.id)
+            if has_order:
                 await self.store.set_sync(order_id, DownstreamState(self.group, SyncStatus.FAILED, attempts,
                                                                     reason, time.time()))
             return
         log.warning("order %s: %s attempt %d failed (%s); retrying in %.1fs", order_id or "?", self.group,
-                    entry.deliveries, reason, self.backoff_ms(entry.deliveries) / 1000)
-        if order_id and await self.store.order(order_id) is not None:
+                    attempts, reason, self.backoff_ms(entry.deliveries) / 1000)
+        if has_order:
             await self.store.set_sync(order_id, DownstreamState(self.group, SyncStatus.PENDING, attempts, reason,
                                                                 time.time()))
 
@@ -133,6 +165,8 @@ class GroupWorker:
 
 def _reason(exc: BaseException) -> str:
     """A short reason for the order's sync state: the outcome, never a vendor's body."""
+    if isinstance(exc, VendorRejected):
+        return f"refused by {exc.vendor}" + (f" ({exc.code})" if exc.code else "")
     if isinstance(exc, VendorUnavailable):
         cause = exc.__cause__
         if isinstance(cause, VendorHTTPError):
@@ -154,6 +188,7 @@ class StockKeeper:
         self.config = config
         self.mismatches = 0
         self.seeded = 0
+        self.skipped = 0
 
     async def sweep(self) -> int:
         returned = await self.store.reclaim_expired()
@@ -182,16 +217,19 @@ class StockKeeper:
         found = 0
         for start in range(0, len(skus), SKU_BATCH):
             chunk = skus[start:start + SKU_BATCH]
+            marks = await self.store.commit_marks(chunk)  # before asking the ERP: see store.reconcile
             records = (await policy.run(vendors.erp.available_to_promise(chunk),
                                         CallScope(Deadline.after_ms(5_000)))).value
-            changes = await self.store.reconcile({sku: r.available for sku, r in records.items()})
-            for sku, (before, after) in changes.items():
-                if before is None:
+            changes = await self.store.reconcile({sku: r.available for sku, r in records.items()}, marks)
+            for sku, change in changes.items():
+                if change.before is None:
                     self.seeded += 1
-                elif before != after:
+                elif change.skipped:
+                    self.skipped += 1
+                elif change.before != change.after:
                     found += 1
                     log.warning("stock mismatch for %s: counter %d, ERP says %d available after holds; corrected",
-                                sku, before, after)
+                                sku, change.before, change.after)
         self.mismatches += found
         return found
 

@@ -96,12 +96,21 @@ def run_sandbox(latency_scale: float = 0.05) -> Iterator[Sandbox]:
         process.wait(timeout=10)
 
 
+# Tests assert behaviour, not speed: a healthy sandbox vendor must never trip a timeout because a busy
+# 2-core CI machine paused the test process. Tests about timeouts set their own, shorter ones.
+ROOMY = {"BEZEL_GATEWAY__BUDGET_MS": "5000", "BEZEL_CHECKOUT__REDIS_TIMEOUT_MS": "5000",
+         **{f"BEZEL_VENDORS__{v}__TIMEOUT_MS": "2500"
+            for v in ("CATALOG", "INVENTORY", "TAX", "INSURANCE", "BNPL", "ENGRAVING")}}
+
+
 def settings_for(sandbox: Sandbox, **env: str) -> Settings:
-    """Settings as `bezel serve` would load them, pointed at the test's sandbox, plus `BEZEL_*` overrides."""
+    """Settings as `bezel serve` would load them, pointed at the test's sandbox, with roomy timeouts,
+    plus `BEZEL_*` overrides."""
     saved = dict(os.environ)
     try:
         os.environ["BEZEL_SANDBOX__URL"] = sandbox.url
         os.environ.setdefault("BEZEL_ENV", "test")
+        os.environ.update(ROOMY)
         os.environ.update(env)
         return load_settings()
     finally:

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from connectors.checkout import CheckoutStore
+from connectors.checkout.store import Reconciled
 from connectors.models import Address, Money, Order, OrderLine, OrderStatus, PaymentAuthorization, SyncStatus
 
 
@@ -33,7 +34,7 @@ def order(order_id: str, reservation_id: str) -> Order:
 
 
 async def test_reserve_takes_all_lines_or_none(store: CheckoutStore) -> None:
-    await store.reconcile({"A": 2, "B": 1})
+    await store.reconcile({"A": 2, "B": 1}, {})
     short = await store.reserve("r1", [("A", 1), ("B", 2)], ttl_s=60)
     assert not short.ok
     assert short.short == {"B": 1}
@@ -48,7 +49,7 @@ async def test_reserve_takes_all_lines_or_none(store: CheckoutStore) -> None:
 
 
 async def test_two_hundred_buyers_for_one_piece(store: CheckoutStore) -> None:
-    await store.reconcile({"ONE": 1, "FEW": 3})
+    await store.reconcile({"ONE": 1, "FEW": 3}, {})
     ones = await asyncio.gather(*(store.reserve(f"o{i}", [("ONE", 1)], ttl_s=60) for i in range(200)))
     few = await asyncio.gather(*(store.reserve(f"f{i}", [("FEW", 1)], ttl_s=60) for i in range(50)))
     assert sum(r.ok for r in ones) == 1
@@ -57,7 +58,7 @@ async def test_two_hundred_buyers_for_one_piece(store: CheckoutStore) -> None:
 
 
 async def test_a_release_or_expiry_returns_stock_exactly_once(store: CheckoutStore) -> None:
-    await store.reconcile({"A": 3})
+    await store.reconcile({"A": 3}, {})
     await store.reserve("r1", [("A", 2)], ttl_s=60)
     results = await asyncio.gather(*(store.release("r1") for _ in range(5)))
     assert sorted(results) == [False] * 4 + [True]
@@ -77,7 +78,7 @@ async def test_a_release_or_expiry_returns_stock_exactly_once(store: CheckoutSto
 
 
 async def test_confirm_writes_order_stream_and_result_together_and_pins_the_hold(store: CheckoutStore) -> None:
-    await store.reconcile({"ADE-S0650": 1})
+    await store.reconcile({"ADE-S0650": 1}, {})
     await store.reserve("r1", [("ADE-S0650", 1)], ttl_s=0.05)
     record = store.done_record("fp", {"order": "ord_1"})
     placed = order("ord_1", "r1")
@@ -93,7 +94,7 @@ async def test_confirm_writes_order_stream_and_result_together_and_pins_the_hold
     states = await store.sync_states("ord_1")
     assert {s.system: s.status for s in states.values()} == {"erp": SyncStatus.PENDING, "wms": SyncStatus.PENDING,
                                                             "crm": SyncStatus.PENDING}
-    claim = await store.begin("k1", "fp", in_flight_ttl_s=10)
+    claim = await store.begin("k1", "fp", attempt="x", in_flight_ttl_s=10)
     assert (claim.state, claim.result) == ("done", {"order": "ord_1"})
     await store.ensure_group("erp")
     [entry] = await store.read_new("erp", "c1", count=10, block_ms=10)
@@ -102,11 +103,12 @@ async def test_confirm_writes_order_stream_and_result_together_and_pins_the_hold
     assert await store.commit("r1") is True
     assert await store.commit("r1") is False
     # The ERP now holds the deduction: the counter follows the ERP's number, nothing is held twice.
-    assert await store.reconcile({"ADE-S0650": 0}) == {"ADE-S0650": (0, 0)}
+    assert await store.reconcile({"ADE-S0650": 0}, await store.commit_marks(["ADE-S0650"])) == {
+        "ADE-S0650": Reconciled(0, 0, skipped=False)}
 
 
 async def test_confirm_refuses_an_expired_reservation(store: CheckoutStore) -> None:
-    await store.reconcile({"A": 1})
+    await store.reconcile({"A": 1}, {})
     await store.reserve("r1", [("A", 1)], ttl_s=0.01)
     await asyncio.sleep(0.05)
     await store.reclaim_expired()
@@ -117,21 +119,55 @@ async def test_confirm_refuses_an_expired_reservation(store: CheckoutStore) -> N
 
 
 async def test_reconcile_subtracts_bezels_outstanding_holds_and_reports_changes(store: CheckoutStore) -> None:
-    assert await store.reconcile({"A": 5}) == {"A": (None, 5)}  # seeded
+    assert await store.reconcile({"A": 5}, {}) == {"A": Reconciled(None, 5, False)}  # seeded
     await store.reserve("r1", [("A", 2)], ttl_s=60)
-    assert await store.reconcile({"A": 5}) == {"A": (3, 3)}  # the vendor does not know our hold yet: still 3
-    assert await store.reconcile({"A": 4}) == {"A": (3, 2)}  # one sold elsewhere: a mismatch, corrected
+    # The vendor does not know our hold yet: still 3. One sold elsewhere: a mismatch, corrected.
+    assert await store.reconcile({"A": 5}, {}) == {"A": Reconciled(3, 3, False)}
+    assert await store.reconcile({"A": 4}, {}) == {"A": Reconciled(3, 2, False)}
+
+
+async def test_reconcile_skips_a_sku_committed_while_the_vendor_was_asked(store: CheckoutStore) -> None:
+    """The vendor's number was read before the sale reached its books, the hold after it was dropped:
+    trusting both would sell the one ring twice."""
+    await store.reconcile({"ONE": 1}, {})
+    await store.reserve("r1", [("ONE", 1)], ttl_s=60)
+    assert await store.confirm(order("ord_00000000000000000001", "r1"), token_hash="h", key_digest="k",
+                               idempotency_record="{}", idempotency_ttl_s=60, retention_s=60)
+    marks = await store.commit_marks(["ONE"])
+    vendor_says = 1  # read now: the ERP has not booked the sale yet
+    assert await store.commit("r1")  # the ERP books it, the hold goes
+    assert await store.reconcile({"ONE": vendor_says}, marks) == {"ONE": Reconciled(0, 0, skipped=True)}
+    assert not (await store.reserve("r2", [("ONE", 1)], ttl_s=60)).ok
+    assert await store.reconcile({"ONE": 0}, await store.commit_marks(["ONE"])) == {"ONE": Reconciled(0, 0, False)}
+
+
+async def test_a_repeated_confirm_adds_nothing_twice(store: CheckoutStore) -> None:
+    await store.reconcile({"A": 1}, {})
+    await store.reserve("r1", [("A", 1)], ttl_s=60)
+    placed = order("ord_00000000000000000002", "r1")
+    for _ in range(3):
+        assert await store.confirm(placed, token_hash="h", key_digest="k", idempotency_record="{}",
+                                   idempotency_ttl_s=60, retention_s=60)
+    assert await store.redis.xlen(store.stream) == 1
+    other = order("ord_00000000000000000003", "r1")  # another order cannot take a confirmed hold
+    assert not await store.confirm(other, token_hash="h", key_digest="k2", idempotency_record="{}",
+                                   idempotency_ttl_s=60, retention_s=60)
 
 
 async def test_idempotency_claims(store: CheckoutStore) -> None:
-    first = await store.begin("k", "fp1", in_flight_ttl_s=10)
+    first = await store.begin("k", "fp1", attempt="a1", in_flight_ttl_s=10)
     assert first.state == "new"
-    again = await store.begin("k", "fp1", in_flight_ttl_s=10)
+    again = await store.begin("k", "fp1", attempt="a2", in_flight_ttl_s=10)
     assert (again.state, again.fingerprint) == ("in_flight", "fp1")
+    await store.abandon("k", "a2")  # not a2's claim: stays
+    assert (await store.begin("k", "fp1", attempt="a3", in_flight_ttl_s=10)).state == "in_flight"
     await store.finish("k", "fp1", {"userErrors": []}, ttl_s=60)
-    done = await store.begin("k", "fp2", in_flight_ttl_s=10)
+    await store.abandon("k", "a1")  # a stored result is never freed
+    done = await store.begin("k", "fp2", attempt="a4", in_flight_ttl_s=10)
     assert (done.state, done.fingerprint, done.result) == ("done", "fp1", {"userErrors": []})
-    await store.abandon("k")
-    assert (await store.begin("k", "fp2", in_flight_ttl_s=10)).state == "new"
+    await store.redis.delete(store._idem_key("k"))
+    assert (await store.begin("k", "fp2", attempt="a5", in_flight_ttl_s=10)).state == "new"
+    await store.abandon("k", "a5")
+    assert (await store.begin("k", "fp2", attempt="a6", in_flight_ttl_s=10)).state == "new"
     raw = await store.redis.get(store._idem_key("k"))
-    assert json.loads(raw)["state"] == "in_flight"
+    assert json.loads(raw)["attempt"] == "a6"

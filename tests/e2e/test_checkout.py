@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -169,7 +170,10 @@ async def test_a_declined_card_releases_the_stock(shop: Gateway, sandbox: Sandbo
 
 
 async def test_a_payment_timeout_releases_the_stock_and_charges_nothing(sandbox: Sandbox, redis_url: str) -> None:
-    env = {"REDIS_URL": redis_url, "BEZEL_VENDORS__PAYMENTS__TIMEOUT_MS": "400"}
+    """The provider never answers, not even to the follow-up that would tell whether it authorized: the ring
+    goes back on sale, and the key stays claimed for a while, so a quick retry cannot authorize twice."""
+    env = {"REDIS_URL": redis_url, "BEZEL_VENDORS__PAYMENTS__TIMEOUT_MS": "400",
+           "BEZEL_CHECKOUT__IN_FLIGHT_TTL_S": "2"}
     async with run_gateway(settings_for(sandbox, **env)) as shop:
         ring = await variant(shop, "art-deco-emerald-ring")
         sandbox.fault("payments", hang=True)
@@ -177,12 +181,31 @@ async def test_a_payment_timeout_releases_the_stock_and_charges_nothing(sandbox:
         failed = (await shop.gql(PLACE, {"i": payload}))["data"]["placeOrder"]
         assert failed["order"] is None
         assert codes(failed) == ["CHECKOUT_UNAVAILABLE"]
-        assert "not been charged" in failed["userErrors"][0]["message"]
+        assert "no payment is taken unless the order is confirmed" in failed["userErrors"][0]["message"]
         assert int(redis.Redis.from_url(redis_url).hget("bezel:{checkout}:atp", "ADE-S0650")) == 1
         sandbox.reset()
+        soon = (await shop.gql(PLACE, {"i": payload}))["data"]["placeOrder"]
+        assert codes(soon) == ["IDEMPOTENCY_KEY_IN_USE"]
+        await asyncio.sleep(2.1)
         retried = (await shop.gql(PLACE, {"i": payload}))["data"]["placeOrder"]  # same key: allowed again
     assert retried["order"]["status"] == "CONFIRMED"
     assert retried["replayed"] is False
+
+
+async def test_a_lost_payment_answer_is_recovered_and_voided(sandbox: Sandbox, redis_url: str) -> None:
+    """The first answer is lost (slower than our timeout) but the provider did authorize: asking again with
+    the same key learns that, and the authorization is voided, not left hanging."""
+    env = {"REDIS_URL": redis_url, "BEZEL_VENDORS__PAYMENTS__TIMEOUT_MS": "300"}
+    async with run_gateway(settings_for(sandbox, **env)) as shop:
+        ring = await variant(shop, "art-deco-emerald-ring")
+        sandbox.fault("payments", delay_ms=500, times=1)
+        failed = await place(shop, lines=[{"variantId": ring["id"]}])
+    assert codes(failed) == ["CHECKOUT_UNAVAILABLE"]
+    assert "No payment has been taken" in failed["userErrors"][0]["message"]
+    paths = [r["path"].rsplit("/", 1)[-1] for r in sandbox.admin().get("/requests", params={"vendor": "payments"}
+                                                                     ).json()]
+    assert paths.count("payment_intents") == 2  # the lost one, then the same key again
+    assert paths.count("cancel") == 1
 
 
 async def test_an_expired_reservation_returns_stock_exactly_once(sandbox: Sandbox, redis_url: str) -> None:
@@ -222,6 +245,8 @@ async def _after(seconds: float, work: Any) -> Any:
         ({"lines": [{"variantId": "HOOPS", "engravingText": "J"}]}, ["lines", "0", "engravingText"]),
         ({"lines": [{"variantId": "BAND", "engravingText": "x" * 30}]}, ["lines", "0", "engravingText"]),
         ({"financingProvider": "klarna"}, ["financingProvider"]),
+        ({"lines": [{"variantId": "HOOPS"}, {"variantId": "HOOPS", "engravingText": "J"}]},
+         ["lines", "1", "variantId"]),
         ({"financingProvider": "afterpay", "lines": [{"variantId": "BAND", "quantity": 9}]}, ["financingProvider"]),
     ],
 )
@@ -262,3 +287,25 @@ async def test_without_redis_checkout_says_why(gateway: Gateway, sandbox: Sandbo
     assert codes(result) == ["CHECKOUT_UNAVAILABLE"]
     assert "REDIS_URL" in result["userErrors"][0]["message"]
     assert sandbox.calls()["payments"] == 0
+
+
+async def test_a_shopper_who_leaves_mid_payment_still_gets_one_order(shop: Gateway, sandbox: Sandbox) -> None:
+    """The request is cancelled while the card is being authorized; the checkout finishes anyway, and the
+    same key then replays its order instead of leaving an authorization without one."""
+    ring = await variant(shop, "seraphina-halo-ring", 7)
+    sandbox.set_stock(ring["sku"], 3)
+    sandbox.fault("payments", delay_ms=600, times=1)
+    payload = order_input([{"variantId": ring["id"]}])
+    request = asyncio.ensure_future(shop.gql(PLACE, {"i": payload}))
+    await asyncio.sleep(0.3)
+    request.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await request
+    for _ in range(50):
+        result = (await shop.gql(PLACE, {"i": payload}))["data"]["placeOrder"]
+        if codes(result) != ["IDEMPOTENCY_KEY_IN_USE"]:
+            break
+        await asyncio.sleep(0.1)
+    assert result["replayed"] is True
+    assert result["order"]["status"] == "CONFIRMED"
+    assert sandbox.calls()["payments"] == 1

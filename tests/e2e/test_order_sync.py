@@ -23,7 +23,7 @@ from tests.e2e.test_checkout import ORDER, PLACE, order_input, variant
 from tests.support import Gateway, Sandbox, run_gateway, settings_for
 
 FAST = WorkerConfig(retry_backoff_ms=100, retry_backoff_max_ms=400, block_ms=100, max_deliveries=5,
-                    janitor_interval_s=0.2, reconcile_interval_s=3600)
+                    claim_idle_ms=1000, janitor_interval_s=0.2, reconcile_interval_s=3600)
 
 
 @pytest.fixture
@@ -119,6 +119,7 @@ async def _erp_called(sandbox: Sandbox) -> bool:
 def worker_process(sandbox: Sandbox, redis_url: str) -> Iterator[subprocess.Popen[bytes]]:
     env = {**os.environ, "REDIS_URL": redis_url, "BEZEL_SANDBOX__URL": sandbox.url,
            "BEZEL_WORKER__RETRY_BACKOFF_MS": "300", "BEZEL_WORKER__BLOCK_MS": "200",
+           "BEZEL_WORKER__CLAIM_IDLE_MS": "4000",  # above the 3 s the killed worker's ERP call would take
            "BEZEL_VENDORS__ERP__TIMEOUT_MS": "5000"}
     process = subprocess.Popen([sys.executable, "-m", "gateway.cli", "worker"], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
