@@ -27,4 +27,5 @@ USER bezel
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"]
-CMD ["bezel", "serve"]
+ENTRYPOINT ["bezel"]
+CMD ["serve"]

@@ -19,6 +19,8 @@ from typing import Any, Generic, TypeVar
 
 import httpx
 import orjson
+from opentelemetry import trace
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
 from connectors.errors import (
     VendorBadResponse,
@@ -105,6 +107,9 @@ class VendorClient:
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=20),
             transport=transport,
         )
+        if not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+            # Tracing is on: a client span per request, and the W3C traceparent sent to the vendor.
+            HTTPXClientInstrumentor.instrument_client(self._http)
 
     async def execute(self, call: VendorCall[T], *, headers: Mapping[str, str] | None = None) -> T:
         req = call.request

@@ -22,6 +22,7 @@ from connectors.payments import PaymentsAPI
 from connectors.policy import CallPolicy
 from connectors.policy.cache import RedisTier, TieredCache
 from connectors.tax import TaxAPI
+from connectors.telemetry import watch_breakers
 
 # Each vendor module's provider conventions: how it authenticates and how its error bodies read.
 _PROVIDER_MODULES = {
@@ -91,6 +92,7 @@ def build_vendors(
             transport=transport,
         )
         policies[name] = CallPolicy(name, config, client, cache=tiers)
+    watch_breakers({name: (lambda p=policy: p.breaker.state.value) for name, policy in policies.items()})
     origin = Address(
         country_code=store.origin_country,
         zip=store.origin_zip,

@@ -19,8 +19,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from starlette.applications import Starlette
+from starlette.routing import Route
+
 from connectors.sandbox import create_app as create_sandbox
-from gateway.app import create_app
+from gateway import telemetry
+from gateway.app import create_app, healthz, prometheus_metrics
 from gateway.devredis import PrivateRedis
 from gateway.runner import serve_all, server
 from gateway.services import running_services
@@ -32,7 +36,12 @@ log = logging.getLogger("bezel")
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    # JSON lines for machines (serve, worker); text for people (dev, sandbox, config).
+    telemetry.configure_logging("json" if args.run in (_serve, _worker) else "text")
+    if args.run in (_serve, _worker, _dev):
+        installed = telemetry.setup("bezel-worker" if args.run is _worker else "bezel-gateway")
+    else:
+        installed = None
     try:
         return int(args.run(args) or 0)
     except ConfigError as exc:
@@ -40,6 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    finally:
+        if installed is not None:
+            installed.shutdown()
 
 
 def _settings(args: argparse.Namespace, **overrides: str) -> Settings:
@@ -66,7 +78,7 @@ def _dev(args: argparse.Namespace) -> None:
         asyncio.run(serve_all(
             server(create_sandbox(latency_scale=args.latency_scale), host=host, port=args.sandbox_port,
                    access_log=False),
-            server(create_app(settings), host=host, port=port),
+            server(create_app(settings), host=host, port=port, access_log=False),
             background=background,
         ))
     finally:
@@ -85,8 +97,10 @@ def _worker(args: argparse.Namespace) -> int:
     if not settings.redis_url:
         print("bezel worker: the order stream lives in Redis; set REDIS_URL (or [redis] url)", file=sys.stderr)
         return 2
-    log.info("syncing orders for %s", ", ".join(settings.worker.consumers))
-    asyncio.run(serve_all(background=[lambda stop: _work(settings, stop)]))
+    log.info("syncing orders for %s; /metrics and /healthz on port %d", ", ".join(settings.worker.consumers),
+             args.metrics_port)
+    probe = server(worker_probe_app(), host=args.host, port=args.metrics_port, access_log=False, log_level="warning")
+    asyncio.run(serve_all(probe, background=[lambda stop: _work(settings, stop)]))
     return 0
 
 
@@ -94,13 +108,18 @@ def _serve(args: argparse.Namespace) -> None:
     settings = _settings(args)
     host = args.host or settings.gateway.host
     port = args.port or settings.gateway.port
-    asyncio.run(serve_all(server(create_app(settings), host=host, port=port)))
+    asyncio.run(serve_all(server(create_app(settings), host=host, port=port, access_log=False)))
 
 
 def _sandbox(args: argparse.Namespace) -> None:
     app = create_sandbox(latency_scale=args.latency_scale, seed=args.seed)
     log.info("sandbox vendors on http://%s:%s", args.host, args.port)
     asyncio.run(serve_all(server(app, host=args.host, port=args.port, access_log=args.access_log)))
+
+
+def worker_probe_app() -> Starlette:
+    """What a worker serves: liveness and its metrics (queue gauges, sync outcomes and delays)."""
+    return Starlette(routes=[Route("/healthz", healthz), Route("/metrics", prometheus_metrics)])
 
 
 def _config(args: argparse.Namespace) -> None:
@@ -140,6 +159,8 @@ def _parser() -> argparse.ArgumentParser:
 
     worker = sub.add_parser("worker", help="sync placed orders to ERP, WMS, CRM and the insurer")
     config_arg(worker)
+    worker.add_argument("--host", default="127.0.0.1", help="interface for /metrics and /healthz")
+    worker.add_argument("--metrics-port", type=int, default=9464, help="port for /metrics and /healthz")
     worker.set_defaults(run=_worker)
 
     serve = sub.add_parser("serve", help="run the gateway")

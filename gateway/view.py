@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from importlib import resources
 from typing import Any
 
@@ -18,6 +20,7 @@ from strawberry.types import ExecutionResult
 from resolvers.context import RequestContext, Services
 from schema.errors import ensure_coded
 
+log = logging.getLogger("bezel.requests")
 BUDGET_HEADER = "x-bezel-budget-ms"
 ASSETS_PATH = "/_bezel/graphiql"
 
@@ -49,16 +52,20 @@ class BezelGraphQL(GraphQL):
         if scope["type"] != "http":
             await Response(status_code=404)(scope, receive, send)
             return
+        started = time.perf_counter()
         request = Request(scope, receive)
         try:
             response = await self.run(request)
         except HTTPException as exc:
             response = error_response(exc.status_code, exc.reason, _CODES.get(exc.status_code, "BAD_REQUEST"))
         await response(scope, receive, send)
+        _log_request(request, response.status_code, time.perf_counter() - started)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> RequestContext:
         services: Services = request.app.state.services
-        return RequestContext.start(services, budget_ms=self.request_budget_ms(request))
+        context = RequestContext.start(services, budget_ms=self.request_budget_ms(request))
+        request.state.bezel = context  # for the request's log line
+        return context
 
     def request_budget_ms(self, request: Request | WebSocket) -> float:
         """The configured budget, or less if the client asks for less (never more)."""
@@ -89,3 +96,27 @@ class BezelGraphQL(GraphQL):
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(self.page)
+
+
+def _log_request(request: Request, status: int, duration_s: float) -> None:
+    """One structured line per GraphQL request: operation, status, duration, each vendor's outcome."""
+    context: RequestContext | None = getattr(request.state, "bezel", None)
+    if context is None:  # the GraphiQL page, or refused before any context was made
+        if request.method == "GET" and status == 200:
+            return
+        log.info("request refused", extra={"status": status, "duration_ms": round(duration_s * 1000, 1)})
+        return
+    name, kind = context.operation or (None, "unknown")
+    vendors = context.scope.log.summary()
+    log.info(
+        "%s %s", kind, name or "anonymous",
+        extra={
+            "operation": name,
+            "operation_type": kind,
+            "status": status,
+            "duration_ms": round(duration_s * 1000, 1),
+            "budget_ms": context.scope.deadline.budget_ms,
+            "vendors": {vendor: line["outcome"] for vendor, line in vendors.items()},
+            "partial_errors": sorted(context.partial_errors),
+        },
+    )

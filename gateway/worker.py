@@ -18,11 +18,22 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, StatusCode
+
 from connectors.checkout import CheckoutStore, CheckoutUnavailable, StreamEntry
 from connectors.config import WorkerConfig
 from connectors.errors import VendorError, VendorHTTPError, VendorRejected, VendorUnavailable
 from connectors.models import DownstreamState, SyncStatus
 from connectors.policy import CallScope, Deadline
+from connectors.telemetry import (
+    INVENTORY_MISMATCHES,
+    SYNC_DELAY,
+    SYNC_OUTCOMES,
+    context_from,
+    report_queues,
+    tracer,
+)
 from resolvers.context import Services
 from resolvers.fulfillment import SYSTEMS, NotSyncable, sync
 
@@ -91,6 +102,15 @@ class GroupWorker:
         return len(entries)
 
     async def handle(self, entry: StreamEntry) -> None:
+        """Sync one entry's order, in a span that continues the checkout's trace (its traceparent)."""
+        with tracer.start_as_current_span(
+            f"sync {self.group}", context=context_from(entry.fields.get("traceparent")), kind=SpanKind.CONSUMER,
+            attributes={"bezel.system": self.group, "bezel.order.id": entry.fields.get("order_id", ""),
+                        "bezel.stream.entry": entry.id, "bezel.stream.deliveries": entry.deliveries},
+        ):
+            await self._handle(entry)
+
+    async def _handle(self, entry: StreamEntry) -> None:
         order_id = entry.fields.get("order_id", "")
         try:
             found = await self.store.order(order_id) if order_id else None
@@ -132,21 +152,29 @@ class GroupWorker:
                                                             time.time()))
         await self.store.ack(self.group, entry.id)
         self.synced += 1
+        SYNC_OUTCOMES.add(1, {"system": self.group, "result": "synced"})
+        SYNC_DELAY.record(max(0.0, time.time() - order.created_at), {"system": self.group})
 
     async def _failed(self, entry: StreamEntry, order_id: str, reason: str, *, attempts: int, retriable: bool,
                       has_order: bool = True) -> None:
         """Record a failed attempt; dead-letter the entry after `max_deliveries` attempts (or at once if
         retrying cannot help)."""
         self.failed += 1
+        span = trace.get_current_span()
+        span.set_status(StatusCode.ERROR, reason)
         if not retriable or attempts >= self.config.max_deliveries:
             await self.store.dead_letter(self.group, entry, reason)
             self.dead += 1
+            span.add_event("dead_letter", {"bezel.reason": reason, "bezel.attempts": attempts})
+            SYNC_OUTCOMES.add(1, {"system": self.group, "result": "dead_lettered"})
             log.error("order %s: %s gave up after %d attempt(s) (%s); entry %s moved to the dead-letter stream",
                       order_id or "?", self.group, attempts, reason, entry.id)
             if has_order:
                 await self.store.set_sync(order_id, DownstreamState(self.group, SyncStatus.FAILED, attempts,
                                                                     reason, time.time()))
             return
+        SYNC_OUTCOMES.add(1, {"system": self.group, "result": "failed"})
+        span.add_event("retry_scheduled", {"bezel.reason": reason, "bezel.attempts": attempts})
         log.warning("order %s: %s attempt %d failed (%s); retrying in %.1fs", order_id or "?", self.group,
                     attempts, reason, self.backoff_ms(entry.deliveries) / 1000)
         if has_order:
@@ -211,6 +239,12 @@ class StockKeeper:
 
     async def reconcile(self) -> int:
         """Compare every counter with the ERP's available-to-promise; returns the mismatches found."""
+        with tracer.start_as_current_span("stock reconcile") as span:
+            found = await self._reconcile()
+            span.set_attributes({"bezel.mismatches": found, "bezel.seeded": self.seeded})
+        return found
+
+    async def _reconcile(self) -> int:
         vendors = self.services.vendors
         policy = vendors.policies["erp"]
         skus = await self.all_skus()
@@ -228,6 +262,7 @@ class StockKeeper:
                     self.skipped += 1
                 elif change.before != change.after:
                     found += 1
+                    INVENTORY_MISMATCHES.add(1)
                     log.warning("stock mismatch for %s: counter %d, ERP says %d available after holds; corrected",
                                 sku, change.before, change.after)
         self.mismatches += found
@@ -253,7 +288,18 @@ async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
 
 
 async def run_workers(services: Services, store: CheckoutStore, config: WorkerConfig, stop: asyncio.Event) -> None:
-    """Every configured consumer group and the stock keeper, until `stop` is set."""
+    """Every configured consumer group, the stock keeper and the queue gauges, until `stop` is set."""
     tasks = [GroupWorker(services, store, group, config).run(stop) for group in config.consumers]
     tasks.append(StockKeeper(services, store, config).run(stop))
+    tasks.append(watch_queues(store, config.consumers, stop))
     await asyncio.gather(*tasks)
+
+
+async def watch_queues(store: CheckoutStore, groups: list[str], stop: asyncio.Event, every_s: float = 5.0) -> None:
+    """Keep the queue gauges (pending, lag per group; dead letters) current for /metrics and OTLP."""
+    while not stop.is_set():
+        try:
+            report_queues({group: await store.group_lag(group) for group in groups}, await store.dead_letter_count())
+        except CheckoutUnavailable as exc:
+            log.debug("queue stats unavailable: %s", exc)
+        await _sleep_unless(stop, every_s)

@@ -21,7 +21,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from connectors.checkout import CheckoutStore, CheckoutUnavailable
 from connectors.errors import (
@@ -33,6 +33,14 @@ from connectors.errors import (
 )
 from connectors.models import Address, Money, Order, OrderLine, OrderStatus, PaymentAuthorization, Source
 from connectors.policy import CallScope, Deadline
+from connectors.telemetry import (
+    CHECKOUT_DURATION,
+    CHECKOUT_REQUESTS,
+    CONFIRMATION_DELAY,
+    PAYMENT_FAILURES,
+    current_traceparent,
+    tracer,
+)
 from resolvers.cart import CartLineInput, resolve_lines
 from resolvers.context import RequestContext
 from resolvers.quotes import engraving_preview, financing, insurance_for_lines, tax_for_lines
@@ -110,6 +118,25 @@ def _unclear(what: str) -> PlaceOrderResult:
 
 
 async def place_order(ctx: RequestContext, raw: PlaceOrderInput) -> PlaceOrderResult:
+    started = time.perf_counter()
+    with tracer.start_as_current_span("checkout placeOrder") as span:
+        result = await _place_order(ctx, raw)
+        if result.replayed:
+            outcome = "replayed"
+        elif result.order is not None:
+            outcome = "confirmed"
+            CONFIRMATION_DELAY.record(time.perf_counter() - started)
+        else:
+            outcome = result.user_errors[0].code if result.user_errors else "unknown"
+        span.set_attribute("bezel.checkout.outcome", outcome)
+        if result.order is not None:
+            span.set_attribute("bezel.order.id", result.order.id)
+    CHECKOUT_DURATION.record(time.perf_counter() - started, {"outcome": outcome})
+    CHECKOUT_REQUESTS.add(1, {"outcome": outcome})
+    return result
+
+
+async def _place_order(ctx: RequestContext, raw: PlaceOrderInput) -> PlaceOrderResult:
     problems = _validate(raw)
     if problems:
         return PlaceOrderResult(user_errors=problems)
@@ -230,19 +257,23 @@ async def _confirm(ctx: RequestContext, store: CheckoutStore, order: Order, toke
     run it) is settled by asking again; None if Redis never gives a clear answer within the budget."""
     settings = ctx.services.checkout
     record = store.done_record(fingerprint, result.to_record())
-    for pause in (0.0, 0.1, 0.3, 0.9):
-        if pause and ctx.scope.deadline.remaining_s() < pause + store.timeout_s:
-            break
-        await asyncio.sleep(pause)
-        try:
-            return await store.confirm(
-                order, token_hash=hashlib.sha256(token.encode()).hexdigest(), key_digest=key_digest,
-                idempotency_record=record, idempotency_ttl_s=settings.idempotency_ttl_s,
-                retention_s=settings.retention_days * 86_400, traceparent=ctx.traceparent or "",
-            )
-        except CheckoutUnavailable as exc:
-            log.warning("order %s: confirmation unclear (%s); asking again", order.id, exc)
-    return None
+    with tracer.start_as_current_span("checkout confirm", attributes={"bezel.order.id": order.id}) as span:
+        # The order-stream entry carries this span's context: each downstream sync continues this trace.
+        traceparent = current_traceparent()
+        for pause in (0.0, 0.1, 0.3, 0.9):
+            if pause and ctx.scope.deadline.remaining_s() < pause + store.timeout_s:
+                break
+            await asyncio.sleep(pause)
+            try:
+                return await store.confirm(
+                    order, token_hash=hashlib.sha256(token.encode()).hexdigest(), key_digest=key_digest,
+                    idempotency_record=record, idempotency_ttl_s=settings.idempotency_ttl_s,
+                    retention_s=settings.retention_days * 86_400, traceparent=traceparent,
+                )
+            except CheckoutUnavailable as exc:
+                span.add_event("unclear", {"bezel.reason": str(exc)[:200]})
+                log.warning("order %s: confirmation unclear (%s); asking again", order.id, exc)
+        return None
 
 
 async def _price_lines(ctx: RequestContext, raw: PlaceOrderInput) -> tuple[Address, list[OrderLine]]:
@@ -322,13 +353,16 @@ async def _reserve(ctx: RequestContext, store: CheckoutStore, reservation_id: st
                    raw: PlaceOrderInput) -> None:
     wanted = [(line.sku, line.quantity) for line in lines]
     ttl = ctx.services.checkout.reservation_ttl_s
-    try:
-        held = await store.reserve(reservation_id, wanted, ttl_s=ttl)
-        if held.missing:  # never seeded (the reconciler has not run yet): seed from the vendor, then retry
-            await _seed(ctx, store, list(held.missing))
+    with tracer.start_as_current_span("checkout reserve", attributes={"bezel.lines": len(lines)}) as span:
+        try:
             held = await store.reserve(reservation_id, wanted, ttl_s=ttl)
-    except CheckoutUnavailable as exc:
-        raise _Stop(_unavailable("stock could not be reserved"), keep=False) from exc
+            if held.missing:  # never seeded (the reconciler has not run yet): seed from the vendor, then retry
+                span.add_event("seed", {"bezel.skus": list(held.missing)})
+                await _seed(ctx, store, list(held.missing))
+                held = await store.reserve(reservation_id, wanted, ttl_s=ttl)
+        except CheckoutUnavailable as exc:
+            raise _Stop(_unavailable("stock could not be reserved"), keep=False) from exc
+        span.set_attribute("bezel.reserved", held.ok)
     if held.missing:
         raise _Stop(_unavailable("stock levels are unknown"), keep=False)
     if held.ok:
@@ -370,21 +404,34 @@ async def _authorize(ctx: RequestContext, raw: PlaceOrderInput, total: Money, or
     api = ctx.services.vendors.payments
     call = api.authorize(total, token=raw.payment_token, idempotency_key=payment_key, order_id=order_id,
                          email=raw.email.strip())
-    try:
-        return (await ctx.call(call)).value
-    except VendorRejected as exc:
-        if exc.field == "paymentToken" and exc.code in {"resource_missing"}:
-            raise _Stop(_failed("INVALID_INPUT", exc.public_message, ("paymentToken",)), keep=True) from exc
-        raise _Stop(_failed("PAYMENT_DECLINED", exc.public_message, ("paymentToken",)), keep=True) from exc
-    except VendorUnavailable as exc:
-        log.warning("payment outcome unknown for %s (%s); asking again with the same key", order_id, exc.outcome)
-        recovered = await _recover(ctx, call, order_id)
-        if recovered is None:
-            log.error("payment outcome for %s still unknown; if authorized, it lapses uncaptured", order_id)
-            raise _Stop(_unclear("the payment provider did not answer"), keep=False, hold_key=True) from exc
-        if isinstance(recovered, PaymentAuthorization):
-            await _void(ctx, recovered)
-        raise _Stop(_unavailable("the payment provider did not answer"), keep=False) from exc
+    with tracer.start_as_current_span("checkout authorize"):
+        try:
+            return (await ctx.call(call)).value
+        except VendorRejected as exc:
+            PAYMENT_FAILURES.add(1, {"reason": exc.code or "declined"})
+            _declined(exc)
+        except VendorUnavailable as exc:
+            PAYMENT_FAILURES.add(1, {"reason": exc.outcome})
+            await _unknown_payment(ctx, call, order_id, exc)
+
+
+def _declined(exc: VendorRejected) -> NoReturn:
+    """The card was refused (or the token is not one): a result to store and replay."""
+    if exc.field == "paymentToken" and exc.code in {"resource_missing"}:
+        raise _Stop(_failed("INVALID_INPUT", exc.public_message, ("paymentToken",)), keep=True) from exc
+    raise _Stop(_failed("PAYMENT_DECLINED", exc.public_message, ("paymentToken",)), keep=True) from exc
+
+
+async def _unknown_payment(ctx: RequestContext, call: Any, order_id: str, exc: VendorUnavailable) -> NoReturn:
+    """The answer was lost: learn the outcome with the same key, and void anything authorized."""
+    log.warning("payment outcome unknown for %s (%s); asking again with the same key", order_id, exc.outcome)
+    recovered = await _recover(ctx, call, order_id)
+    if recovered is None:
+        log.error("payment outcome for %s still unknown; if authorized, it lapses uncaptured", order_id)
+        raise _Stop(_unclear("the payment provider did not answer"), keep=False, hold_key=True) from exc
+    if isinstance(recovered, PaymentAuthorization):
+        await _void(ctx, recovered)
+    raise _Stop(_unavailable("the payment provider did not answer"), keep=False) from exc
 
 
 async def _recover(ctx: RequestContext, call: Any, order_id: str) -> PaymentAuthorization | bool | None:

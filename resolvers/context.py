@@ -38,8 +38,8 @@ class RequestContext:
     scope: CallScope
     # Failures that did not null a field (e.g. availability shown as UNKNOWN), one per vendor.
     partial_errors: dict[str, PublicError] = field(default_factory=dict)
-    # The W3C trace context of this request, carried into the order stream so syncs join its trace.
-    traceparent: str | None = None
+    # (name, type) of the GraphQL operation, once known: for the request's log line.
+    operation: tuple[str | None, str] | None = None
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

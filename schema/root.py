@@ -21,6 +21,7 @@ from schema.cart import CartQuote, CartQuoteInput, cart_quote
 from schema.common import Info
 from schema.errors import ErrorSafeParserCache, ShapeErrors, VendorReport
 from schema.product import Product, ProductConnection
+from schema.telemetry import OperationTelemetry
 
 
 @strawberry.type
@@ -82,6 +83,7 @@ def build_schema(limits: SchemaLimits | None = None) -> strawberry.Schema:
         mutation=Mutation,
         config=StrawberryConfig(),
         extensions=[
+            OperationTelemetry,  # outermost: its span covers parsing, validation and execution
             ShapeErrors,
             VendorReport,
             lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),

@@ -26,8 +26,14 @@ from pydantic import TypeAdapter, ValidationError
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
+from connectors.telemetry import CACHE_LOOKUPS
+
 T = TypeVar("T")
 log = logging.getLogger("bezel.cache")
+_LOCAL_HIT = {"tier": "local", "result": "hit"}
+_LOCAL_MISS = {"tier": "local", "result": "miss"}
+_REDIS_HIT = {"tier": "redis", "result": "hit"}
+_REDIS_MISS = {"tier": "redis", "result": "miss"}
 MAX_REDIS_BACKOFF_S = 5.0
 
 
@@ -134,9 +140,11 @@ class TieredCache:
             if now < expires_at:
                 local = Entry(value, stored_at, "local")
                 if local.age_s(now) < fresh_s or self.redis is None:
+                    CACHE_LOOKUPS.add(1, _LOCAL_HIT)
                     return local
             else:
                 self.local.pop(key, None)
+        CACHE_LOOKUPS.add(1, _LOCAL_HIT if local else _LOCAL_MISS)
         shared = await self.get_shared(key, result_type)
         if local is not None and (shared is None or shared.stored_at <= local.stored_at):
             return local
@@ -162,6 +170,10 @@ class TieredCache:
                 if now - hit[1] < fresh_s:
                     continue
             remote.append(key)
+        if len(keys) > len(remote):
+            CACHE_LOOKUPS.add(len(keys) - len(remote), _LOCAL_HIT)
+        if remote:
+            CACHE_LOOKUPS.add(len(remote), _LOCAL_MISS)
         if remote and self.redis is not None:
             for key, entry in (await self._read_shared(remote, result_type)).items():
                 if key not in found or entry.stored_at > found[key].stored_at:
@@ -172,6 +184,11 @@ class TieredCache:
         assert self.redis is not None
         shared_keys = [self.redis.key("cache", k) for k in keys]
         raws = await self.redis.call(lambda r: r.mget(shared_keys), None) or [None] * len(keys)
+        hits = sum(raw is not None for raw in raws)
+        if hits:
+            CACHE_LOOKUPS.add(hits, _REDIS_HIT)
+        if len(keys) > hits:
+            CACHE_LOOKUPS.add(len(keys) - hits, _REDIS_MISS)
         now = time.time()
         found = {}
         for key, raw in zip(keys, raws, strict=True):

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import stamina
+from opentelemetry import trace as trace_api
+from opentelemetry.trace import Span, StatusCode
 
 from connectors.config import VendorConfig
 from connectors.errors import (
@@ -48,6 +50,7 @@ from connectors.policy.calllog import CallLog, CallRecord
 from connectors.policy.deadline import Deadline
 from connectors.policy.latency import LatencyWindow
 from connectors.policy.singleflight import SharedFlight, SingleFlight
+from connectors.telemetry import VENDOR_CALL_DURATION, VENDOR_CALLS, VENDOR_FALLBACKS, VENDOR_UNAVAILABLE, tracer
 
 T = TypeVar("T")
 log = logging.getLogger("bezel.vendors")
@@ -111,6 +114,10 @@ class CallPolicy:
 
     async def run(self, call: VendorCall[T], scope: CallScope) -> Sourced[T]:
         """One vendor answer, from cache or live, or a stale stand-in; else `VendorUnavailable`."""
+        with tracer.start_as_current_span(f"vendor {call.operation}", attributes={"bezel.vendor": self.vendor}):
+            return await self._run(call, scope)
+
+    async def _run(self, call: VendorCall[T], scope: CallScope) -> Sourced[T]:
         started = time.monotonic()
         trace = Trace()
         cached: Entry[Any] | None = None
@@ -150,6 +157,20 @@ class CallPolicy:
         `must_refresh(value)` marks cached answers that may not be served from cache however fresh
         (stock below safety level is checked live on every read).
         """
+        with tracer.start_as_current_span(f"vendor {self.vendor}.{operation}",
+                                          attributes={"bezel.vendor": self.vendor, "bezel.keys": len(keys)}):
+            return await self._run_batch(operation, keys, build, item_type, scope, must_refresh=must_refresh)
+
+    async def _run_batch(
+        self,
+        operation: str,
+        keys: Sequence[str],
+        build: Callable[[list[str]], VendorCall[dict[str, T]]],
+        item_type: Any,
+        scope: CallScope,
+        *,
+        must_refresh: Callable[[T], bool] | None = None,
+    ) -> dict[str, Sourced[T] | VendorError]:
         started = time.monotonic()
         trace = Trace()
         item_keys = {k: f"{self.vendor}:{operation}:{k}" for k in keys}
@@ -200,6 +221,8 @@ class CallPolicy:
         if cached is not None:
             age = cached.age_s()
             if age < self.config.cache_ttl_s + self.config.stale_ttl_s:
+                trace_api.get_current_span().add_event("fallback", {"bezel.failure": exc.outcome,
+                                                                    "bezel.cache.age_ms": int(age * 1000)})
                 self._record(scope, call, "stale", Source.STALE, started, trace, age, cached.tier, detail=str(exc))
                 log.info("serving stale %s answer (%.0f ms old): %s", self.vendor, age * 1000, exc)
                 return Sourced(cached.value, Freshness(Source.STALE, int(age * 1000), self.vendor))
@@ -211,7 +234,8 @@ class CallPolicy:
     def _record(self, scope: CallScope, call: VendorCall[Any] | None, outcome: str, source: Source | None,
                 started: float, trace: Trace, age_s: float = 0.0, tier: str | None = None, *, detail: str = "",
                 operation: str | None = None) -> None:
-        scope.log.add(CallRecord(
+        """The one place a call's outcome is written down: the request's log, the span, the metrics."""
+        record = CallRecord(
             vendor=self.vendor,
             operation=operation or (call.operation if call else ""),
             outcome=outcome,
@@ -226,7 +250,9 @@ class CallPolicy:
             timeout_ms=trace.timeout_ms,
             breaker=self.breaker.state.value,
             detail=detail,
-        ))
+        )
+        scope.log.add(record)
+        observe(record)
 
     def _cacheable_ttl(self) -> bool:
         return self.keep_s > 0
@@ -353,8 +379,11 @@ class CallPolicy:
                 return False
             if not self.budget.try_spend():
                 trace.retries.append(f"{exc.outcome}: retry budget exhausted")
+                trace_api.get_current_span().add_event("retry_refused", {"bezel.failure": exc.outcome,
+                                                                         "bezel.reason": "retry budget exhausted"})
                 return False
             trace.retries.append(exc.outcome)
+            trace_api.get_current_span().add_event("retry", {"bezel.failure": exc.outcome, "bezel.attempt": failures})
             return True
 
         async for attempt in stamina.retry_context(
@@ -382,7 +411,8 @@ class CallPolicy:
             if done or not self.budget.try_spend():
                 return await first
             trace.hedged = True
-            tasks.append(asyncio.ensure_future(self._attempt(call, deadline, trace)))
+            trace_api.get_current_span().add_event("hedge", {"bezel.hedge.after_ms": round(delay * 1000, 1)})
+            tasks.append(asyncio.ensure_future(self._attempt(call, deadline, trace, hedge=True)))
             pending: set[asyncio.Future[T]] = set(tasks)
             error: BaseException | None = None
             while pending:
@@ -399,8 +429,18 @@ class CallPolicy:
                 if not task.done():
                     task.cancel()
 
-    async def _attempt(self, call: VendorCall[T], deadline: Deadline, trace: Trace) -> T:
-        """One HTTP call to the vendor: breaker, bulkhead and timeout around the client."""
+    async def _attempt(self, call: VendorCall[T], deadline: Deadline, trace: Trace, *, hedge: bool = False) -> T:
+        """One HTTP call to the vendor, in its own span (the HTTP client's span sits under it)."""
+        with tracer.start_as_current_span(f"attempt {call.operation}") as span:
+            try:
+                return await self._attempt_unspanned(call, deadline, trace, span, hedge)
+            except VendorError as exc:
+                span.set_status(StatusCode.ERROR, exc.outcome)
+                raise
+
+    async def _attempt_unspanned(self, call: VendorCall[T], deadline: Deadline, trace: Trace, span: Span,
+                                 hedge: bool) -> T:
+        """Breaker, bulkhead and timeout around the client."""
         if time.monotonic() < self.backoff_until:
             raise CallRejected(self.vendor, f"{call.operation}: backing off after a 429 for "
                                             f"{self.backoff_until - time.monotonic():.1f}s more")
@@ -414,6 +454,8 @@ class CallPolicy:
         self.in_flight += 1
         trace.attempts += 1
         trace.timeout_ms = round(timeout * 1000, 1)
+        span.set_attributes({"bezel.vendor": self.vendor, "bezel.attempt": trace.attempts, "bezel.hedge": hedge,
+                             "bezel.timeout_ms": trace.timeout_ms})
         started = time.monotonic()
         cut_short = timeout < self.timeout_s  # the budget, not the vendor's timeout, limits this attempt
         try:
@@ -451,3 +493,34 @@ class CallPolicy:
         self.latency.observe(duration)
         return value
 
+
+
+_FAILED = {"timeout", "error", "circuit_open", "rejected"}
+
+
+def observe(record: CallRecord) -> None:
+    """A finished call on the current span and in the metrics."""
+    span = trace_api.get_current_span()
+    if span.is_recording():
+        span.set_attributes({
+            "bezel.vendor": record.vendor,
+            "bezel.operation": record.operation,
+            "bezel.outcome": record.outcome,
+            "bezel.cache.source": record.source.value if record.source else "NONE",
+            "bezel.cache.age_ms": record.age_ms,
+            "bezel.cache.tier": record.tier or "",
+            "bezel.attempts": record.attempts,
+            "bezel.hedged": record.hedged,
+            "bezel.shared": record.shared,
+            "bezel.timeout_ms": record.timeout_ms,
+            "bezel.breaker.state": record.breaker,
+        })
+        if record.outcome in _FAILED:
+            span.set_status(StatusCode.ERROR, record.outcome)
+    labels = {"vendor": record.vendor, "outcome": record.outcome}
+    VENDOR_CALLS.add(1, labels)
+    VENDOR_CALL_DURATION.record(record.ms / 1000, {**labels, "operation": record.operation})
+    if record.outcome == "stale":
+        VENDOR_FALLBACKS.add(1, {"vendor": record.vendor})
+    elif record.outcome in _FAILED:
+        VENDOR_UNAVAILABLE.add(1, {"vendor": record.vendor})

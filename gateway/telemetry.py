@@ -1,0 +1,134 @@
+"""Where telemetry goes: OpenTelemetry SDK setup from the standard `OTEL_*` variables, /metrics, logs.
+
+- Traces: exported over OTLP/HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) is
+  set, or to the console with `OTEL_TRACES_EXPORTER=console`; otherwise off. The sampler follows
+  `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG`; `OTEL_SERVICE_NAME` names the service.
+- Metrics: always served on /metrics in Prometheus text; also exported over OTLP when an endpoint is set.
+- Logs: one JSON object per line on stdout (`bezel serve`, `bezel worker`), or human-readable
+  (`bezel dev`), each with the trace and span ids of what it is about.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from dataclasses import dataclass
+
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+from pythonjsonlogger.json import JsonFormatter
+
+log = logging.getLogger("bezel.telemetry")
+
+
+@dataclass
+class Telemetry:
+    tracing: bool
+    tracer_provider: TracerProvider | None
+    meter_provider: MeterProvider
+
+    def shutdown(self) -> None:
+        """Flush what is buffered (spans, a last metrics export) before the process exits."""
+        if self.tracer_provider is not None:
+            self.tracer_provider.shutdown()
+        self.meter_provider.shutdown()
+
+
+_installed: Telemetry | None = None
+
+
+def _otlp_endpoint(signal: str) -> str | None:
+    return os.environ.get(f"OTEL_EXPORTER_OTLP_{signal}_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+
+
+def setup(default_service_name: str = "bezel-gateway") -> Telemetry:
+    """Install the SDK once per process (later calls return the first setup)."""
+    global _installed
+    if _installed is not None:
+        return _installed
+    disabled = os.environ.get("OTEL_SDK_DISABLED", "").lower() == "true"
+    resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME") or default_service_name})
+
+    tracer_provider = None
+    exporter_choice = os.environ.get("OTEL_TRACES_EXPORTER", "otlp").lower()
+    if not disabled and exporter_choice != "none":
+        exporter = None
+        if exporter_choice == "console":
+            exporter = ConsoleSpanExporter()
+        elif _otlp_endpoint("TRACES"):
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+            exporter = OTLPSpanExporter()
+        if exporter is not None:
+            tracer_provider = TracerProvider(resource=resource)  # sampler from OTEL_TRACES_SAMPLER
+            tracer_provider.add_span_processor(BatchSpanProcessor(exporter))
+            trace.set_tracer_provider(tracer_provider)
+
+    from opentelemetry.exporter.prometheus import PrometheusMetricReader
+
+    readers: list[MetricReader] = [PrometheusMetricReader()]
+    if not disabled and _otlp_endpoint("METRICS"):
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+
+        readers.append(PeriodicExportingMetricReader(OTLPMetricExporter()))
+    meter_provider = MeterProvider(resource=resource, metric_readers=readers)
+    metrics.set_meter_provider(meter_provider)
+    _installed = Telemetry(tracing=tracer_provider is not None, tracer_provider=tracer_provider,
+                           meter_provider=meter_provider)
+    log.info("telemetry: tracing %s, metrics on /metrics%s", "on" if _installed.tracing else "off",
+             " and OTLP" if len(readers) > 1 else "")
+    return _installed
+
+
+def tracing_enabled() -> bool:
+    return _installed is not None and _installed.tracing
+
+
+# ---------------------------------------------------------------- logs
+
+
+class _TraceIds(logging.Filter):
+    """Adds the current trace and span ids (hex, as Jaeger shows them) to every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        context = trace.get_current_span().get_span_context()
+        if context.is_valid:
+            record.trace_id = format(context.trace_id, "032x")
+            record.span_id = format(context.span_id, "016x")
+        return True
+
+
+class _Text(logging.Formatter):
+    """Human-readable, for `bezel dev`: the message, then any structured fields as key=value."""
+
+    _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        extras = {k: v for k, v in record.__dict__.items() if k not in self._STANDARD and not k.startswith("_")}
+        if extras:
+            line += "  " + " ".join(f"{k}={v}" for k, v in extras.items() if k not in {"color_message"})
+        return line
+
+
+def configure_logging(fmt: str | None = None, level: str | None = None) -> None:
+    """JSON lines (default) or text (`fmt="text"`); `BEZEL_LOG_FORMAT` / `BEZEL_LOG_LEVEL` override."""
+    fmt = os.environ.get("BEZEL_LOG_FORMAT") or fmt or "json"
+    handler = logging.StreamHandler(sys.stdout)
+    handler.addFilter(_TraceIds())
+    if fmt == "text":
+        handler.setFormatter(_Text("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    else:
+        handler.setFormatter(JsonFormatter("{asctime}{levelname}{name}{message}", style="{",
+                                           rename_fields={"asctime": "ts", "levelname": "level", "name": "logger"},
+                                           json_ensure_ascii=False))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(os.environ.get("BEZEL_LOG_LEVEL") or level or "INFO")
+    for noisy in ("httpx", "httpcore", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
