@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
+from typing import Any, TypeVar
 
 import strawberry
 
@@ -10,6 +12,7 @@ from connectors import models
 from resolvers.context import RequestContext
 
 Info = strawberry.Info[RequestContext, None]
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @strawberry.enum(description="Where a vendor-backed answer came from.")
@@ -43,3 +46,33 @@ class Money:
     @classmethod
     def from_domain(cls, m: models.Money) -> Money:
         return cls(amount=f"{m.amount:.2f}", currency_code=m.currency)
+
+
+def selects(info: Info, field_name: str) -> bool:
+    """Whether the current field's selection asks for `field_name` (directly or through fragments)."""
+    raw = info._raw_info
+    pending = [node.selection_set for node in raw.field_nodes if node.selection_set]
+    while pending:
+        for selection in pending.pop().selections:
+            kind = selection.kind
+            if kind == "field":
+                if selection.name.value == field_name:
+                    return True
+            elif kind == "inline_fragment":
+                pending.append(selection.selection_set)
+            elif kind == "fragment_spread":
+                fragment = raw.fragments.get(selection.name.value)
+                if fragment is not None:
+                    pending.append(fragment.selection_set)
+    return False
+
+
+def prefetched(attribute: str) -> Callable[[F], F]:
+    """Marks a resolver whose answer may already sit in `attribute` of its object: when it does, the
+    execution fast path (schema.execution) reads it like a plain field instead of calling the resolver."""
+
+    def mark(resolver: F) -> F:
+        resolver._bezel_prefetched = attribute  # type: ignore[attr-defined]
+        return resolver
+
+    return mark

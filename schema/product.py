@@ -10,7 +10,7 @@ from connectors import models
 from resolvers import products as product_resolvers
 from resolvers import quotes as quote_resolvers
 from resolvers.validation import encode_cursor, gid
-from schema.common import Freshness, Info, Money
+from schema.common import Freshness, Info, Money, prefetched, selects
 from schema.quotes import AddressInput, EngravingInput, EngravingPreview, FinancingOffers, InsuranceQuote, TaxQuote
 
 
@@ -95,9 +95,10 @@ class ProductVariant:
     price: Money
     selected_options: list[SelectedOption]
     domain: strawberry.Private[models.Variant]
+    stock: strawberry.Private[Availability | None] = None  # prefetched for a whole product's variants
 
     @classmethod
-    def from_domain(cls, v: models.Variant) -> ProductVariant:
+    def from_domain(cls, v: models.Variant, stock: models.Availability | None = None) -> ProductVariant:
         return cls(
             id=strawberry.ID(gid("ProductVariant", v.id)),
             sku=v.sku,
@@ -105,10 +106,17 @@ class ProductVariant:
             price=Money.from_domain(v.price),
             selected_options=[SelectedOption(name=o.name, value=o.value) for o in v.selected_options],
             domain=v,
+            stock=Availability.from_domain(stock) if stock is not None else None,
         )
 
     @strawberry.field(description="Stock for this variant; every variant on a page shares one inventory call.")
-    async def availability(self, info: Info) -> Availability:
+    @prefetched("stock")
+    def availability(self, info: Info) -> Availability:
+        if self.stock is not None:
+            return self.stock
+        return self._load_availability(info)  # type: ignore[return-value]  # an awaitable graphql-core awaits
+
+    async def _load_availability(self, info: Info) -> Availability:
         return Availability.from_domain(await product_resolvers.availability(info.context, self.domain))
 
 
@@ -151,9 +159,12 @@ class Product:
         )
 
     @strawberry.field
-    def variants(self) -> list[ProductVariant]:
+    async def variants(self, info: Info) -> list[ProductVariant]:
         # Built on demand: a product list that does not ask for variants never pays for 200 of them.
-        return [ProductVariant.from_domain(v) for v in self.domain.variants]
+        # When stock is asked for, it is fetched for all variants at once, not awaited variant by variant.
+        variants = self.domain.variants
+        stock = await product_resolvers.availabilities(info.context, variants) if selects(info, "availability") else {}
+        return [ProductVariant.from_domain(v, stock.get(v.sku)) for v in variants]
 
     @strawberry.field(description="The variant with exactly these options; null if that combination is not made. "
                       "An unknown option name or value is an error (BAD_USER_INPUT), never a silent null.")

@@ -20,6 +20,7 @@ from schema import checkout
 from schema.cart import CartQuote, CartQuoteInput, cart_quote
 from schema.common import Info
 from schema.errors import ErrorSafeParserCache, ShapeErrors, VendorReport
+from schema.execution import FastLeafExecutionContext
 from schema.product import Product, ProductConnection
 from schema.telemetry import OperationTelemetry
 
@@ -68,7 +69,7 @@ class BezelSchema(strawberry.Schema):
         """Silence strawberry's default logging: `ShapeErrors` logs what needs logging, once."""
 
 
-def build_schema(limits: SchemaLimits | None = None) -> strawberry.Schema:
+def build_schema(limits: SchemaLimits | None = None, *, fast_leaves: bool = True) -> strawberry.Schema:
     """The schema with its extensions. Validation rules are built here, once, so the validation
     cache keeps hitting (a rule class built per request would be a new cache key every time)."""
     limits = limits or SchemaLimits()
@@ -81,6 +82,7 @@ def build_schema(limits: SchemaLimits | None = None) -> strawberry.Schema:
     return BezelSchema(
         query=Query,
         mutation=Mutation,
+        execution_context_class=FastLeafExecutionContext if fast_leaves else None,
         config=StrawberryConfig(),
         extensions=[
             OperationTelemetry,  # outermost: its span covers parsing, validation and execution

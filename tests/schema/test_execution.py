@@ -1,0 +1,89 @@
+"""The execution fast path gives exactly what graphql-core gives: same data, same errors, same order."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from resolvers.context import RequestContext
+from schema import build_schema
+from tests.support import PRODUCT_PAGE_QUERY, US_ADDRESS, Gateway, Sandbox
+
+FRAGMENTS = """
+query Fragments($withStock: Boolean!, $skipPrice: Boolean!) {
+  product(handle: "lumiere-sapphire-pendant") {
+    __typename
+    ...Head
+    variants {
+      __typename
+      ... on ProductVariant { sku }
+      ...Stock @include(if: $withStock)
+      cost: price @skip(if: $skipPrice) { currencyCode value: amount __typename }
+      options: selectedOptions { value name }
+      again: selectedOptions { name }
+    }
+    first: variantBySelectedOptions(selectedOptions: [{name: "Metal", value: "Platinum"},
+      {name: "Stone", value: "Blue Sapphire"}, {name: "Chain Length", value: "18\\""}]) {
+      sku availability { status freshness { vendor } }
+    }
+  }
+}
+fragment Head on Product { title options { name values } priceRange { minVariantPrice { amount } } }
+fragment Stock on ProductVariant { availability { status quantityAvailable path freshness { source } } }
+"""
+PRODUCTS = "{ products(first: 4) { edges { cursor node { handle tags } } pageInfo { hasNextPage endCursor } } }"
+CART = """query($a: AddressInput!) { cartQuote(input: {lines: [{variantId: "gid://bezel/ProductVariant/45210000001"},
+  {variantId: "gid://bezel/ProductVariant/45210000700", quantity: 2}], shipTo: $a}) {
+  lines { quantity variant { sku price { amount } availability { status } } lineTotal { amount } }
+  subtotal { amount } total { amount } complete tax { rate } } }"""
+CASES = [
+    (PRODUCT_PAGE_QUERY, None),
+    (FRAGMENTS, {"withStock": True, "skipPrice": False}),
+    (FRAGMENTS, {"withStock": False, "skipPrice": True}),
+    (PRODUCTS, None),
+    (CART, {"a": US_ADDRESS}),
+    ('{ product(handle: "seraphina-halo-ring") { variants { id title price { amount } } } }', None),
+]
+
+
+def normalized(result: Any) -> Any:
+    """The result without what legitimately differs between two runs (ages and timings)."""
+    text = repr((result.data, [e.formatted for e in result.errors or []]))
+    text = re.sub(r"'ageMs': \d+", "'ageMs': N", text)
+    return re.sub(r"'errorId': '[0-9a-f]+'", "'errorId': X", text)
+
+
+@pytest.mark.parametrize(("query", "variables"), CASES)
+async def test_fast_and_plain_execution_agree(gateway: Gateway, query: str, variables: dict | None) -> None:
+    await gateway.gql(query, variables)  # warm the caches, so both runs see the same answers
+    services = gateway.app.state.services
+    fast, plain = build_schema(), build_schema(fast_leaves=False)
+    first = await fast.execute(query, variable_values=variables, context_value=RequestContext.start(services,
+                                                                                                    budget_ms=5000))
+    second = await plain.execute(query, variable_values=variables, context_value=RequestContext.start(services,
+                                                                                                      budget_ms=5000))
+    assert normalized(first) == normalized(second)
+    assert first.data is not None
+
+
+async def test_a_null_where_the_schema_forbids_one_fails_the_same_way(
+    gateway: Gateway, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from schema import product
+
+    original = product.ProductVariant.from_domain
+
+    def broken(v: Any, stock: Any = None) -> Any:
+        built = original(v, stock)
+        built.title = None  # type: ignore[assignment]
+        return built
+
+    monkeypatch.setattr(product.ProductVariant, "from_domain", staticmethod(broken))
+    query = '{ product(handle: "gold-huggie-hoops") { title variants { sku title } } }'
+    services = gateway.app.state.services
+    results = [await schema.execute(query, context_value=RequestContext.start(services, budget_ms=5000))
+               for schema in (build_schema(), build_schema(fast_leaves=False))]
+    assert normalized(results[0]) == normalized(results[1])
+    assert results[0].errors
