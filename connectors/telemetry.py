@@ -8,6 +8,7 @@ and become Prometheus names on /metrics (`bezel.vendor.calls` -> `bezel_vendor_c
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 
 from opentelemetry import metrics, propagate, trace
@@ -16,25 +17,42 @@ from opentelemetry.metrics import CallbackOptions, Observation
 tracer = trace.get_tracer("bezel")
 meter = metrics.get_meter("bezel")
 
+
+class Tally:
+    """A counter for hot paths: increments land in a dict (well under a microsecond) and reach
+    OpenTelemetry as an observable counter when metrics are collected. The SDK's own `Counter.add`
+    costs tens of microseconds per call on these machines (measured: 10% of a cached page's CPU)."""
+
+    def __init__(self, name: str, description: str) -> None:
+        self.counts: defaultdict[tuple[tuple[str, str], ...], int] = defaultdict(int)
+        meter.create_observable_counter(name, [self._observe], description=description)
+
+    def add(self, amount: int, attributes: tuple[tuple[str, str], ...]) -> None:
+        self.counts[attributes] += amount
+
+    def _observe(self, options: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(count, dict(key)) for key, count in list(self.counts.items())]
+
 # ---------------------------------------------------------------- vendors and the call policy
 
 VENDOR_CALL_DURATION = meter.create_histogram(
     "bezel.vendor.call.duration", unit="s",
-    description="Time a vendor call held the request, by vendor, operation and outcome (cache hits included).",
+    description="Time a vendor call held the request when the vendor was asked (not for answers from cache), "
+                "by vendor, operation and outcome.",
     explicit_bucket_boundaries_advisory=[0.001, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.4, 0.6, 0.9,
                                          1.2, 2.0, 3.0, 5.0],
 )
-VENDOR_CALLS = meter.create_counter(
+VENDOR_CALLS = Tally(
     "bezel.vendor.calls",
     description="Vendor calls by vendor and outcome: live, cache, stale, timeout, error, circuit_open, rejected, "
                 "bad_input.",
 )
-VENDOR_FALLBACKS = meter.create_counter(
+VENDOR_FALLBACKS = Tally(
     "bezel.vendor.fallbacks", description="Failed vendor calls answered with a stale last good answer, by vendor.")
-VENDOR_UNAVAILABLE = meter.create_counter(
+VENDOR_UNAVAILABLE = Tally(
     "bezel.vendor.unavailable",
     description="Failed vendor calls with nothing to fall back on (VENDOR_UNAVAILABLE), by vendor.")
-CACHE_LOOKUPS = meter.create_counter(
+CACHE_LOOKUPS = Tally(
     "bezel.cache.lookups",
     description="Cache lookups by tier (local, redis) and result (hit, miss); hit ratio = hit / (hit + miss).")
 

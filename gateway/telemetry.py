@@ -96,6 +96,7 @@ class _TraceIds(logging.Filter):
     """Adds the current trace and span ids (hex, as Jaeger shows them) to every record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        record.__dict__.pop("color_message", None)  # uvicorn's ANSI-colored copy of the message
         context = trace.get_current_span().get_span_context()
         if context.is_valid:
             record.trace_id = format(context.trace_id, "032x")

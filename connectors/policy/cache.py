@@ -30,10 +30,10 @@ from connectors.telemetry import CACHE_LOOKUPS
 
 T = TypeVar("T")
 log = logging.getLogger("bezel.cache")
-_LOCAL_HIT = {"tier": "local", "result": "hit"}
-_LOCAL_MISS = {"tier": "local", "result": "miss"}
-_REDIS_HIT = {"tier": "redis", "result": "hit"}
-_REDIS_MISS = {"tier": "redis", "result": "miss"}
+_LOCAL_HIT = (("result", "hit"), ("tier", "local"))
+_LOCAL_MISS = (("result", "miss"), ("tier", "local"))
+_REDIS_HIT = (("result", "hit"), ("tier", "redis"))
+_REDIS_MISS = (("result", "miss"), ("tier", "redis"))
 MAX_REDIS_BACKOFF_S = 5.0
 
 

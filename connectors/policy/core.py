@@ -179,13 +179,15 @@ class CallPolicy:
         answers: dict[str, Sourced[T] | VendorError] = {}
         missing: list[str] = []
         now = time.time()
+        ttl = self.config.cache_ttl_s
         for k, ck in item_keys.items():
             entry = entries.get(ck)
-            if (entry is not None and entry.age_s(now) < self.config.cache_ttl_s
-                    and not (must_refresh and must_refresh(entry.value))):
-                answers[k] = Sourced(entry.value, Freshness(Source.CACHE, int(entry.age_s(now) * 1000), self.vendor))
-            else:
-                missing.append(k)
+            if entry is not None:
+                age = max(0.0, now - entry.stored_at)
+                if age < ttl and not (must_refresh and must_refresh(entry.value)):
+                    answers[k] = Sourced(entry.value, Freshness(Source.CACHE, int(age * 1000), self.vendor))
+                    continue
+            missing.append(k)
         if not missing:
             self._record(scope, None, "cache", Source.CACHE, started, trace, operation=operation)
             return answers
@@ -517,10 +519,11 @@ def observe(record: CallRecord) -> None:
         })
         if record.outcome in _FAILED:
             span.set_status(StatusCode.ERROR, record.outcome)
-    labels = {"vendor": record.vendor, "outcome": record.outcome}
-    VENDOR_CALLS.add(1, labels)
-    VENDOR_CALL_DURATION.record(record.ms / 1000, {**labels, "operation": record.operation})
+    VENDOR_CALLS.add(1, (("outcome", record.outcome), ("vendor", record.vendor)))
+    if record.attempts:  # the vendor was asked: its latency is worth a histogram point
+        VENDOR_CALL_DURATION.record(record.ms / 1000, {"vendor": record.vendor, "outcome": record.outcome,
+                                                        "operation": record.operation})
     if record.outcome == "stale":
-        VENDOR_FALLBACKS.add(1, {"vendor": record.vendor})
+        VENDOR_FALLBACKS.add(1, (("vendor", record.vendor),))
     elif record.outcome in _FAILED:
-        VENDOR_UNAVAILABLE.add(1, {"vendor": record.vendor})
+        VENDOR_UNAVAILABLE.add(1, (("vendor", record.vendor),))

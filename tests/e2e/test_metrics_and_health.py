@@ -59,7 +59,7 @@ async def test_vendor_counters_move_by_the_traffic_and_faults_sent(sandbox: Sand
     assert delta("bezel_vendor_fallbacks_total", vendor="tax") == 1
     assert delta("bezel_vendor_unavailable_total", vendor="tax") == 1
     assert delta("bezel_vendor_calls_total", vendor="engraving", outcome="cache") == 2
-    assert delta("bezel_vendor_call_duration_seconds_count", vendor="tax") == 4
+    assert delta("bezel_vendor_call_duration_seconds_count", vendor="tax") == 3  # asked thrice; once from cache
     assert delta("bezel_graphql_request_duration_seconds_count", operation="ProductPage", type="query") == 3
     assert delta("bezel_graphql_request_duration_seconds_count", operation="anonymous", type="query") == 1
     assert delta("bezel_cache_lookups_total", tier="local", result="hit") >= 5
