@@ -12,13 +12,12 @@ exception is logged server-side with its traceback under an `errorId` and masked
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import uuid
 from collections.abc import Iterator
 
 from graphql import GraphQLError, GraphQLSyntaxError
-from strawberry.extensions import ParserCache, SchemaExtension
+from strawberry.extensions import SchemaExtension
 
 from connectors.errors import PublicError
 from resolvers.context import RequestContext
@@ -81,18 +80,6 @@ def masked(error: GraphQLError) -> GraphQLError:
 def ensure_coded(errors: list[GraphQLError]) -> list[GraphQLError]:
     """Last guard before the wire: an error that escaped shaping (no code) is masked, not shown."""
     return [e if (e.extensions or {}).get("code") else masked(e) for e in errors]
-
-
-class ErrorSafeParserCache(ParserCache):
-    """strawberry's ParserCache raises syntax errors from its hook, where they skip every extension's
-    `on_operation` (so they would reach clients untyped). On a syntax error, leave the document unset:
-    strawberry parses again inside its own error handling and reports it as a proper parse error."""
-
-    def on_parse(self) -> Iterator[None]:
-        context = self.execution_context
-        with contextlib.suppress(GraphQLError):
-            context.graphql_document = self.cached_parse_document(context.query, **context.parse_options)
-        yield
 
 
 class VendorReport(SchemaExtension):

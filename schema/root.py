@@ -9,7 +9,6 @@ from graphql import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
     MaxTokensLimiter,
-    ValidationCache,
     max_aliases,
     query_depth_limiter,
 )
@@ -19,7 +18,8 @@ from resolvers import products as product_resolvers
 from schema import checkout
 from schema.cart import CartQuote, CartQuoteInput, cart_quote
 from schema.common import Info
-from schema.errors import ErrorSafeParserCache, ShapeErrors, VendorReport
+from schema.documents import DocumentCache, DocumentStore
+from schema.errors import ShapeErrors, VendorReport
 from schema.execution import FastLeafExecutionContext
 from schema.product import Product, ProductConnection
 from schema.telemetry import OperationTelemetry
@@ -73,6 +73,7 @@ def build_schema(limits: SchemaLimits | None = None, *, fast_leaves: bool = True
     """The schema with its extensions. Validation rules are built here, once, so the validation
     cache keeps hitting (a rule class built per request would be a new cache key every time)."""
     limits = limits or SchemaLimits()
+    documents = DocumentStore(limits.cache_size)
     rules = [
         query_depth_limiter.create_validator(limits.max_depth, None),
         max_aliases.create_validator(limits.max_aliases),
@@ -90,7 +91,6 @@ def build_schema(limits: SchemaLimits | None = None, *, fast_leaves: bool = True
             VendorReport,
             lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
             lambda: AddValidationRules(rules),
-            lambda: ErrorSafeParserCache(maxsize=limits.cache_size),
-            lambda: ValidationCache(maxsize=limits.cache_size),
+            lambda: DocumentCache(documents),
         ],
     )
