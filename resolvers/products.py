@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 
 from connectors.errors import InputError, VendorError, VendorUnavailable
@@ -104,19 +103,24 @@ async def availability(ctx: RequestContext, variant: Variant) -> Availability:
     LOW_STOCK (or OUT_OF_STOCK if it was last seen sold out), unconfirmed; with no earlier answer
     at all, UNKNOWN. The response then carries one VENDOR_UNAVAILABLE error for the whole request.
     """
-    try:
-        stock = await ctx.loaders.stock_by_sku.load(variant.sku)
-    except VendorError as exc:
-        return _availability(ctx, exc)
+    loader = ctx.loaders.stock_by_sku
+    stock = loader.answered.get(variant.sku)
+    if stock is None:
+        try:
+            stock = await loader.load(variant.sku)
+        except VendorError as exc:
+            stock = exc
     return _availability(ctx, stock)
 
 
 async def availabilities(ctx: RequestContext, variants: Sequence[Variant]) -> dict[str, Availability]:
     """Stock for many variants at once (one inventory call), by SKU: cheaper than one await per variant."""
-    skus = [v.sku for v in variants]
-    loader = ctx.loaders.stock_by_sku
-    answers = await asyncio.gather(*(loader.load(sku) for sku in skus), return_exceptions=True)
-    return {sku: _availability(ctx, answer) for sku, answer in zip(skus, answers, strict=True)}
+    skus = tuple(v.sku for v in variants)
+    try:
+        answers = await ctx.loaders.stock_by_sku.load(skus)
+    except VendorError as exc:
+        answers = dict.fromkeys(skus, exc)
+    return {sku: _availability(ctx, answer) for sku, answer in answers.items()}
 
 
 def _availability(ctx: RequestContext, stock: Sourced[StockLevel] | BaseException) -> Availability:

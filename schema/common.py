@@ -35,7 +35,10 @@ class Freshness:
 
     @classmethod
     def from_domain(cls, f: models.Freshness) -> Freshness:
-        return cls(source=FreshnessSource(f.source.value), age_ms=f.age_ms, vendor=f.vendor)
+        return cls(source=_SOURCES[f.source], age_ms=f.age_ms, vendor=f.vendor)
+
+
+_SOURCES = {source: FreshnessSource(source.value) for source in models.Source}
 
 
 @strawberry.type(description="An amount of money. `amount` is a decimal string, never a float.")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from typing import Any
+
+import pytest
 
 from tests.support import PRODUCT_PAGE_QUERY, ROOT, Gateway, Sandbox, error_codes
 
@@ -54,6 +57,36 @@ async def test_a_100_plus_variant_ring_costs_exactly_one_inventory_call(gateway:
         calls = sandbox.calls()
         assert calls["inventory"] == 1, calls
         assert calls["catalog"] == 1, calls
+
+
+async def test_a_whole_catalog_of_stock_shares_inventory_calls_of_at_most_250_skus(
+    gateway: Gateway, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every product's variants (one loader key each) and a single variant asked on its own go into the
+    same batch, split into the inventory API's 250-SKU calls."""
+    sandbox.reset()
+    policy = gateway.app.state.services.vendors.policies["inventory"]
+    asked: list[list[str]] = []
+    run_batch = policy.run_batch
+
+    async def recorded(operation: str, keys: list[str], *args: Any, **kwargs: Any) -> Any:
+        asked.append(list(keys))
+        return await run_batch(operation, keys, *args, **kwargs)
+
+    monkeypatch.setattr(policy, "run_batch", recorded)
+    result = await gateway.gql("""{ products(first: 50) { nodes { variants { sku availability { status } } } }
+        product(handle: "aurelia-solitaire-ring") { variantBySelectedOptions(selectedOptions: [
+          {name: "Metal", value: "Platinum"}, {name: "Center Stone", value: "1.0 ct Lab Diamond"},
+          {name: "Ring Size", value: "6"}]) { sku availability { status } } } }""")
+    assert "errors" not in result, result["errors"]
+    skus = {v["sku"] for p in result["data"]["products"]["nodes"] for v in p["variants"]}
+    single = result["data"]["product"]["variantBySelectedOptions"]
+    assert single["sku"] in skus
+    assert len(skus) > 250
+    every = [sku for batch in asked for sku in batch]
+    assert sorted(every) == sorted(skus)  # each SKU asked once, the single variant's included
+    assert all(len(batch) <= 250 for batch in asked)
+    assert sandbox.calls()["inventory"] <= -(-len(skus) // 250) + 1  # + the single variant, if it came first
 
 
 async def test_an_unknown_handle_is_null_without_an_error(gateway: Gateway, sandbox: Sandbox) -> None:

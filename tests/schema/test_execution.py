@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -73,17 +74,54 @@ async def test_a_null_where_the_schema_forbids_one_fails_the_same_way(
 ) -> None:
     from schema import product
 
-    original = product.ProductVariant.from_domain
+    original = product._variant_shells
 
-    def broken(v: Any, stock: Any = None) -> Any:
-        built = original(v, stock)
-        built.title = None  # type: ignore[assignment]
-        return built
+    def broken(p: Any) -> Any:  # copies: the real shells are shared and must stay intact
+        return [dataclasses.replace(shell, title=None) for shell in original(p)]
 
-    monkeypatch.setattr(product.ProductVariant, "from_domain", staticmethod(broken))
+    monkeypatch.setattr(product, "_variant_shells", broken)
     query = '{ product(handle: "gold-huggie-hoops") { title variants { sku title } } }'
     services = gateway.app.state.services
     results = [await schema.execute(query, context_value=RequestContext.start(services, budget_ms=5000))
                for schema in (build_schema(), build_schema(fast_leaves=False))]
     assert normalized(results[0]) == normalized(results[1])
     assert results[0].errors
+
+
+LITERAL_DIRECTIVES = """{ product(handle: "lumiere-sapphire-pendant") {
+    variants { sku price @include(if: false) { amount } title @skip(if: true)
+      availability @include(if: true) { status freshness { source } } } } }"""
+
+
+async def test_selections_shared_across_requests_keep_literal_directives(gateway: Gateway) -> None:
+    """A query without variables has its flat selections worked out once and reused: the second run
+    (from the shared selections) must equal the first and graphql-core's own answer."""
+    services = gateway.app.state.services
+    fast, plain = build_schema(), build_schema(fast_leaves=False)
+
+    async def run(schema: Any) -> Any:
+        return await schema.execute(LITERAL_DIRECTIVES,
+                                    context_value=RequestContext.start(services, budget_ms=5000))
+
+    await gateway.gql(LITERAL_DIRECTIVES)
+    first, second, reference = await run(fast), await run(fast), await run(plain)
+    assert normalized(first) == normalized(second) == normalized(reference)
+    variant = first.data["product"]["variants"][0]
+    assert set(variant) == {"sku", "availability"}
+
+
+async def test_variant_shells_are_shared_and_never_carry_a_request_s_stock(gateway: Gateway) -> None:
+    from resolvers.products import product_by_handle
+    from schema import product
+
+    services = gateway.app.state.services
+    query = '{ product(handle: "lumiere-sapphire-pendant") { variants { sku availability { status } } } }'
+    assert (await gateway.gql(query))["data"]["product"]["variants"][0]["availability"]["status"]
+    sourced = await product_by_handle(RequestContext.start(services, budget_ms=5000), "lumiere-sapphire-pendant")
+    assert sourced is not None
+    shells = product._variant_shells(sourced.value)
+    assert product._variant_shells(sourced.value) is shells  # the cached product: converted once
+    assert all(shell.stock is None for shell in shells)  # a request's stock went on copies
+    with_stock = (await gateway.gql(query))["data"]["product"]["variants"]
+    assert all(v["availability"]["status"] for v in with_stock)
+    assert all(shell.stock is None for shell in product._variant_shells(sourced.value))
