@@ -9,11 +9,11 @@ resolver, no arguments, no extensions.
 For those, and only when no extension hooks field resolution, this execution context reads the
 attribute and serializes it directly; an object (or list of objects) whose selected sub-fields are
 all such leaves is built in one step, whether a plain field or a resolver returned it (a product's
-`variants` list). Which selections are flat is worked out once per document when the operation has
-no variables. Anything else (a resolver, arguments, `__typename`, a null
-value, a value its type refuses, a fragment or directive beyond @include/@skip) takes graphql-core's
-own path, so results and errors are exactly what graphql-core would produce; a test executes every
-query of the suite both ways and compares.
+`variants` list). Which selections are flat is worked out once per document, unless a directive
+takes a variable (`@include(if: $x)`): then it is worked out per request. Anything else (a
+resolver, arguments, `__typename`, a null value, a value its type refuses, a fragment or directive
+beyond @include/@skip) takes graphql-core's own path, so results and errors are exactly what
+graphql-core would produce; a test executes every query of the suite both ways and compares.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from typing import Any
 
 from cachetools import LRUCache
 from graphql import (
+    BREAK,
+    DirectiveNode,
     GraphQLBoolean,
     GraphQLEnumType,
     GraphQLID,
@@ -31,6 +33,9 @@ from graphql import (
     GraphQLObjectType,
     GraphQLScalarType,
     GraphQLString,
+    VariableNode,
+    Visitor,
+    visit,
 )
 from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
@@ -75,7 +80,7 @@ class FastLeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self._flat_selections: dict[int, tuple[Any, _Selection | None]] = {}
         self._fast = not (self.middleware_manager and getattr(self.middleware_manager, "middlewares", None))
         self._shared: dict[tuple[Any, ...], _Selection | None] | None = None
-        if self._fast and not self.operation.variable_definitions:
+        if self._fast:
             self._shared = _shared_selections(self.operation, self.fragments)
 
     def execute_field(
@@ -183,18 +188,41 @@ class FastLeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return selection
 
 
-# Flat selections of operations without variables, kept across requests. The document cache hands
-# every request the same AST, so a selection is known by its nodes' identities; without variables,
-# @include/@skip cannot change it. Each entry holds its operation and fragments, so ids stay unique.
-_SHARED: LRUCache[int, tuple[Any, Any, dict[tuple[Any, ...], _Selection | None]]] = LRUCache(maxsize=256)
+# Flat selections kept across requests. The document cache hands every request the same AST, so a
+# selection is known by its nodes' identities; unless a directive takes a variable, @include/@skip
+# cannot change it between requests. Each entry holds its operation and fragments, so ids stay unique.
+_SHARED: LRUCache[int, tuple[Any, Any, dict[tuple[Any, ...], _Selection | None] | None]] = LRUCache(maxsize=256)
 
 
-def _shared_selections(operation: Any, fragments: Any) -> dict[tuple[Any, ...], _Selection | None]:
+def _shared_selections(operation: Any, fragments: Any) -> dict[tuple[Any, ...], _Selection | None] | None:
+    """The operation's shared selections, or None when variables steer its directives."""
     entry = _SHARED.get(id(operation))
     if entry is None or entry[0] is not operation:
-        entry = (operation, fragments, {})
+        steered = bool(operation.variable_definitions) and _directives_take_variables(operation, fragments)
+        entry = (operation, fragments, None if steered else {})
         _SHARED[id(operation)] = entry
     return entry[2]
+
+
+class _DirectiveVariables(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found = False
+
+    def enter_directive(self, node: DirectiveNode, *_: Any) -> Any:
+        if any(isinstance(argument.value, VariableNode) for argument in node.arguments or ()):
+            self.found = True
+            return BREAK
+        return None
+
+
+def _directives_take_variables(operation: Any, fragments: Any) -> bool:
+    finder = _DirectiveVariables()
+    for node in (operation, *(fragments or {}).values()):
+        visit(node, finder)
+        if finder.found:
+            return True
+    return False
 
 
 def _serialize(leaf: GraphQLScalarType | GraphQLEnumType, value: Any) -> Any:

@@ -125,3 +125,55 @@ async def test_variant_shells_are_shared_and_never_carry_a_request_s_stock(gatew
     with_stock = (await gateway.gql(query))["data"]["product"]["variants"]
     assert all(v["availability"]["status"] for v in with_stock)
     assert all(shell.stock is None for shell in product._variant_shells(sourced.value))
+
+
+STEERED = """query($withPrice: Boolean!, $skipTitle: Boolean!) {
+  product(handle: "lumiere-sapphire-pendant") {
+    variants { sku price @include(if: $withPrice) { amount } title @skip(if: $skipTitle)
+      selectedOptions { name value } } } }"""
+
+
+async def test_selections_steered_by_variables_are_worked_out_per_request(gateway: Gateway) -> None:
+    """The same document (one AST, from the document cache) run with different @include/@skip
+    variables inside a flat selection: each run selects what its own variables say."""
+    services = gateway.app.state.services
+    fast, plain = build_schema(), build_schema(fast_leaves=False)
+    await gateway.gql(STEERED, {"withPrice": True, "skipTitle": False})
+
+    async def run(schema: Any, variables: dict[str, bool]) -> Any:
+        return await schema.execute(STEERED, variable_values=variables,
+                                    context_value=RequestContext.start(services, budget_ms=5000))
+
+    for variables in ({"withPrice": True, "skipTitle": False}, {"withPrice": False, "skipTitle": True},
+                      {"withPrice": True, "skipTitle": True}):
+        first, reference = await run(fast, variables), await run(plain, variables)
+        assert normalized(first) == normalized(reference)
+        variant = first.data["product"]["variants"][0]
+        assert ("price" in variant) is variables["withPrice"]
+        assert ("title" in variant) is not variables["skipTitle"]
+
+
+async def test_selections_of_operations_with_variables_are_shared_when_no_directive_takes_one(
+    gateway: Gateway,
+) -> None:
+    """Variables in arguments only (a storefront's usual page query) cannot change which fields are
+    collected, so the flat selections are shared; the answers still follow each request's variables."""
+    from schema.execution import _SHARED
+
+    query = """query($handle: String!) { product(handle: $handle) {
+      handle variants { sku price { amount } selectedOptions { name value } } } }"""
+    services = gateway.app.state.services
+    fast, plain = build_schema(), build_schema(fast_leaves=False)
+    for handle in ("lumiere-sapphire-pendant", "gold-huggie-hoops", "lumiere-sapphire-pendant"):
+        variables = {"handle": handle}
+        await gateway.gql(query, variables)
+        first = await fast.execute(query, variable_values=variables,
+                                   context_value=RequestContext.start(services, budget_ms=5000))
+        reference = await plain.execute(query, variable_values=variables,
+                                        context_value=RequestContext.start(services, budget_ms=5000))
+        assert normalized(first) == normalized(reference)
+        assert first.data["product"]["handle"] == handle
+    shared = [entry for entry in _SHARED.values() if entry[0].variable_definitions
+              and entry[0].variable_definitions[0].variable.name.value == "handle"]
+    assert shared
+    assert shared[-1][2]  # kept, and holding selections
