@@ -23,7 +23,7 @@ AFFIRM = {"promo": {"id": "promo_set_default", "apr": "0.1999", "term_length": 3
                      "currency": "USD"}]}
 
 
-@respx.mock(base_url=BASE)
+@respx.mock(base_url=BASE, using="httpx")
 async def test_affirm_terms_become_monthly_offers(respx_mock) -> None:
     route = respx_mock.get("/affirm/api/promos/v2/pk_live").mock(return_value=httpx.Response(200, json=AFFIRM))
     offers = await execute(bnpl, BnplAPI(affirm_public_key="pk_live").affirm_offers(Money.of("3250", "USD")))
@@ -36,7 +36,7 @@ async def test_affirm_terms_become_monthly_offers(respx_mock) -> None:
     assert offers[1].total_cost == Money.of("3250.02", "USD")
 
 
-@respx.mock(base_url=BASE)
+@respx.mock(base_url=BASE, using="httpx")
 async def test_affirm_out_of_range_is_no_offer_but_a_missing_promo_key_is_a_bad_body(respx_mock) -> None:
     route = respx_mock.get("/affirm/api/promos/v2/sandbox_public")
     route.mock(return_value=httpx.Response(200, json={"promo": None, "terms": [], "reason": "amount_out_of_range"}))
@@ -46,7 +46,7 @@ async def test_affirm_out_of_range_is_no_offer_but_a_missing_promo_key_is_a_bad_
         await execute(bnpl, BnplAPI().affirm_offers(Money.of("500", "USD")))
 
 
-@respx.mock(base_url=BASE)
+@respx.mock(base_url=BASE, using="httpx")
 async def test_afterpay_configuration_and_its_error_body(respx_mock) -> None:
     route = respx_mock.get("/afterpay/v2/configuration")
     route.mock(return_value=httpx.Response(200, json={"minimumAmount": {"amount": "1.00", "currency": "USD"},

@@ -28,7 +28,7 @@ SHOPIFY_PRODUCT = {
 }
 
 
-@respx.mock(base_url=BASE)
+@respx.mock(base_url=BASE, using="httpx")
 async def test_products_map_options_in_position_order_and_variants_by_option_name(respx_mock) -> None:
     route = respx_mock.get(f"{API}/products.json").mock(
         return_value=httpx.Response(200, json={"products": [SHOPIFY_PRODUCT]}))
@@ -46,7 +46,7 @@ async def test_products_map_options_in_position_order_and_variants_by_option_nam
     assert route.calls.last.request.headers["x-shopify-access-token"] == "shpat_1"
 
 
-@respx.mock(base_url=BASE)
+@respx.mock(base_url=BASE, using="httpx")
 async def test_a_page_asks_one_more_to_know_if_there_is_a_next_page(respx_mock) -> None:
     products = [{**SHOPIFY_PRODUCT, "id": i, "handle": f"p{i}"} for i in (1, 2, 3)]
     route = respx_mock.get(f"{API}/products.json").mock(return_value=httpx.Response(200, json={"products": products}))
@@ -57,7 +57,7 @@ async def test_a_page_asks_one_more_to_know_if_there_is_a_next_page(respx_mock) 
     assert route.calls.last.request.url.params["since_id"] == "77"
 
 
-@respx.mock(base_url=BASE)
+@respx.mock(base_url=BASE, using="httpx")
 async def test_variant_lookup_reads_the_product_id_and_a_404_means_unknown(respx_mock) -> None:
     route = respx_mock.get(f"{API}/variants/808950810.json")
     route.mock(return_value=httpx.Response(200, json={"variant": SHOPIFY_PRODUCT["variants"][0]}))
@@ -71,7 +71,7 @@ async def test_variant_lookup_reads_the_product_id_and_a_404_means_unknown(respx
     [(401, {"errors": "[API] Invalid API key or access token"}), (400, {"errors": {"limit": ["is too big"]}}),
      (500, {"errors": "Internal Server Error"})],
 )
-@respx.mock(base_url=BASE)
+@respx.mock(base_url=BASE, using="httpx")
 async def test_shopify_error_bodies_in_both_shapes(respx_mock, status: int, body: dict) -> None:
     respx_mock.get(f"{API}/products.json").mock(return_value=httpx.Response(status, json=body))
     with pytest.raises(VendorHTTPError) as caught:
@@ -84,7 +84,7 @@ async def test_shopify_error_bodies_in_both_shapes(respx_mock, status: int, body
     [lambda p: p.pop("handle"), lambda p: p["variants"][0].update(price="free"),
      lambda p: p.update(options="Metal"), lambda p: p["variants"][0].update(id="abc")],
 )
-@respx.mock(base_url=BASE)
+@respx.mock(base_url=BASE, using="httpx")
 async def test_a_product_of_the_wrong_shape_is_a_bad_response(respx_mock, mutate) -> None:
     import copy
 

@@ -17,7 +17,7 @@ PREVIEW = {"id": "prv_1", "status": "rendered", "text": "Forever", "font": "scri
                            "fonts": ["script", "block"], "placements": ["inside_band"]}}
 
 
-@respx.mock(base_url=BASE)
+@respx.mock(base_url=BASE, using="httpx")
 async def test_a_preview_maps_image_and_limits(respx_mock) -> None:
     route = respx_mock.post("/api/v1/previews").mock(return_value=httpx.Response(201, json=PREVIEW))
     call = EngravingAPI().preview(text="Forever", font="script", placement="inside_band", sku="AUR-1")
@@ -38,7 +38,7 @@ async def test_a_preview_maps_image_and_limits(respx_mock) -> None:
         ("text", "novel_reason", {}, "The engraving cannot be made as entered."),
     ],
 )
-@respx.mock(base_url=BASE)
+@respx.mock(base_url=BASE, using="httpx")
 async def test_422_blames_the_field_in_our_words(respx_mock, field: str, code: str, details: dict,
                                                  message: str) -> None:
     respx_mock.post("/api/v1/previews").mock(return_value=httpx.Response(
@@ -49,7 +49,7 @@ async def test_422_blames_the_field_in_our_words(respx_mock, field: str, code: s
     assert caught.value.public_message == message
 
 
-@respx.mock(base_url=BASE)
+@respx.mock(base_url=BASE, using="httpx")
 async def test_render_failures_are_vendor_errors(respx_mock) -> None:
     respx_mock.post("/api/v1/previews").mock(return_value=httpx.Response(
         500, json={"errors": [{"field": None, "code": "render_failed", "message": "Render failed."}]}))

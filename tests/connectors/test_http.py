@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 import respx
@@ -15,7 +17,7 @@ from connectors.errors import (
     VendorRejected,
     VendorTimeout,
 )
-from connectors.http import VendorCall, VendorRequest
+from connectors.http import VendorCall, VendorClient, VendorRequest
 from tests.connectors.helpers import BASE, execute
 
 
@@ -32,7 +34,7 @@ def _call(parse=lambda body: body["ok"]) -> VendorCall[object]:
         (httpx.ReadTimeout("slow"), VendorTimeout),
     ],
 )
-@respx.mock(base_url=BASE)
+@respx.mock(base_url=BASE, using="httpx")
 async def test_transport_failures_become_vendor_errors(respx_mock, side_effect, error) -> None:
     respx_mock.post("/v2/taxes").mock(side_effect=side_effect)
     with pytest.raises(error) as caught:
@@ -41,7 +43,7 @@ async def test_transport_failures_become_vendor_errors(respx_mock, side_effect, 
     assert isinstance(caught.value.__cause__, httpx.HTTPError)
 
 
-@respx.mock(base_url=BASE)
+@respx.mock(base_url=BASE, using="httpx")
 async def test_bodies_that_are_not_json_or_not_the_shape_are_bad_responses(respx_mock) -> None:
     route = respx_mock.post("/v2/taxes")
     route.mock(return_value=httpx.Response(200, content=b'{"tax": {"amount'))
@@ -55,7 +57,7 @@ async def test_bodies_that_are_not_json_or_not_the_shape_are_bad_responses(respx
         await execute(tax, _call())
 
 
-@respx.mock(base_url=BASE)
+@respx.mock(base_url=BASE, using="httpx")
 async def test_429_carries_retry_after_in_seconds_or_as_a_date(respx_mock) -> None:
     route = respx_mock.post("/v2/taxes")
     body = {"error": "Too Many Requests", "detail": "slow down", "status": 429}
@@ -69,7 +71,7 @@ async def test_429_carries_retry_after_in_seconds_or_as_a_date(respx_mock) -> No
     assert caught.value.retry_after_s == 0  # a date in the past: retry now
 
 
-@respx.mock(base_url=BASE)
+@respx.mock(base_url=BASE, using="httpx")
 async def test_error_statuses_with_unreadable_bodies_are_still_typed(respx_mock) -> None:
     respx_mock.post("/v2/taxes").mock(return_value=httpx.Response(502, content=b"Bad Gateway"))
     with pytest.raises(VendorHTTPError) as caught:
@@ -78,7 +80,7 @@ async def test_error_statuses_with_unreadable_bodies_are_still_typed(respx_mock)
     assert not isinstance(caught.value, VendorRejected)
 
 
-@respx.mock(base_url=BASE)
+@respx.mock(base_url=BASE, using="httpx")
 async def test_a_missing_ok_call_answers_none_on_404(respx_mock) -> None:
     respx_mock.get("/thing").mock(return_value=httpx.Response(404, json={"error": "Not Found", "detail": "",
                                                                           "status": 404}))
@@ -95,3 +97,80 @@ def test_cache_keys_follow_what_is_sent_and_nothing_else() -> None:
 
     assert key(to_zip="10001", amount="1") == key(amount="1", to_zip="10001")
     assert key(to_zip="10001", amount="1") != key(to_zip="10002", amount="1")
+
+
+# The same failures over real sockets, through the aiohttp transport the gateway ships with.
+
+async def _raw_server(handle) -> tuple[asyncio.AbstractServer, str]:
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return server, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+
+
+async def _over_the_wire(base: str) -> object:
+    client = VendorClient("tax", base, read_error=tax.read_error)
+    try:
+        return await client.execute(_call())
+    finally:
+        await client.aclose()
+
+
+async def test_a_refused_connection_is_a_connection_error_not_a_timeout() -> None:
+    server, base = await _raw_server(lambda reader, writer: writer.close())
+    server.close()
+    await server.wait_closed()  # nothing listens on that port any more
+    with pytest.raises(VendorConnectionError, match="ClientConnectorError"):
+        await _over_the_wire(base)
+
+
+async def test_a_connection_dropped_mid_answer_is_a_connection_error() -> None:
+    async def half_an_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"ok")
+        await writer.drain()
+        writer.close()
+
+    server, base = await _raw_server(half_an_answer)
+    async with server:
+        with pytest.raises(VendorConnectionError):
+            await _over_the_wire(base)
+
+
+async def test_garbage_instead_of_http_is_a_connection_error() -> None:
+    async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"SSH-2.0-OpenSSH_9.2\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server, base = await _raw_server(garbage)
+    async with server:
+        with pytest.raises(VendorConnectionError):
+            await _over_the_wire(base)
+
+
+async def test_a_real_answer_over_the_wire_is_parsed_and_the_connection_kept() -> None:
+    connections = 0
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        while True:
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError:
+                return
+            length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length")))
+            await reader.readexactly(length)
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n"
+                         b'{"ok": "y"}')
+            await writer.drain()
+
+    server, base = await _raw_server(answer)
+    async with server:
+        client = VendorClient("tax", base, read_error=tax.read_error)
+        try:
+            assert [await client.execute(_call()) for _ in range(3)] == ["y", "y", "y"]
+        finally:
+            await client.aclose()
+    assert connections == 1  # kept alive, reused

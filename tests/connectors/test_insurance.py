@@ -16,7 +16,7 @@ TO = Address(country_code="US", zip="10001", province_code="NY")
 ITEMS = [InsuredItem("AUR-1", 2, Money.of("4250.00", "USD"))]
 
 
-@respx.mock(base_url=BASE)
+@respx.mock(base_url=BASE, using="httpx")
 async def test_a_quote_sends_and_reads_cents(respx_mock) -> None:
     route = respx_mock.post("/api/v1/quotes").mock(return_value=httpx.Response(200, json={
         "id": "quo_1", "token": "qt_1", "price": {"cents": 9350, "currency": "USD"},
@@ -34,7 +34,7 @@ async def test_a_quote_sends_and_reads_cents(respx_mock) -> None:
 
 
 @pytest.mark.parametrize(("code", "field"), [("unsupported_destination", "country_code"), ("amount_too_high", None)])
-@respx.mock(base_url=BASE)
+@respx.mock(base_url=BASE, using="httpx")
 async def test_422s_are_rejections_in_our_words(respx_mock, code: str, field: str | None) -> None:
     respx_mock.post("/api/v1/quotes").mock(return_value=httpx.Response(
         422, json={"error": {"code": code, "message": "vendor words", "field": "x"}}))
@@ -44,7 +44,7 @@ async def test_422s_are_rejections_in_our_words(respx_mock, code: str, field: st
     assert caught.value.public_message != "vendor words"
 
 
-@respx.mock(base_url=BASE)
+@respx.mock(base_url=BASE, using="httpx")
 async def test_other_errors_are_failures(respx_mock) -> None:
     respx_mock.post("/api/v1/quotes").mock(return_value=httpx.Response(
         500, json={"error": {"code": "internal_error", "message": "boom", "field": None}}))

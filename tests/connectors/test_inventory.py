@@ -12,7 +12,7 @@ from connectors.inventory import MAX_BATCH, InventoryAPI
 from tests.connectors.helpers import BASE, execute
 
 
-@respx.mock(base_url=BASE)
+@respx.mock(base_url=BASE, using="httpx")
 async def test_levels_for_many_skus_in_one_query(respx_mock) -> None:
     body = {"limit": 3, "offset": 0, "count": 2, "total": 2, "results": [
         {"id": "a", "version": 1, "sku": 'A"1', "quantityOnStock": 5, "availableQuantity": 4, "restockableInDays": 7},
@@ -35,7 +35,7 @@ def test_a_batch_is_bounded() -> None:
         InventoryAPI().levels([f"S{i}" for i in range(MAX_BATCH + 1)])
 
 
-@respx.mock(base_url=BASE)
+@respx.mock(base_url=BASE, using="httpx")
 async def test_commercetools_errors_and_wrong_shapes(respx_mock) -> None:
     route = respx_mock.get("/bezel/inventory")
     route.mock(return_value=httpx.Response(503, json={"statusCode": 503, "message": "Service Unavailable",

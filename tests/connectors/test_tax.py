@@ -27,7 +27,7 @@ def quote_call():
     return TaxAPI(origin=ORIGIN).quote(TO, [TaxLine("AUR-1", 1, Money.of("4250", "USD"))], Money.zero("USD"))
 
 
-@respx.mock(base_url=BASE)
+@respx.mock(base_url=BASE, using="httpx")
 async def test_a_quote_maps_taxjar_dollars_into_money(respx_mock) -> None:
     route = respx_mock.post("/v2/taxes").mock(return_value=httpx.Response(200, json=TAXJAR_OK))
     quote = await execute(tax, quote_call(), api_key="tj_key")
@@ -52,7 +52,7 @@ async def test_a_quote_maps_taxjar_dollars_into_money(respx_mock) -> None:
         ("to_country XX is not supported", "country_code"),
     ],
 )
-@respx.mock(base_url=BASE)
+@respx.mock(base_url=BASE, using="httpx")
 async def test_taxjar_400s_that_blame_the_destination_are_rejections(respx_mock, detail: str, field: str) -> None:
     respx_mock.post("/v2/taxes").mock(return_value=httpx.Response(
         400, json={"error": "Bad Request", "detail": detail, "status": 400}))
@@ -63,7 +63,7 @@ async def test_taxjar_400s_that_blame_the_destination_are_rejections(respx_mock,
 
 
 @pytest.mark.parametrize("status", [401, 403, 500, 503])
-@respx.mock(base_url=BASE)
+@respx.mock(base_url=BASE, using="httpx")
 async def test_other_taxjar_errors_are_vendor_failures(respx_mock, status: int) -> None:
     respx_mock.post("/v2/taxes").mock(return_value=httpx.Response(
         status, json={"error": "Unauthorized", "detail": "Not authorized for route 'POST /v2/taxes'",
@@ -83,7 +83,7 @@ async def test_other_taxjar_errors_are_vendor_failures(respx_mock, status: int) 
         [],
     ],
 )
-@respx.mock(base_url=BASE)
+@respx.mock(base_url=BASE, using="httpx")
 async def test_schema_violations_are_bad_responses(respx_mock, body) -> None:
     from connectors.errors import VendorBadResponse
 
