@@ -10,7 +10,7 @@ STAMP := $(VENV)/.synced-$(UV_VERSION)
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test lint fmt sandbox bench clean
+.PHONY: run test lint sandbox bench clean
 
 run: $(STAMP)  ## the sandbox vendors and the gateway, GraphiQL on http://127.0.0.1:8000/graphql
 	$(VENV)/bin/bezel dev --config bezel.toml
@@ -36,3 +36,12 @@ $(STAMP): $(UV) pyproject.toml uv.lock
 
 clean:
 	rm -rf $(TOOLS) $(VENV) .pytest_cache .ruff_cache
+
+bench: $(STAMP)  ## every benchmark; results in bench/results/ (needs wrk: apt-get install wrk)
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -q wrk >/dev/null; } || \
+		echo "wrk not found: saturation runs will be skipped (apt-get install wrk)"
+	$(UV) sync --locked --group bench --python $(PYTHON)
+	$(VENV)/bin/python -m bench.tracing_cost
+	$(VENV)/bin/python -m bench.profile_warm
+	$(VENV)/bin/python -m bench.run
+	$(UV) sync --locked --python $(PYTHON)

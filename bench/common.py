@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
-PACKAGES = ("strawberry-graphql", "graphql-core", "starlette", "uvicorn", "httpx", "redis", "orjson",
+PACKAGES = ("strawberry-graphql", "graphql-core", "starlette", "uvicorn", "httpx", "aiohttp", "redis", "orjson",
             "opentelemetry-sdk")
 
 

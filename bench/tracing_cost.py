@@ -29,14 +29,7 @@ PAGES = {"aurelia-solitaire-ring (176 variants)": "aurelia-solitaire-ring",
 WARMUP, RUNS = 30, 300
 
 
-def _query(handle: str) -> str:
-    from tests.support import PRODUCT_PAGE_QUERY
-
-    return PRODUCT_PAGE_QUERY.replace("aurelia-solitaire-ring", handle)
-
-
 async def _measure(config: str) -> dict[str, Any]:
-    import httpx
     from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
     class Counting(SpanExporter):
@@ -73,39 +66,26 @@ async def _measure(config: str) -> dict[str, Any]:
 
         root.BezelSchema.__init__ = with_field_spans  # type: ignore[method-assign]
 
-    from connectors.sandbox import create_app as create_sandbox
-    from gateway.app import create_app
-    from gateway.settings import load_settings
+    from bench.inprocess import check, warm_gateway
+    from bench.pages import page_body
 
-    os.environ["BEZEL_ENV"] = "test"
-    os.environ["BEZEL_SANDBOX__URL"] = "http://sandbox"
-    # Keep every answer fresh for the whole run, stock included: this measures the gateway, not vendors.
-    for vendor in ("CATALOG", "INVENTORY", "TAX", "INSURANCE", "BNPL", "ENGRAVING"):
-        os.environ[f"BEZEL_VENDORS__{vendor}__CACHE_TTL_S"] = "3600"
-    os.environ["BEZEL_AVAILABILITY__SAFETY_STOCK"] = "1"
-    sandbox = httpx.ASGITransport(app=create_sandbox(latency_scale=0.0))
-    app = create_app(load_settings(), vendor_transport=sandbox)
     results: dict[str, Any] = {}
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bezel") as client:
-            for label, handle in PAGES.items():
-                body = {"query": _query(handle)}
-                for _ in range(WARMUP):
-                    response = await client.post("/graphql", json=body)
-                    if response.status_code != 200 or "errors" in response.json():
-                        raise RuntimeError(f"the page does not answer cleanly: {response.text[:300]}")
-                before = Counting.exported
-                samples = []
-                for _ in range(RUNS):
-                    started = time.perf_counter()
-                    await client.post("/graphql", json=body)
-                    samples.append((time.perf_counter() - started) * 1000)
-                if config != "off":
-                    from opentelemetry import trace
+    async with warm_gateway() as client:
+        for label, handle in PAGES.items():
+            body = page_body(handle)
+            for _ in range(WARMUP):
+                await check(client, body)
+            before = Counting.exported
+            samples = []
+            for _ in range(RUNS):
+                started = time.perf_counter()
+                await client.post("/graphql", content=body, headers={"content-type": "application/json"})
+                samples.append((time.perf_counter() - started) * 1000)
+            if config != "off":
+                from opentelemetry import trace
 
-                    trace.get_tracer_provider().force_flush()
-                results[label] = {"ms": samples, "spans_per_request": (Counting.exported - before) / RUNS}
+                trace.get_tracer_provider().force_flush()
+            results[label] = {"ms": samples, "spans_per_request": (Counting.exported - before) / RUNS}
     return results
 
 
