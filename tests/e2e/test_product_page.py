@@ -281,3 +281,16 @@ async def test_engraving_input_errors_are_typed(gateway: Gateway, sandbox: Sandb
         assert message in error["message"]
     assert sandbox.calls()["engraving"] == 3  # the last two never reached the vendor
 
+
+
+async def test_every_answer_says_how_long_the_gateway_took(gateway: Gateway) -> None:
+    """`Server-Timing: gateway;dur=<ms>`: the gateway's own time, at least the slowest vendor's on the
+    page, shown by browser dev tools and used by the benchmarks to leave out the client's time."""
+    response = await gateway.post(PRODUCT_PAGE_QUERY)
+    match = re.fullmatch(r"gateway;dur=(\d+\.\d)", response.headers["server-timing"])
+    assert match is not None
+    slowest = max(v["ms"] for v in response.json()["extensions"]["vendors"].values())
+    assert float(match.group(1)) >= slowest
+    refused = await gateway.http.post("/graphql", content=b"{not json", headers={"content-type": "application/json"})
+    assert refused.status_code == 400
+    assert refused.headers["server-timing"].startswith("gateway;dur=")
