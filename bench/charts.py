@@ -35,10 +35,13 @@ def draw(results: dict[str, Any], stamp: str, out: Path) -> list[Path]:
     ax = axes[0][1]
     for key, label in (("product_page_30", "30 variants"), ("product_page_220", "220 variants")):
         if key in results:
-            data = sorted(results[key]["fixed_rate"]["raw_overhead_ms"])
-            if data:
-                rate = results[key]["fixed_rate"]["rate_rps"]
-                ax.plot(data, [i / len(data) for i in range(len(data))], label=f"{label}, {rate:g} rps")
+            rate = results[key]["fixed_rate"]["rate_rps"]
+            for raw, view, style in (("raw_overhead_ms", "client view", "-"),
+                                     ("raw_gateway_overhead_ms", "inside gateway", "--")):
+                data = sorted(results[key]["fixed_rate"].get(raw) or [])
+                if data:
+                    ax.plot(data, [i / len(data) for i in range(len(data))], linestyle=style,
+                            label=f"{label}, {rate:g} rps, {view}")
     ax.axvline(3, color="green", linestyle=":", linewidth=1, label="target p50 3 ms")
     ax.axvline(10, color="red", linestyle=":", linewidth=1, label="target p99 10 ms")
     ax.set_xscale("log")

@@ -26,6 +26,7 @@ class Sample:
     vendors: dict[str, Any] = field(default_factory=dict)
     error_codes: tuple[str, ...] = ()
     body: Any = None
+    gateway_ms: float | None = None  # the gateway's own time, from its Server-Timing header
 
     @property
     def critical_vendor_ms(self) -> float:
@@ -35,7 +36,13 @@ class Sample:
 
     @property
     def overhead_ms(self) -> float:
+        """As the client sees it: includes the network, queueing for a connection, this client's work."""
         return max(0.0, self.latency_ms - self.critical_vendor_ms)
+
+    @property
+    def gateway_overhead_ms(self) -> float | None:
+        """Inside the gateway: its own time (parse, execute, encode) beyond the vendors' critical path."""
+        return None if self.gateway_ms is None else max(0.0, self.gateway_ms - self.critical_vendor_ms)
 
 
 @dataclass
@@ -68,6 +75,7 @@ async def fixed_rate(url: str, bodies: Sequence[bytes], *, rate: float, seconds:
                     vendors=(doc.get("extensions") or {}).get("vendors") or {},
                     error_codes=tuple(e.get("extensions", {}).get("code", "") for e in doc.get("errors") or []),
                     body=keep_body(doc) if keep_body else None,
+                    gateway_ms=_server_timing(response.headers.get("server-timing")),
                 ))
             except httpx.HTTPError:
                 samples.append(Sample(latency_ms=(time.perf_counter() - scheduled) * 1000, status=0))
@@ -84,6 +92,14 @@ async def fixed_rate(url: str, bodies: Sequence[bytes], *, rate: float, seconds:
         elapsed = time.perf_counter() - started
         cpu = (time.process_time() - cpu_started) / elapsed
     return Run(samples=samples, seconds=elapsed, cpu=cpu)
+
+
+def _server_timing(header: str | None) -> float | None:
+    for metric in (header or "").split(","):
+        name, _, params = metric.strip().partition(";")
+        if name == "gateway" and params.startswith("dur="):
+            return float(params[4:])
+    return None
 
 
 async def closed_loop(call: Callable[[int], Any], *, concurrency: int, seconds: float) -> tuple[list[float], int]:

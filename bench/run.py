@@ -81,6 +81,10 @@ def _progress(name: str, results: dict[str, Any]) -> None:
     print(f"bench: {name} done", file=sys.stderr, flush=True)
 
 
+def _ps(stats: dict[str, float] | None) -> str:
+    return " / ".join(_p(stats, key) for key in ("median", "p95", "p99"))
+
+
 def _p(stats: dict[str, float] | None, key: str) -> str:
     return f"{stats[key]:.1f}" if stats and key in stats else "n/a"
 
@@ -103,11 +107,14 @@ def render(doc: dict[str, Any]) -> str:
     targets = []
     page = r.get("product_page_30", {}).get("fixed_rate")
     if page and page.get("overhead_ms"):
-        o = page["overhead_ms"]
-        targets.append(("Gateway overhead p50 at 100 rps (30 variants)", "<= 3 ms", f"{o['median']:.1f} ms",
-                        o["median"] <= 3))
-        targets.append(("Gateway overhead p99 at 100 rps (30 variants)", "<= 10 ms", f"{o['p99']:.1f} ms",
-                        o["p99"] <= 10))
+        views = (("as the client sees it", page["overhead_ms"]),
+                 ("inside the gateway", page.get("gateway_overhead_ms")))
+        for view, o in views:
+            if o:
+                targets.append((f"Gateway overhead p50 at 100 rps, 30 variants ({view})", "<= 3 ms",
+                                f"{o['median']:.1f} ms", o["median"] <= 3))
+                targets.append((f"Gateway overhead p99 at 100 rps, 30 variants ({view})", "<= 10 ms",
+                                f"{o['p99']:.1f} ms", o["p99"] <= 10))
     warm = r.get("warm_ceiling", {}).get("c16")
     if warm:
         targets.append(("Warm-cache throughput per worker", ">= 400 rps", f"{warm['throughput_rps']:.0f} rps",
@@ -134,19 +141,22 @@ def render(doc: dict[str, Any]) -> str:
         lines += [f"## {title}", "",
                   "Every request is a different shopper (address, engraving text): tax, insurance and engraving are "
                   "mostly asked live; the product and BNPL terms come from cache.", "",
-                  "| load | requests | throughput | latency p50 / p95 / p99 (ms) | overhead p50 / p95 / p99 (ms) "
-                  "| non-200 | with errors |", "|---|---|---|---|---|---|---|",
+                  "| load | requests | throughput | latency p50 / p95 / p99 (ms) | overhead, client view "
+                  "p50 / p95 / p99 (ms) | overhead inside the gateway p50 / p95 / p99 (ms) | non-200 | with errors |",
+                  "|---|---|---|---|---|---|---|---|",
                   f"| {f['rate_rps']} rps fixed, open loop | {f['requests']} | {f['throughput_rps']} rps | "
-                  f"{_p(f['latency_ms'], 'median')} / {_p(f['latency_ms'], 'p95')} / {_p(f['latency_ms'], 'p99')} | "
-                  f"{_p(f['overhead_ms'], 'median')} / {_p(f['overhead_ms'], 'p95')} / {_p(f['overhead_ms'], 'p99')} | "
+                  f"{_ps(f['latency_ms'])} | {_ps(f['overhead_ms'])} | {_ps(f.get('gateway_overhead_ms'))} | "
                   f"{f['non_200']} | {f['with_errors']} |"]
         s = r[key].get("saturation")
         if s:
             lines.append(f"| saturation (wrk, 64 connections) | {s['requests']} | {s['throughput_rps']:.0f} rps | "
                          f"{s['latency_ms']['p50']:.1f} / - / {s['latency_ms']['p99']:.1f} | gateway CPU "
-                         f"{s.get('gateway_cpu_us_per_request', 'n/a')} us/request | {s['non_2xx']} | - |")
+                         f"{s.get('gateway_cpu_us_per_request', 'n/a')} us/request | - | {s['non_2xx']} | - |")
         lines += ["", f"Vendors' critical path p50: {_p(f['vendor_critical_ms'], 'median')} ms; load generator used "
-                  f"{f['generator_cpu'] * 100:.0f}% of its core.", ""]
+                  f"{f['generator_cpu'] * 100:.0f}% of its core. Overhead = latency minus the vendors' critical path "
+                  "(catalog, then the slowest other vendor, from `extensions.vendors`); the client view takes the "
+                  "latency the generator saw, inside the gateway takes its `Server-Timing` (parse, execute, encode; "
+                  "no network, no client work).", ""]
     w = r.get("warm_ceiling")
     if w:
         lines += ["## 3. Warm caches: the gateway's own ceiling (30 variants, every answer cached)", "",

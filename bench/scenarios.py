@@ -35,10 +35,13 @@ def _summary(run: loadgen.Run) -> dict[str, Any]:
         "with_errors": sum(1 for s in ok if s.error_codes),
         "latency_ms": percentiles([s.latency_ms for s in run.samples]),
         "overhead_ms": percentiles([s.overhead_ms for s in ok]) if ok else None,
+        "gateway_overhead_ms": percentiles(inside) if (inside := [s.gateway_overhead_ms for s in ok
+                                                                  if s.gateway_overhead_ms is not None]) else None,
         "vendor_critical_ms": percentiles([s.critical_vendor_ms for s in ok]) if ok else None,
         "generator_cpu": round(run.cpu, 3),
         "raw_latency_ms": [round(s.latency_ms, 2) for s in run.samples],
         "raw_overhead_ms": [round(s.overhead_ms, 2) for s in ok],
+        "raw_gateway_overhead_ms": [round(s.gateway_overhead_ms, 2) for s in ok if s.gateway_overhead_ms is not None],
     }
 
 
