@@ -73,7 +73,7 @@ async def fixed_rate(url: str, bodies: Sequence[bytes], *, rate: float, seconds:
                     latency_ms=latency,
                     status=response.status_code,
                     vendors=(doc.get("extensions") or {}).get("vendors") or {},
-                    error_codes=tuple(e.get("extensions", {}).get("code", "") for e in doc.get("errors") or []),
+                    error_codes=tuple(_code(e) for e in doc.get("errors") or []),
                     body=keep_body(doc) if keep_body else None,
                     gateway_ms=_server_timing(response.headers.get("server-timing")),
                 ))
@@ -92,6 +92,13 @@ async def fixed_rate(url: str, bodies: Sequence[bytes], *, rate: float, seconds:
         elapsed = time.perf_counter() - started
         cpu = (time.process_time() - cpu_started) / elapsed
     return Run(samples=samples, seconds=elapsed, cpu=cpu)
+
+
+def _code(error: dict[str, Any]) -> str:
+    """An error's code, with the vendor it names (`VENDOR_UNAVAILABLE:tax`)."""
+    extensions = error.get("extensions") or {}
+    code = str(extensions.get("code", ""))
+    return f"{code}:{extensions['vendor']}" if extensions.get("vendor") else code
 
 
 def _server_timing(header: str | None) -> float | None:

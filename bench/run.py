@@ -153,7 +153,8 @@ def render(doc: dict[str, Any]) -> str:
                          f"{s['latency_ms']['p50']:.1f} / - / {s['latency_ms']['p99']:.1f} | gateway CPU "
                          f"{s.get('gateway_cpu_us_per_request', 'n/a')} us/request | - | {s['non_2xx']} | - |")
         lines += ["", f"Vendors' critical path p50: {_p(f['vendor_critical_ms'], 'median')} ms; load generator used "
-                  f"{f['generator_cpu'] * 100:.0f}% of its core. Overhead = latency minus the vendors' critical path "
+                  f"{f['generator_cpu'] * 100:.0f}% of its core. Errors in answered pages: "
+                  f"{f.get('errors_by_code') or 'none'}. Overhead = latency minus the vendors' critical path "
                   "(catalog, then the slowest other vendor, from `extensions.vendors`); the client view takes the "
                   "latency the generator saw, inside the gateway takes its `Server-Timing` (parse, execute, encode; "
                   "no network, no client work).", ""]

@@ -7,6 +7,7 @@ import statistics
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,6 +34,7 @@ def _summary(run: loadgen.Run) -> dict[str, Any]:
         "throughput_rps": round(len(run.samples) / run.seconds, 1),
         "non_200": len(run.samples) - len(ok),
         "with_errors": sum(1 for s in ok if s.error_codes),
+        "errors_by_code": dict(Counter(code for s in ok for code in s.error_codes)),
         "latency_ms": percentiles([s.latency_ms for s in run.samples]),
         "overhead_ms": percentiles([s.overhead_ms for s in ok]) if ok else None,
         "gateway_overhead_ms": percentiles(inside) if (inside := [s.gateway_overhead_ms for s in ok
@@ -121,7 +123,8 @@ def degraded(box: env.Sandbox, *, rate: float, seconds: float) -> dict[str, Any]
             sources = [s.body for s in run.ok]
             summary["share_stale"] = round(sources.count("STALE") / max(1, len(sources)), 3)
             summary["share_unavailable"] = round(
-                sum(1 for s in run.ok if "VENDOR_UNAVAILABLE" in s.error_codes) / max(1, len(run.ok)), 3)
+                sum(1 for s in run.ok if any(c.startswith("VENDOR_UNAVAILABLE") for c in s.error_codes))
+                / max(1, len(run.ok)), 3)
             summary["readyz"] = httpx.get(f"{gw.url}/readyz", timeout=5).json()["checks"]["vendors"][vendor]
             out[name] = summary
             box.clear_faults()
