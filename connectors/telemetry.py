@@ -65,6 +65,10 @@ GRAPHQL_DURATION = meter.create_histogram(
                                          5.0, 10.0],
 )
 
+REQUESTS_SHED = Tally(
+    "bezel.requests.shed",
+    description="GraphQL requests answered 503 OVERLOADED because the process had max_in_flight already.")
+
 # ---------------------------------------------------------------- checkout and sync
 
 CHECKOUT_DURATION = meter.create_histogram(

@@ -43,7 +43,7 @@ def create_app(settings: Settings, *, vendor_transport: httpx.AsyncBaseTransport
         introspection=not settings.production,
     )
     view = BezelGraphQL(build_schema(limits), budget_ms=settings.gateway.budget_ms,
-                        graphiql=not settings.production)
+                        graphiql=not settings.production, max_in_flight=settings.gateway.max_in_flight)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

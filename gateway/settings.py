@@ -41,6 +41,8 @@ class GatewaySettings(_Section):
     budget_ms: int = Field(default=1200, ge=50, le=30_000)
     # Far above any real query or cart (a 50-line cart is ~6 KiB); refuses abuse before parsing.
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # GraphQL requests one process works on at once; beyond it, 503 OVERLOADED at once (0: no limit).
+    max_in_flight: int = Field(default=256, ge=0)
     max_depth: int = Field(default=12, ge=2)
     max_aliases: int = Field(default=30, ge=1)
     max_tokens: int = Field(default=4_000, ge=100)

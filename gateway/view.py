@@ -17,6 +17,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
+from connectors.telemetry import REQUESTS_SHED
 from resolvers.context import RequestContext, Services
 from schema.errors import ensure_coded
 
@@ -38,10 +39,12 @@ _CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: 
 class BezelGraphQL(GraphQL):
     """Strawberry's ASGI view with Bezel's context, budget header, encoding and GraphiQL page."""
 
-    def __init__(self, schema: Any, *, budget_ms: int, graphiql: bool) -> None:
+    def __init__(self, schema: Any, *, budget_ms: int, graphiql: bool, max_in_flight: int = 0) -> None:
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None, allow_queries_via_get=True,
                          subscription_protocols=())
         self.budget_ms = budget_ms
+        self.max_in_flight = max_in_flight
+        self.in_flight = 0
         page = resources.files("gateway").joinpath("static/graphiql.html").read_text()
         example = resources.files("gateway").joinpath("static/product-page.graphql").read_text()
         self.page = page.replace("__ASSETS__", ASSETS_PATH).replace(
@@ -54,15 +57,29 @@ class BezelGraphQL(GraphQL):
             return
         started = time.perf_counter()
         request = Request(scope, receive)
-        try:
-            response = await self.run(request)
-        except HTTPException as exc:
-            response = error_response(exc.status_code, exc.reason, _CODES.get(exc.status_code, "BAD_REQUEST"))
+        if self.max_in_flight and self.in_flight >= self.max_in_flight:
+            response = self._shed()
+        else:
+            self.in_flight += 1
+            try:
+                response = await self.run(request)
+            except HTTPException as exc:
+                response = error_response(exc.status_code, exc.reason, _CODES.get(exc.status_code, "BAD_REQUEST"))
+            finally:
+                self.in_flight -= 1
         # The gateway's own time (parse, execute, encode; not the network), for browser dev tools and
         # for telling the gateway's time from a client's in benchmarks.
         response.headers["server-timing"] = f"gateway;dur={(time.perf_counter() - started) * 1000:.1f}"
         await response(scope, receive, send)
         _log_request(request, response.status_code, time.perf_counter() - started)
+
+    def _shed(self) -> Response:
+        """Overloaded: answer now, cheaply, rather than queue work that would finish past its budget
+        and slow every request behind it (an overloaded worker otherwise does not recover)."""
+        REQUESTS_SHED.add(1, ())
+        response = error_response(503, "The gateway is at capacity; retry shortly.", "OVERLOADED")
+        response.headers["retry-after"] = "1"
+        return response
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> RequestContext:
         services: Services = request.app.state.services

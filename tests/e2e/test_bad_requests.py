@@ -150,3 +150,30 @@ async def test_production_turns_off_introspection_and_graphiql(sandbox: Sandbox)
     async with run_gateway(settings_for(sandbox)) as gateway:
         result = await gateway.gql("{ __schema { queryType { name } } }")
         assert result["data"]["__schema"]["queryType"]["name"] == "Query"
+
+
+async def test_beyond_max_in_flight_requests_are_shed_at_once_and_the_gateway_recovers(sandbox: Sandbox) -> None:
+    """Two slow pages in progress and a limit of two: the third is refused at once with 503
+    OVERLOADED and Retry-After, starts nothing at any vendor, and is counted; once the two finish,
+    pages are served again."""
+    import asyncio
+
+    query = '{ product(handle: "gold-huggie-hoops") { title taxEstimate(shipTo: {countryCode: "US", ' \
+            'provinceCode: "NY", zip: "10001"}) { rate } } }'
+    async with run_gateway(settings_for(sandbox, BEZEL_GATEWAY__MAX_IN_FLIGHT="2")) as gw:
+        await gw.gql('{ product(handle: "gold-huggie-hoops") { title } }')  # the catalog answer is cached
+        sandbox.fault("tax", delay_ms=800)
+        slow = [asyncio.create_task(gw.post(query)) for _ in range(2)]
+        await asyncio.sleep(0.3)  # both are waiting on the tax vendor
+        calls_before = sandbox.calls()
+        refused = await gw.post(query)
+        assert refused.status_code == 503
+        assert refused.headers["retry-after"] == "1"
+        assert refused.json() == {"data": None, "errors": [{
+            "message": "The gateway is at capacity; retry shortly.", "extensions": {"code": "OVERLOADED"}}]}
+        assert sandbox.calls() == calls_before  # nothing was started for it
+        assert all(r.status_code == 200 for r in await asyncio.gather(*slow))
+        sandbox.reset()  # faults off
+        assert (await gw.gql(query))["data"]["product"]["title"]
+        metrics = (await gw.http.get("/metrics")).text
+        assert re.search(r"^bezel_requests_shed_total(\{[^}]*\})? 1\.0$", metrics, re.M), metrics[-2000:]
