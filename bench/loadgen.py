@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import aiohttp
 import orjson
 
 
@@ -58,26 +58,33 @@ class Run:
 
 async def fixed_rate(url: str, bodies: Sequence[bytes], *, rate: float, seconds: float,
                      headers: dict[str, str] | None = None, keep_body: Callable[[Any], Any] | None = None) -> Run:
-    """Send `rate` requests per second for `seconds`, cycling through `bodies`."""
+    """Send `rate` requests per second for `seconds`, cycling through `bodies`.
+
+    aiohttp, not httpx: when the gateway stalls, hundreds of requests wait for a connection, and
+    httpx's pool (httpcore) does work per waiter on every release, so the generator itself ran out
+    of CPU, starved the sandbox on its core and turned a 4 s stall into a collapse that never ended.
+    aiohttp's pool does not, and costs about half the CPU per request."""
     total = int(rate * seconds)
-    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
     samples: list[Sample] = []
-    async with httpx.AsyncClient(limits=limits, timeout=30, headers={"content-type": "application/json",
-                                                                      **(headers or {})}) as client:
+    connector = aiohttp.TCPConnector(limit=2048)
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout, headers={
+            "content-type": "application/json", **(headers or {})}) as session:
         async def one(i: int, scheduled: float) -> None:
             try:
-                response = await client.post(url, content=bodies[i % len(bodies)])
-                latency = (time.perf_counter() - scheduled) * 1000
-                doc = orjson.loads(response.content) if response.status_code == 200 else {}
-                samples.append(Sample(
-                    latency_ms=latency,
-                    status=response.status_code,
-                    vendors=(doc.get("extensions") or {}).get("vendors") or {},
-                    error_codes=tuple(_code(e) for e in doc.get("errors") or []),
-                    body=keep_body(doc) if keep_body else None,
-                    gateway_ms=_server_timing(response.headers.get("server-timing")),
-                ))
-            except httpx.HTTPError:
+                async with session.post(url, data=bodies[i % len(bodies)]) as response:
+                    content = await response.read()
+                    latency = (time.perf_counter() - scheduled) * 1000
+                    doc = orjson.loads(content) if response.status == 200 else {}
+                    samples.append(Sample(
+                        latency_ms=latency,
+                        status=response.status,
+                        vendors=(doc.get("extensions") or {}).get("vendors") or {},
+                        error_codes=tuple(_code(e) for e in doc.get("errors") or []),
+                        body=keep_body(doc) if keep_body else None,
+                        gateway_ms=_server_timing(response.headers.get("server-timing")),
+                    ))
+            except (TimeoutError, aiohttp.ClientError):
                 samples.append(Sample(latency_ms=(time.perf_counter() - scheduled) * 1000, status=0))
 
         started, cpu_started = time.perf_counter(), time.process_time()
