@@ -9,16 +9,16 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
+
+from tests import support
+from tests.support import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -29,29 +29,10 @@ GATEWAY_CORE, LOAD_CORE = "0", "1"
 WORK = ROOT / "bench" / ".work"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def pinned(core: str, args: list[str]) -> list[str]:
     if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
         return ["taskset", "-c", core, *args]
     return args
-
-
-def wait_for(url: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{url} did not come up")
-        time.sleep(0.1)
 
 
 @dataclass
@@ -98,9 +79,8 @@ def sandbox() -> Iterator[Sandbox]:
 
 
 @dataclass
-class Sandbox(Process):
-    def admin(self) -> httpx.Client:
-        return httpx.Client(base_url=f"{self.url}/_admin", timeout=10)
+class Sandbox(support.Sandbox, Process):
+    """The tests' sandbox handle (admin API: faults, calls, stock), plus fixed latencies and CPU time."""
 
     def fix_latencies(self, **overrides: int) -> None:
         with self.admin() as admin:
@@ -108,21 +88,12 @@ class Sandbox(Process):
                 admin.put(f"/latency/{vendor}", json={"mean_ms": ms, "jitter_ms": 0}).raise_for_status()
 
     def reset(self) -> None:
-        with self.admin() as admin:
-            admin.post("/reset").raise_for_status()
+        super().reset()
         self.fix_latencies()
-
-    def fault(self, vendor: str, **fault: Any) -> None:
-        with self.admin() as admin:
-            admin.put(f"/faults/{vendor}", json=fault).raise_for_status()
 
     def clear_faults(self) -> None:
         with self.admin() as admin:
             admin.delete("/faults").raise_for_status()
-
-    def calls(self) -> dict[str, int]:
-        with self.admin() as admin:
-            return admin.get("/calls").json()
 
     def stock_all(self, handle: str, quantity: int) -> list[str]:
         """Put every variant of a product at `quantity`; returns their SKUs."""

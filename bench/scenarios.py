@@ -216,7 +216,7 @@ def checkout(box: env.Sandbox, redis_url: str, *, seconds: float, concurrency: i
         product = httpx.post(url, json={"query": '{ product(handle: "gold-huggie-hoops") { variants { id sku } } }'},
                              timeout=10).json()["data"]["product"]["variants"]
         for v in product:
-            box_stock(box, v["sku"], 1_000_000)
+            box.set_stock(v["sku"], 1_000_000)
         line = [{"variantId": product[0]["id"]}]
 
         async def load() -> tuple[list[float], int, list[str]]:
@@ -294,11 +294,6 @@ def _drain(redis_url: str, groups: tuple[str, ...], *, timeout_s: float) -> floa
     finally:
         client.close()
     raise RuntimeError(f"the order backlog did not drain within {timeout_s} s")
-
-
-def box_stock(box: env.Sandbox, sku: str, quantity: int) -> None:
-    with box.admin() as admin:
-        admin.put(f"/stock/{sku}", json={"quantity": quantity}).raise_for_status()
 
 
 def _ts(iso: str) -> float:

@@ -122,27 +122,19 @@ async def test_a_refused_connection_is_a_connection_error_not_a_timeout() -> Non
         await _over_the_wire(base)
 
 
-async def test_a_connection_dropped_mid_answer_is_a_connection_error() -> None:
-    async def half_an_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+@pytest.mark.parametrize("reply", [
+    # an answer cut off: the connection closes 96 bytes short of its content-length
+    b'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"ok',
+    b"SSH-2.0-OpenSSH_9.2\r\n\r\n",  # not HTTP at all
+], ids=["dropped-mid-answer", "not-http"])
+async def test_a_broken_answer_on_the_wire_is_a_connection_error(reply: bytes) -> None:
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
-        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"ok")
+        writer.write(reply)
         await writer.drain()
         writer.close()
 
-    server, base = await _raw_server(half_an_answer)
-    async with server:
-        with pytest.raises(VendorConnectionError):
-            await _over_the_wire(base)
-
-
-async def test_garbage_instead_of_http_is_a_connection_error() -> None:
-    async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b"\r\n\r\n")
-        writer.write(b"SSH-2.0-OpenSSH_9.2\r\n\r\n")
-        await writer.drain()
-        writer.close()
-
-    server, base = await _raw_server(garbage)
+    server, base = await _raw_server(answer)
     async with server:
         with pytest.raises(VendorConnectionError):
             await _over_the_wire(base)
