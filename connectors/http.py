@@ -107,14 +107,12 @@ class VendorClient:
         self.vendor = vendor
         self.base_url = base_url
         self._read_error = read_error
-        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         self._http = httpx.AsyncClient(
             base_url=base_url,
             headers={"user-agent": "bezel-gateway", **(auth_headers or {})},
             # The call policy bounds every call with the request's deadline; this is a backstop.
             timeout=httpx.Timeout(30.0, connect=5.0),
-            limits=limits,
-            transport=transport or _aiohttp_transport(limits),
+            transport=transport or _aiohttp_transport(max_connections),
         )
         if not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
             # Tracing is on: a client span per request, and the W3C traceparent sent to the vendor.
@@ -171,13 +169,12 @@ class VendorClient:
         await self._http.aclose()
 
 
-def _aiohttp_transport(limits: httpx.Limits) -> AiohttpTransport:
+def _aiohttp_transport(max_connections: int) -> AiohttpTransport:
     def session() -> aiohttp.ClientSession:  # made on first use, inside the running loop
-        connector = aiohttp.TCPConnector(limit=limits.max_connections or 0, keepalive_timeout=limits.keepalive_expiry,
-                                         ttl_dns_cache=300)
+        connector = aiohttp.TCPConnector(limit=max_connections, keepalive_timeout=5.0, ttl_dns_cache=300)
         return aiohttp.ClientSession(connector=connector, auto_decompress=False)
 
-    return AiohttpTransport(limits=limits, client=session)
+    return AiohttpTransport(client=session)
 
 
 def _transport_failure(vendor: str, operation: str, exc: Exception) -> VendorError:
