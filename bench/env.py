@@ -15,16 +15,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
-from tests import support
-from tests.support import free_port, wait_for
+from sandbox import handle
+from sandbox.handle import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-# The sandbox's usual latencies with the jitter taken out, so runs compare like with like (ms).
-FIXED_LATENCY_MS = {"catalog": 45, "inventory": 35, "tax": 90, "insurance": 180, "bnpl": 70, "engraving": 240,
-                    "payments": 280, "erp": 150, "wms": 110, "crm": 80}
 GATEWAY_CORE, LOAD_CORE = "0", "1"
 WORK = ROOT / "bench" / ".work"
 
@@ -54,55 +49,28 @@ class Process:
 @contextlib.contextmanager
 def _spawn(args: list[str], url: str, health: str, env: dict[str, str], log: str) -> Iterator[Process]:
     WORK.mkdir(parents=True, exist_ok=True)
-    with (WORK / log).open("wb") as out:
-        process = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
-    try:
-        wait_for(health)
-        yield Process(url=url, process=process)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with (WORK / log).open("wb") as out, handle.spawned(args, health=health, env=env, output=out, cwd=ROOT) as p:
+        yield Process(url=url, process=p)
 
 
 @contextlib.contextmanager
 def sandbox() -> Iterator[Sandbox]:
-    port = free_port()
-    args = pinned(LOAD_CORE, [str(BIN / "bezel"), "sandbox", "--port", str(port), "--seed", "1"])
-    url = f"http://127.0.0.1:{port}"
-    with _spawn(args, url, f"{url}/healthz", dict(os.environ), "sandbox.log") as process:
-        box = Sandbox(url, process.process)
-        box.fix_latencies()
-        yield box
+    """The sandbox on the load core, every vendor at its usual latency without jitter."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    with (WORK / "sandbox.log").open("wb") as log, \
+            handle.run_sandbox(seed=1, prefix=pinned(LOAD_CORE, []), output=log, cwd=ROOT) as box:
+        bench_box = Sandbox(box.url, box.process)
+        bench_box.fix_latencies()
+        yield bench_box
 
 
 @dataclass
-class Sandbox(support.Sandbox, Process):
-    """The tests' sandbox handle (admin API: faults, calls, stock), plus fixed latencies and CPU time."""
-
-    def fix_latencies(self, **overrides: int) -> None:
-        with self.admin() as admin:
-            for vendor, ms in {**FIXED_LATENCY_MS, **overrides}.items():
-                admin.put(f"/latency/{vendor}", json={"mean_ms": ms, "jitter_ms": 0}).raise_for_status()
+class Sandbox(handle.Sandbox, Process):
+    """The sandbox handle, reset to fixed latencies, with its CPU time."""
 
     def reset(self) -> None:
         super().reset()
         self.fix_latencies()
-
-    def clear_faults(self) -> None:
-        with self.admin() as admin:
-            admin.delete("/faults").raise_for_status()
-
-    def stock_all(self, handle: str, quantity: int) -> list[str]:
-        """Put every variant of a product at `quantity`; returns their SKUs."""
-        with httpx.Client(base_url=self.url, timeout=10) as client:
-            product = client.get("/catalog/admin/api/2024-10/products.json", params={"handle": handle}).json()
-            skus = [v["sku"] for v in product["products"][0]["variants"]]
-            for sku in skus:
-                client.put(f"/_admin/stock/{sku}", json={"quantity": quantity}).raise_for_status()
-        return skus
 
 
 def gateway_env(box: Sandbox, **extra: str) -> dict[str, str]:

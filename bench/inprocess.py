@@ -24,9 +24,9 @@ def _configure() -> None:
 @asynccontextmanager
 async def warm_app() -> AsyncIterator[Any]:
     """The gateway's ASGI app, started, its vendors the in-process sandbox."""
-    from connectors.sandbox import create_app as create_sandbox
     from gateway.app import create_app
     from gateway.settings import load_settings
+    from sandbox import create_app as create_sandbox
 
     _configure()
     sandbox = httpx.ASGITransport(app=create_sandbox(latency_scale=0.0))

@@ -238,13 +238,14 @@ def checkout(box: env.Sandbox, redis_url: str, *, seconds: float, concurrency: i
         out["place_order"] = {"concurrency": concurrency, "seconds": seconds, "orders": count,
                               "orders_per_s": round(count / seconds, 1), "latency_ms": percentiles(latencies),
                               "outcomes": {c: codes.count(c) for c in set(codes)},
-                              "payments_latency_ms": env.FIXED_LATENCY_MS["payments"]}
+                              "payments_latency_ms": box.latency_ms("payments")}
 
         # Sync lag: the ERP ten times slower than usual; the others as usual. The worker first works off
         # the orders placed above at normal speed, so the lag measured is these orders' own.
         with env.worker(box, REDIS_URL=redis_url, BEZEL_WORKER__BLOCK_MS="100"):
             out["backlog_drained_s"] = _drain(redis_url, ("erp", "wms", "crm"), timeout_s=180)
-            box.fix_latencies(erp=env.FIXED_LATENCY_MS["erp"] * 10)
+            erp_ms = box.latency_ms("erp") * 10
+            box.fix_latencies(erp=erp_ms)
             placed = []
             with httpx.Client(timeout=30) as client:
                 for i in range(sync_orders):
@@ -272,7 +273,7 @@ def checkout(box: env.Sandbox, redis_url: str, *, seconds: float, concurrency: i
                     time.sleep(0.2)
         out["sync_lag_ms"] = {s: percentiles(v) for s, v in lags.items() if v}
         out["sync_lag_ms"]["unsynced_after_120s"] = len(pending)
-        out["erp_latency_ms"] = env.FIXED_LATENCY_MS["erp"] * 10
+        out["erp_latency_ms"] = erp_ms
         out["sync_orders"] = sync_orders
     return out
 
@@ -281,7 +282,7 @@ def _drain(redis_url: str, groups: tuple[str, ...], *, timeout_s: float) -> floa
     """Wait until every group has read and acknowledged every order entry; returns the seconds taken."""
     import redis
 
-    from connectors.checkout.store import TAG
+    from connectors.checkout.connection import TAG
 
     started = time.monotonic()
     client = redis.Redis.from_url(redis_url)

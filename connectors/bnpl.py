@@ -40,7 +40,7 @@ def read_error(status: int, body: Any) -> ProviderError:
 
 
 class BnplAPI:
-    def __init__(self, *, affirm_public_key: str = "sandbox_public") -> None:
+    def __init__(self, *, affirm_public_key: str) -> None:
         self.affirm_public_key = affirm_public_key
 
     def affirm_offers(self, amount: Money) -> VendorCall[tuple[FinancingOffer, ...]]:

@@ -39,7 +39,7 @@ def read_error(status: int, body: Any) -> ProviderError:
 class CatalogAPI:
     """Builds catalog calls; `currency` is the shop's currency (Shopify REST prices carry none)."""
 
-    def __init__(self, *, currency: str = "USD") -> None:
+    def __init__(self, *, currency: str) -> None:
         self.currency = currency
 
     def products_by_handle(self, handles: Sequence[str]) -> VendorCall[dict[str, Product]]:

@@ -11,21 +11,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from connectors.models import DownstreamSystem, Vendor
+
 SANDBOX_URL = "http://127.0.0.1:8900"
-
-VENDOR_NAMES = (
-    "catalog",
-    "inventory",
-    "tax",
-    "insurance",
-    "bnpl",
-    "engraving",
-    "payments",
-    "erp",
-    "wms",
-    "crm",
-)
-
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -102,19 +90,20 @@ class VendorConfig(_Strict):
 
 # Defaults per vendor. Timeouts sit at roughly 3x the vendor's usual p99 so a healthy vendor is
 # never cut off, while a sick one cannot hold a page: the request budget (1200 ms) caps them all.
-DEFAULT_VENDORS: dict[str, VendorConfig] = {
+DEFAULT_VENDORS: dict[Vendor, VendorConfig] = {
     # The product itself: nothing renders without it, so allow it the most of the budget it needs
     # up front; products change rarely, so a day-old product beats no product page.
-    "catalog": VendorConfig(timeout_ms=400, api_key_env="SHOPIFY_ACCESS_TOKEN", cache_ttl_s=60, stale_ttl_s=86_400,
+    Vendor.CATALOG: VendorConfig(timeout_ms=400, api_key_env="SHOPIFY_ACCESS_TOKEN", cache_ttl_s=60, stale_ttl_s=86_400,
                             revalidate_s=300),
     # Stock moves: short fresh TTL; stale stock is only ever shown as unconfirmed.
-    "inventory": VendorConfig(timeout_ms=300, api_key_env="COMMERCETOOLS_TOKEN", cache_ttl_s=5, stale_ttl_s=600),
+    Vendor.INVENTORY: VendorConfig(timeout_ms=300, api_key_env="COMMERCETOOLS_TOKEN", cache_ttl_s=5, stale_ttl_s=600,
+                                   options={"project_key": "bezel"}),
     # Rates change at most daily; keyed by the exact request, so addresses never share an answer.
-    "tax": VendorConfig(timeout_ms=500, api_key_env="TAXJAR_API_KEY", cache_ttl_s=3_600, stale_ttl_s=86_400,
+    Vendor.TAX: VendorConfig(timeout_ms=500, api_key_env="TAXJAR_API_KEY", cache_ttl_s=3_600, stale_ttl_s=86_400,
                         revalidate_s=600),
     # Quotes expire at the insurer after ~30 minutes.
-    "insurance": VendorConfig(timeout_ms=700, api_key_env="ONWARD_API_KEY", cache_ttl_s=600, stale_ttl_s=1_800),
-    "bnpl": VendorConfig(
+    Vendor.INSURANCE: VendorConfig(timeout_ms=700, api_key_env="ONWARD_API_KEY", cache_ttl_s=600, stale_ttl_s=1_800),
+    Vendor.BNPL: VendorConfig(
         timeout_ms=400,
         api_key_env="AFTERPAY_CREDENTIALS",
         cache_ttl_s=600,
@@ -122,13 +111,14 @@ DEFAULT_VENDORS: dict[str, VendorConfig] = {
         options={"providers": ["affirm", "afterpay"], "affirm_public_key": "sandbox_public"},
     ),
     # Rendering is the slowest call; previews of the same text never change.
-    "engraving": VendorConfig(timeout_ms=900, api_key_env="ENGRAVING_API_KEY", cache_ttl_s=86_400, stale_ttl_s=604_800),
+    Vendor.ENGRAVING: VendorConfig(timeout_ms=900, api_key_env="ENGRAVING_API_KEY", cache_ttl_s=86_400,
+                                   stale_ttl_s=604_800),
     # Writes: never cached, never stale. Payment gets the longest wait: a lost authorization costs most.
     # (Writes are never retried or hedged whatever these say: the policy checks each call.)
-    "payments": VendorConfig(timeout_ms=3_000, api_key_env="STRIPE_SECRET_KEY", retry_attempts=1, hedge=False),
-    "erp": VendorConfig(timeout_ms=2_000, api_key_env="ERP_API_KEY", hedge=False),
-    "wms": VendorConfig(timeout_ms=2_000, api_key_env="WMS_API_KEY", hedge=False),
-    "crm": VendorConfig(timeout_ms=2_000, api_key_env="CRM_API_KEY", hedge=False),
+    Vendor.PAYMENTS: VendorConfig(timeout_ms=3_000, api_key_env="STRIPE_SECRET_KEY", retry_attempts=1, hedge=False),
+    Vendor.ERP: VendorConfig(timeout_ms=2_000, api_key_env="ERP_API_KEY", hedge=False),
+    Vendor.WMS: VendorConfig(timeout_ms=2_000, api_key_env="WMS_API_KEY", hedge=False),
+    Vendor.CRM: VendorConfig(timeout_ms=2_000, api_key_env="CRM_API_KEY", hedge=False),
 }
 
 
@@ -175,12 +165,14 @@ class CheckoutConfig(_Strict):
     retention_days: float = Field(default=90, gt=0)
     # Checkout's own Redis timeout: longer than the page cache's; a failure here is an answer, not a fallback.
     redis_timeout_ms: int = Field(default=1_000, ge=10)
+    # The order stream is trimmed (approximately) to this many entries; every group reads far behind it.
+    stream_max_len: int = Field(default=1_000_000, ge=1_000)
 
 
 class WorkerConfig(_Strict):
     """`bezel worker`: the consumer groups that sync orders downstream, and stock upkeep."""
 
-    consumers: list[str] = Field(default_factory=lambda: ["erp", "wms", "crm", "insurance"])
+    consumers: list[DownstreamSystem] = Field(default_factory=lambda: list(DownstreamSystem))
     # An entry failing this many deliveries moves to the dead-letter stream (its sync shows FAILED).
     # Deliveries are not spent while the system's breaker is open: an outage delays, it does not fail.
     max_deliveries: int = Field(default=10, ge=1)

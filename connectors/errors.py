@@ -1,22 +1,27 @@
-"""Errors of the vendor layer, and the few that are safe to show a client.
+"""Errors below the gateway: those safe to show a client, and those of talking to vendors and Redis.
 
     Exception
-    ├── PublicError              safe to show a client: has a `code`, a message we wrote, `extensions`
-    │   ├── InputError               BAD_USER_INPUT: the request itself is wrong (field says where)
-    │   └── VendorUnavailable        VENDOR_UNAVAILABLE: a vendor failed and nothing could stand in
-    └── VendorError              something went wrong talking to a vendor (never shown as is)
-        ├── VendorTimeout            no answer within the time we allowed
-        ├── VendorConnectionError    refused, reset, or the connection broke mid-answer
-        ├── VendorHTTPError          an error status we cannot blame on the request
-        │   └── VendorRateLimited    429, with the vendor's Retry-After when it sent one
-        ├── VendorBadResponse        the body was not JSON, or not the shape the API documents
-        ├── VendorRejected           the vendor refused our input (4xx with a reason): becomes an InputError
-        ├── CircuitOpen              not called: the vendor's circuit breaker is open
-        └── CallRejected             not called: bulkhead full, or backing off after the vendor's 429
+    ├── PublicError              safe to show a client: a `code`, a message we wrote, `extensions`
+    │   ├── InputError               BAD_USER_INPUT: the request itself is wrong (`field` says where)
+    │   ├── VendorUnavailable        VENDOR_UNAVAILABLE: a vendor failed and nothing could stand in
+    │   └── CheckoutUnavailable      CHECKOUT_UNAVAILABLE: the order store cannot be used right now
+    ├── VendorError              a vendor call that did not give an answer (never shown as is)
+    │   ├── VendorTimeout            no answer within the time we allowed
+    │   ├── VendorConnectionError    refused, reset, or the connection broke mid-answer
+    │   ├── VendorHTTPError          an error status we cannot blame on the request
+    │   │   └── VendorRateLimited    429, with the vendor's Retry-After when it sent one
+    │   ├── VendorBadResponse        the body was not JSON, or not the shape the API documents
+    │   ├── VendorRejectedInput      the vendor refused our input (4xx with a reason): becomes an InputError
+    │   └── NotCalled                the call was never sent, to spare a vendor that is struggling
+    │       ├── CircuitOpen              the vendor's circuit breaker is open
+    │       ├── BulkheadFull             the vendor already has `max_concurrency` calls in flight
+    │       └── BackingOff               the vendor answered 429 and its Retry-After has not passed
+    └── OrderNotSyncable         a stream entry that cannot be synced as it is (retrying will not help)
 
-Connectors turn httpx exceptions into these `from exc`; the call policy turns `VendorError`s into
-`VendorUnavailable` (or a stale answer); `schema/` shows `PublicError`s and masks everything else.
-Messages of `VendorError`s may carry vendor detail for logs; they never reach a client.
+Connectors turn httpx, aiohttp and redis exceptions into these `from exc`; the call policy turns a
+`VendorError` into `VendorUnavailable` (or a stale answer); `schema/` shows `PublicError`s and masks
+everything else. Messages of `VendorError`s, and a `CheckoutUnavailable`'s `detail`, may carry vendor
+or Redis detail for logs; they never reach a client.
 """
 
 from __future__ import annotations
@@ -63,6 +68,20 @@ class VendorUnavailable(PublicError):
         self.outcome = outcome
 
 
+class CheckoutUnavailable(PublicError):
+    """The order store (Redis) is down, slow or not configured. `detail` is for logs only."""
+
+    code = "CHECKOUT_UNAVAILABLE"
+
+    def __init__(self, message: str = "Checkout is unavailable right now; please try again shortly.", *,
+                 detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.detail})" if self.detail else self.message
+
+
 class VendorError(Exception):
     """A failed vendor call. `outcome` is how it is reported in `extensions.vendors`."""
 
@@ -98,7 +117,7 @@ class VendorBadResponse(VendorError):
     pass
 
 
-class VendorRejected(VendorError):
+class VendorRejectedInput(VendorError):
     """The vendor said our request was invalid.
 
     `field` names the domain field it blames (e.g. "zip"); `public_message` is ours, safe to show.
@@ -119,9 +138,23 @@ class VendorRejected(VendorError):
         return InputError(self.public_message, field=field, vendor=self.vendor)
 
 
-class CircuitOpen(VendorError):
+class NotCalled(VendorError):
+    """The call was not sent: the policy is sparing a vendor that cannot take it now."""
+
+    outcome = "rejected"
+
+
+class CircuitOpen(NotCalled):
     outcome = "circuit_open"
 
 
-class CallRejected(VendorError):
-    outcome = "rejected"
+class BulkheadFull(NotCalled):
+    pass
+
+
+class BackingOff(NotCalled):
+    pass
+
+
+class OrderNotSyncable(Exception):
+    """The entry cannot be synced as it is (no such order, missing data): retrying will not help."""

@@ -17,7 +17,7 @@ import asyncio
 import hashlib
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import InvalidOperation
 from email.utils import parsedate_to_datetime
@@ -36,7 +36,7 @@ from connectors.errors import (
     VendorError,
     VendorHTTPError,
     VendorRateLimited,
-    VendorRejected,
+    VendorRejectedInput,
     VendorTimeout,
 )
 
@@ -89,6 +89,20 @@ class VendorCall(Generic[T]):
     @property
     def cache_key(self) -> str:
         return f"{self.vendor}:{self.operation}:{self.request.fingerprint()}"
+
+
+@dataclass(frozen=True, slots=True)
+class BatchCall(Generic[T]):
+    """Many keys of one kind, answered (and cached) one by one; the keys not in cache are asked for in
+    one call that `build` makes, which answers a dict by key."""
+
+    vendor: str
+    operation: str  # with the key, names each answer in the cache: "{vendor}:{operation}:{key}"
+    keys: Sequence[str]
+    build: Callable[[list[str]], VendorCall[dict[str, T]]]
+    item_type: Any  # the type of one answer, to cache it as JSON and read it back
+    # Marks cached answers that may not be served from cache however fresh (stock below safety level).
+    must_refresh: Callable[[T], bool] | None = None
 
 
 class VendorClient:
@@ -156,7 +170,7 @@ class VendorClient:
         if status == 429:
             return VendorRateLimited(self.vendor, detail.code, message, _retry_after(response))
         if detail.rejected_field is not None or (400 <= status < 500 and detail.public_message):
-            return VendorRejected(
+            return VendorRejectedInput(
                 self.vendor,
                 message,
                 field=detail.rejected_field or None,

@@ -7,11 +7,11 @@ SKUs the vendor does not know are absent from the answer: we report them as 0 av
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from connectors import payload as p
-from connectors.http import ProviderError, VendorCall, VendorRequest
+from connectors.http import BatchCall, ProviderError, VendorCall, VendorRequest
 from connectors.models import StockLevel
 
 VENDOR = "inventory"
@@ -34,8 +34,14 @@ def _quote(sku: str) -> str:
 
 
 class InventoryAPI:
-    def __init__(self, *, project_key: str = "bezel") -> None:
+    def __init__(self, *, project_key: str) -> None:
         self.project_key = project_key
+
+    def levels_by_sku(self, skus: Sequence[str], *, must_refresh: Callable[[StockLevel], bool] | None = None
+                      ) -> BatchCall[StockLevel]:
+        """Stock per SKU, each cached on its own; the SKUs not in cache asked for in one `levels` call
+        (at most `MAX_BATCH` SKUs per batch). `must_refresh` marks levels that must be asked again."""
+        return BatchCall(VENDOR, "levels", skus, self.levels, StockLevel, must_refresh)
 
     def levels(self, skus: Sequence[str]) -> VendorCall[dict[str, StockLevel]]:
         if not 0 < len(skus) <= MAX_BATCH:

@@ -38,8 +38,6 @@ def read_error(status: int, body: Any) -> ProviderError:
     if status == 400 and error.get("param") == "payment_method":
         return ProviderError(code=str(code), message=message, rejected_field="paymentToken",
                              public_message="The payment token is not valid.")
-    if kind == "idempotency_error" or code == "idempotency_key_in_use":
-        return ProviderError(code=str(code or kind), message=message)
     return ProviderError(code=str(code or kind), message=message)
 
 

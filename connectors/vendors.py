@@ -1,9 +1,15 @@
-"""Wiring: one pooled client and one call policy per vendor, built from config, closed together."""
+"""Wiring: one pooled client and one call policy per vendor, built from config, closed together.
+
+`Vendors.call` (and `call_batch`) is the one way a vendor is asked anything: every call goes to
+its vendor's call policy with the caller's scope (deadline and call log).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import ModuleType
+from typing import TypeVar
 
 import httpx
 import stamina
@@ -14,34 +20,37 @@ from connectors.bnpl import BnplAPI
 from connectors.catalog import CatalogAPI
 from connectors.config import DEFAULT_VENDORS, CacheConfig, RedisConfig, StoreConfig, VendorConfig
 from connectors.engraving import EngravingAPI
-from connectors.http import VendorClient, api_key
+from connectors.errors import VendorError
+from connectors.http import BatchCall, VendorCall, VendorClient, api_key
 from connectors.insurance import InsuranceAPI
 from connectors.inventory import InventoryAPI
-from connectors.models import Address
+from connectors.models import Address, Sourced, Vendor
 from connectors.payments import PaymentsAPI
-from connectors.policy import CallPolicy
-from connectors.policy.cache import RedisTier, TieredCache
+from connectors.policy import CallPolicy, CallScope
+from connectors.policy.cache import TieredCache
+from connectors.redisclient import SharedRedis
 from connectors.tax import TaxAPI
-from connectors.telemetry import watch_breakers
 
-# Each vendor module's provider conventions: how it authenticates and how its error bodies read.
-_PROVIDER_MODULES = {
-    "catalog": catalog,
-    "inventory": inventory,
-    "tax": tax,
-    "insurance": insurance,
-    "bnpl": bnpl,
-    "engraving": engraving,
-    "payments": payments,
-    "erp": backoffice,
-    "wms": backoffice,
-    "crm": backoffice,
+T = TypeVar("T")
+
+# Each vendor's module: its request builders, how it authenticates and how its error bodies read.
+PROVIDER_MODULES: dict[Vendor, ModuleType] = {
+    Vendor.CATALOG: catalog,
+    Vendor.INVENTORY: inventory,
+    Vendor.TAX: tax,
+    Vendor.INSURANCE: insurance,
+    Vendor.BNPL: bnpl,
+    Vendor.ENGRAVING: engraving,
+    Vendor.PAYMENTS: payments,
+    Vendor.ERP: backoffice,
+    Vendor.WMS: backoffice,
+    Vendor.CRM: backoffice,
 }
 
 
 @dataclass
 class Vendors:
-    """Request builders for each vendor and the policy that runs their calls."""
+    """Request builders for each vendor, and the policies that run their calls."""
 
     catalog: CatalogAPI
     inventory: InventoryAPI
@@ -53,9 +62,21 @@ class Vendors:
     erp: ErpAPI
     wms: WmsAPI
     crm: CrmAPI
-    policies: dict[str, CallPolicy]
+    policies: dict[Vendor, CallPolicy]
     bnpl_providers: tuple[str, ...]
     cache: TieredCache
+
+    async def call(self, call: VendorCall[T], scope: CallScope) -> Sourced[T]:
+        """One answer through the vendor's policy: cached, live or stale; else `VendorUnavailable`."""
+        return await self.policies[call.vendor].run(call, scope)  # type: ignore[index]  # a Vendor is a str
+
+    async def call_batch(self, batch: BatchCall[T], scope: CallScope) -> dict[str, Sourced[T] | VendorError]:
+        """Answers per key through the vendor's policy; the keys not in cache are asked for in one call."""
+        return await self.policies[batch.vendor].run_batch(batch, scope)  # type: ignore[index]
+
+    def available(self, vendor: Vendor) -> bool:
+        """Whether a call to `vendor` would be sent now (its circuit breaker lets calls through)."""
+        return self.policies[vendor].breaker.allows_calls()
 
     async def aclose(self) -> None:
         for policy in self.policies.values():
@@ -68,49 +89,37 @@ def build_vendors(
     *,
     store: StoreConfig,
     sandbox_url: str,
-    cache: CacheConfig | None = None,
-    redis: RedisConfig | None = None,
+    cache: CacheConfig,
+    redis: RedisConfig,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> Vendors:
     """Clients, caches and policies for every vendor. Call inside the running event loop."""
     # Retries are recorded in each request's call log (and traces); stamina's own log would repeat them.
     stamina.instrumentation.set_on_retry_hooks([])
-    cache = cache or CacheConfig()
-    shared = None
-    if redis is not None and redis.url:
-        shared = RedisTier(redis.url, timeout_ms=redis.timeout_ms, retry_after_ms=redis.retry_after_ms,
-                           max_connections=redis.max_connections, key_prefix=redis.key_prefix)
-    tiers = TieredCache(local_max_entries=cache.local_max_entries, redis=shared)
+    tiers = TieredCache(cache, redis=SharedRedis(redis) if redis.url else None)
+
+    def config(vendor: Vendor) -> VendorConfig:
+        return configs.get(vendor) or DEFAULT_VENDORS[vendor]
+
     policies = {}
-    for name, module in _PROVIDER_MODULES.items():
-        config = configs.get(name) or DEFAULT_VENDORS[name]
-        client = VendorClient(
-            name,
-            config.base_url(name, sandbox_url),
-            read_error=module.read_error,
-            auth_headers=module.auth_headers(api_key(config.api_key_env)),
-            transport=transport,
-        )
-        policies[name] = CallPolicy(name, config, client, cache=tiers)
-    watch_breakers({name: (lambda p=policy: p.breaker.state.value) for name, policy in policies.items()})
-    origin = Address(
-        country_code=store.origin_country,
-        zip=store.origin_zip,
-        province_code=store.origin_state,
-        city=store.origin_city,
-        line1=store.origin_street,
-    )
-    bnpl_options = (configs.get("bnpl") or DEFAULT_VENDORS["bnpl"]).options
-    providers = tuple(bnpl_options.get("providers", bnpl.PROVIDERS))
+    for vendor, module in PROVIDER_MODULES.items():
+        name = vendor.value  # a plain str from here on: it keys logs, metrics and JSON
+        client = VendorClient(name, config(vendor).base_url(name, sandbox_url), read_error=module.read_error,
+                              auth_headers=module.auth_headers(api_key(config(vendor).api_key_env)),
+                              transport=transport)
+        policies[vendor] = CallPolicy(name, config(vendor), client, cache=tiers)
+    bnpl_options = config(Vendor.BNPL).options
+    providers = tuple(bnpl_options["providers"])
     if unknown := set(providers) - set(bnpl.PROVIDERS):
         raise ValueError(f"vendors.bnpl.options.providers: {sorted(unknown)} not supported; use {bnpl.PROVIDERS}")
-    inventory_options = (configs.get("inventory") or DEFAULT_VENDORS["inventory"]).options
+    origin = Address(country_code=store.origin_country, zip=store.origin_zip, province_code=store.origin_state,
+                     city=store.origin_city, line1=store.origin_street)
     return Vendors(
         catalog=CatalogAPI(currency=store.currency),
-        inventory=InventoryAPI(project_key=str(inventory_options.get("project_key", "bezel"))),
+        inventory=InventoryAPI(project_key=str(config(Vendor.INVENTORY).options["project_key"])),
         tax=TaxAPI(origin=origin),
         insurance=InsuranceAPI(),
-        bnpl=BnplAPI(affirm_public_key=str(bnpl_options.get("affirm_public_key", "sandbox_public"))),
+        bnpl=BnplAPI(affirm_public_key=str(bnpl_options["affirm_public_key"])),
         engraving=EngravingAPI(),
         payments=PaymentsAPI(),
         erp=ErpAPI(),

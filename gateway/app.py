@@ -24,10 +24,10 @@ from gateway import telemetry
 from gateway.limits import MaxBodySize
 from gateway.services import running_services
 from gateway.settings import Settings
+from gateway.upkeep import watch_queues
 from gateway.view import ASSETS_PATH, BUDGET_HEADER, BezelGraphQL
-from gateway.worker import watch_queues
 from resolvers.context import Services
-from schema import SchemaLimits, build_schema
+from schema import build_schema
 
 READY_REDIS_TIMEOUT_S = 0.25
 GC_GEN0_THRESHOLD = 10_000  # Python's default is 700
@@ -36,13 +36,8 @@ GC_GEN0_THRESHOLD = 10_000  # Python's default is 700
 def create_app(settings: Settings, *, vendor_transport: httpx.AsyncBaseTransport | None = None) -> Starlette:
     """The gateway. `vendor_transport` replaces real HTTP to vendors (narrow unit tests only)."""
     telemetry.setup("bezel-gateway")
-    limits = SchemaLimits(
-        max_depth=settings.gateway.max_depth,
-        max_aliases=settings.gateway.max_aliases,
-        max_tokens=settings.gateway.max_tokens,
-        introspection=not settings.production,
-    )
-    view = BezelGraphQL(build_schema(limits), budget_ms=settings.gateway.budget_ms,
+    schema = build_schema(settings.gateway, introspection=not settings.production)
+    view = BezelGraphQL(schema, budget_ms=settings.gateway.budget_ms,
                         graphiql=not settings.production, max_in_flight=settings.gateway.max_in_flight)
 
     @contextlib.asynccontextmanager

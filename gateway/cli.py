@@ -5,6 +5,9 @@
     bezel worker  [--config PATH]                                       order sync and stock upkeep
     bezel sandbox [--port 8900] [--latency-scale 1.0]                   the vendor sandbox alone
     bezel config  [--config PATH]                                       the effective configuration
+
+The sandbox (`dev`, `sandbox`) is imported only when asked for: it is not part of the production
+wheel or image, where those two commands say so and exit 2.
 """
 
 from __future__ import annotations
@@ -13,22 +16,23 @@ import argparse
 import asyncio
 import json
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from connectors.sandbox import create_app as create_sandbox
 from gateway import telemetry
 from gateway.app import create_app, healthz, prometheus_metrics
 from gateway.devredis import PrivateRedis
+from gateway.errors import ConfigError
 from gateway.runner import serve_all, server
 from gateway.services import running_services
-from gateway.settings import ConfigError, Settings, load_settings
+from gateway.settings import Settings, load_settings
 from gateway.worker import run_workers
 
 log = logging.getLogger("bezel")
@@ -54,29 +58,38 @@ def main(argv: Sequence[str] | None = None) -> int:
             installed.shutdown()
 
 
-def _settings(args: argparse.Namespace, **overrides: str) -> Settings:
-    for key, value in overrides.items():
-        os.environ[key] = value
-    return load_settings(args.config)
+def _settings(args: argparse.Namespace, **overrides: dict[str, Any]) -> Settings:
+    return load_settings(args.config, **overrides)
+
+
+def _sandbox_package() -> ModuleType:
+    """The sandbox, from a development checkout; a production install does not have it."""
+    try:
+        import sandbox
+    except ImportError as exc:
+        raise ConfigError("the vendor sandbox is not installed here (it is not part of the production image); "
+                          "run it from a development checkout or the sandbox image") from exc
+    return sandbox
 
 
 def _dev(args: argparse.Namespace) -> None:
+    sandbox = _sandbox_package()
     host = args.host
     sandbox_url = f"http://{host}:{args.sandbox_port}"
-    settings = _settings(args, BEZEL_SANDBOX__URL=sandbox_url)
+    settings = _settings(args, sandbox={"url": sandbox_url})
     private = None
     if not settings.redis_url:  # checkout needs Redis: start a private one, with its data kept on disk
         private = PrivateRedis(Path(args.data_dir) / "redis", args.redis_port)
         url = private.start()
         if url:
-            settings = _settings(args, BEZEL_SANDBOX__URL=sandbox_url, BEZEL_REDIS__URL=url)
+            settings = _settings(args, sandbox={"url": sandbox_url}, redis={"url": url})
     port = args.port or settings.gateway.port
     log.info("sandbox vendors on %s (admin API: %s/_admin/calls)", sandbox_url, sandbox_url)
     log.info("GraphiQL on http://%s:%s/graphql", host, port)
     background = [lambda stop: _work(settings, stop)] if settings.redis_url else []
     try:
         asyncio.run(serve_all(
-            server(create_sandbox(latency_scale=args.latency_scale), host=host, port=args.sandbox_port,
+            server(sandbox.create_app(latency_scale=args.latency_scale), host=host, port=args.sandbox_port,
                    access_log=False),
             server(create_app(settings), host=host, port=port, access_log=False),
             background=background,
@@ -111,10 +124,12 @@ def _serve(args: argparse.Namespace) -> None:
     asyncio.run(serve_all(server(create_app(settings), host=host, port=port, access_log=False)))
 
 
-def _sandbox(args: argparse.Namespace) -> None:
-    app = create_sandbox(latency_scale=args.latency_scale, seed=args.seed)
-    log.info("sandbox vendors on http://%s:%s", args.host, args.port)
-    asyncio.run(serve_all(server(app, host=args.host, port=args.port, access_log=args.access_log)))
+def _sandbox(args: argparse.Namespace) -> int:
+    """`bezel sandbox ...` is `python -m sandbox ...` (same flags: see `bezel sandbox --help`)."""
+    _sandbox_package()
+    from sandbox.__main__ import main as sandbox_main
+
+    return sandbox_main(args.sandbox_args)
 
 
 def worker_probe_app() -> Starlette:
@@ -173,12 +188,8 @@ def _parser() -> argparse.ArgumentParser:
     config_arg(config)
     config.set_defaults(run=_config)
 
-    sandbox = sub.add_parser("sandbox", help="run the vendor sandbox")
-    sandbox.add_argument("--host", default="127.0.0.1")
-    sandbox.add_argument("--port", type=int, default=8900)
-    sandbox.add_argument("--latency-scale", type=float, default=1.0, help="multiply vendors' usual latency")
-    sandbox.add_argument("--seed", type=int, help="seed the latency/fault dice for repeatable runs")
-    sandbox.add_argument("--access-log", action="store_true")
+    sandbox = sub.add_parser("sandbox", help="run the vendor sandbox (flags: bezel sandbox --help)", add_help=False)
+    sandbox.add_argument("sandbox_args", nargs=argparse.REMAINDER)
     sandbox.set_defaults(run=_sandbox)
     return parser
 

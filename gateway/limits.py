@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.errors import BodyTooLarge
 from gateway.view import error_response
-
-
-class BodyTooLarge(Exception):
-    pass
 
 
 class MaxBodySize:

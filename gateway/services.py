@@ -17,8 +17,7 @@ def open_store(settings: Settings) -> CheckoutStore | None:
     """Checkout's Redis store, if Redis is configured (without it, checkout answers CHECKOUT_UNAVAILABLE)."""
     if not settings.redis_url:
         return None
-    return CheckoutStore(settings.redis_url, timeout_ms=settings.checkout.redis_timeout_ms,
-                         key_prefix=settings.redis.key_prefix, max_connections=settings.redis.max_connections)
+    return CheckoutStore(settings.redis_url, settings.checkout, settings.redis)
 
 
 @contextlib.asynccontextmanager
@@ -29,13 +28,8 @@ async def running_services(settings: Settings, *, vendor_transport: httpx.AsyncB
                             cache=settings.cache, redis=settings.redis, transport=vendor_transport)
     store = open_store(settings)
     try:
-        yield Services(
-            vendors=vendors,
-            currency=settings.store.currency,
-            safety_stock=settings.availability.safety_stock,
-            store=store,
-            checkout=settings.checkout,
-        )
+        yield Services(vendors=vendors, shop=settings.store, safety_stock=settings.availability.safety_stock,
+                       store=store, checkout=settings.checkout)
     finally:
         await vendors.aclose()
         if store is not None:

@@ -15,12 +15,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from connectors.config import (
     DEFAULT_VENDORS,
     SANDBOX_URL,
-    VENDOR_NAMES,
     CacheConfig,
     CheckoutConfig,
     RedisConfig,
@@ -28,13 +32,18 @@ from connectors.config import (
     VendorConfig,
     WorkerConfig,
 )
+from connectors.models import Vendor
+from gateway.errors import ConfigError
+from schema.limits import QueryLimits
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class GatewaySettings(_Section):
+class GatewaySettings(QueryLimits):
+    """The HTTP process; its query limits (`max_depth`, `max_aliases`, ...) are `QueryLimits`'."""
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     # A page must be answered inside this. Clients may lower it per request (x-bezel-budget-ms).
@@ -43,9 +52,6 @@ class GatewaySettings(_Section):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     # GraphQL requests one process works on at once; beyond it, 503 OVERLOADED at once (0: no limit).
     max_in_flight: int = Field(default=256, ge=0)
-    max_depth: int = Field(default=12, ge=2)
-    max_aliases: int = Field(default=30, ge=1)
-    max_tokens: int = Field(default=4_000, ge=100)
     cors_origins: list[str] = Field(default_factory=list)
 
 
@@ -76,8 +82,8 @@ class Settings(BaseSettings):
     @field_validator("vendors")
     @classmethod
     def _known_vendors(cls, value: dict[str, VendorConfig]) -> dict[str, VendorConfig]:
-        if unknown := set(value) - set(VENDOR_NAMES):
-            raise ValueError(f"unknown vendor(s) {sorted(unknown)}; vendors are {', '.join(VENDOR_NAMES)}")
+        if unknown := set(value) - set(Vendor):
+            raise ValueError(f"unknown vendor(s) {sorted(unknown)}; vendors are {', '.join(Vendor)}")
         return value
 
     @property
@@ -99,12 +105,8 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # Highest first; pydantic-settings deep-merges them, so a file or variable that sets one
-        # vendor key keeps that vendor's other defaults.
-        return (init_settings, env_settings, _TomlFile(settings_cls), _Defaults(settings_cls))
-
-
-class ConfigError(Exception):
-    """The configuration does not validate; the message names the offending keys."""
+        # vendor key keeps that vendor's other defaults. The file is the one `model_config` names.
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls), _Defaults(settings_cls))
 
 
 class _Defaults(PydanticBaseSettingsSource):
@@ -117,35 +119,24 @@ class _Defaults(PydanticBaseSettingsSource):
         return {"vendors": {name: cfg.model_dump() for name, cfg in DEFAULT_VENDORS.items()}}
 
 
-class _TomlFile(PydanticBaseSettingsSource):
-    path: Path | None = None
-
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
-        return None, field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        if self.path is None:
-            return {}
-        with self.path.open("rb") as f:
-            return tomllib.load(f)
-
-
-def load_settings(config_path: str | os.PathLike[str] | None = None) -> Settings:
-    """Defaults, then the TOML file (argument, else `BEZEL_CONFIG`), then `BEZEL_*` variables."""
+def load_settings(config_path: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
+    """Defaults, then the TOML file (argument, else `BEZEL_CONFIG`), then `BEZEL_*` variables, then
+    `overrides` (sections of keys, e.g. `sandbox={"url": ...}`, as the CLI's own flags give them)."""
     path = config_path or os.environ.get("BEZEL_CONFIG") or None
-    _TomlFile.path = Path(path) if path else None
     try:
-        if _TomlFile.path is not None and not _TomlFile.path.is_file():
+        if path is not None and not Path(path).is_file():
             raise ConfigError(f"config file {path} does not exist")
-        settings = Settings()
-        if not settings.redis.url and os.environ.get("REDIS_URL"):  # the conventional variable, as a fallback
-            settings = settings.model_copy(update={"redis": settings.redis.model_copy(
+
+        class FromFile(Settings):
+            model_config = SettingsConfigDict(toml_file=Path(path) if path else None)
+
+        loaded = FromFile(**overrides)
+        if not loaded.redis.url and os.environ.get("REDIS_URL"):  # the conventional variable, as a fallback
+            loaded = loaded.model_copy(update={"redis": loaded.redis.model_copy(
                 update={"url": os.environ["REDIS_URL"]})})
-        return settings
+        return Settings.model_validate(loaded.model_dump())
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"invalid configuration ({path or 'defaults + environment'}): {problems}") from exc
-    finally:
-        _TomlFile.path = None

@@ -17,13 +17,16 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
-from connectors.telemetry import REQUESTS_SHED
+from connectors.telemetry import Tally
 from resolvers.context import RequestContext, Services
 from schema.errors import ensure_coded
 
 log = logging.getLogger("bezel.requests")
 BUDGET_HEADER = "x-bezel-budget-ms"
 ASSETS_PATH = "/_bezel/graphiql"
+REQUESTS_SHED = Tally(
+    "bezel.requests.shed",
+    description="GraphQL requests answered 503 OVERLOADED because the process had max_in_flight already.")
 
 
 def error_response(status: int, message: str, code: str) -> Response:

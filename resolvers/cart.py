@@ -3,28 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
-from dataclasses import dataclass
-from typing import TypeVar
+from collections.abc import Awaitable, Sequence
+from typing import Protocol, TypeVar
 
 from connectors.errors import InputError, PublicError
-from connectors.models import Address, CartLine, CartQuote, InsuranceQuote, Money, Sourced
+from connectors.models import CartLine, CartQuote, InsuranceQuote, Money, Sourced
 from resolvers.context import RequestContext
 from resolvers.quotes import financing, insurance_for_lines, tax_for_lines
-from resolvers.validation import parse_gid
+from resolvers.validation import AddressFields, address, parse_gid
 
 T = TypeVar("T")
 MAX_LINES = 50
 MAX_QUANTITY = 10
 
 
-@dataclass(frozen=True)
-class CartLineInput:
+class CartLineRequest(Protocol):
+    """A cart or order line as the client sent it (the GraphQL input)."""
+
     variant_id: str
     quantity: int
 
 
-async def resolve_lines(ctx: RequestContext, lines: list[CartLineInput], argument: str) -> list[CartLine]:
+async def resolve_lines(ctx: RequestContext, lines: Sequence[CartLineRequest], argument: str) -> list[CartLine]:
     """Check quantities and find every variant; repeated variants are merged into one line."""
     if not 1 <= len(lines) <= MAX_LINES:
         raise InputError(f"A cart holds 1 to {MAX_LINES} lines.", field=f"{argument}.lines")
@@ -64,20 +64,21 @@ async def _settle(work: Awaitable[Sourced[T]]) -> Sourced[T] | PublicError:
         return exc
 
 
-async def cart_quote(ctx: RequestContext, lines: list[CartLineInput], ship_to: Address, *,
+async def cart_quote(ctx: RequestContext, lines: Sequence[CartLineRequest], ship_to: AddressFields, *,
                      insure: bool = True) -> CartQuote:
     """Price the cart: tax and insurance together, then financing on the resulting total.
 
     A vendor that fails leaves its part as the error it hit (shown on that field) and out of the
     total, which then says it is incomplete; the other parts are unaffected.
     """
+    destination = address(ship_to, "input.shipTo")
     cart = await resolve_lines(ctx, lines, "input")
     subtotal = sum((line.total for line in cart), Money.zero(ctx.services.currency))
     priced = [(line.variant, line.quantity) for line in cart]
-    tax_part = _settle(tax_for_lines(ctx, ship_to, priced, "input.shipTo"))
+    tax_part = _settle(tax_for_lines(ctx, destination, priced, "input.shipTo"))
     insurance: Sourced[InsuranceQuote] | PublicError | None = None
     if insure:
-        tax, insurance = await asyncio.gather(tax_part, _settle(insurance_for_lines(ctx, ship_to, priced,
+        tax, insurance = await asyncio.gather(tax_part, _settle(insurance_for_lines(ctx, destination, priced,
                                                                                     "input.shipTo")))
     else:
         tax = await tax_part
@@ -92,7 +93,7 @@ async def cart_quote(ctx: RequestContext, lines: list[CartLineInput], ship_to: A
         missing.append("insurance")
     return CartQuote(
         lines=tuple(cart),
-        ship_to=ship_to,
+        ship_to=destination,
         subtotal=subtotal,
         tax=tax,
         insurance=insurance,

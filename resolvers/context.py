@@ -1,33 +1,39 @@
-"""The typed request context every resolver receives, and the process-wide services behind it."""
+"""The typed request context every resolver receives, and the process-wide services behind it.
+
+A context is built per request (`RequestContext.start`, in the gateway's context getter) with its
+deadline, its call log and its DataLoaders; `ctx.call` is how a resolver asks a vendor anything.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from connectors.checkout import CheckoutStore
-from connectors.config import CheckoutConfig
+from connectors.config import CheckoutConfig, StoreConfig
 from connectors.errors import PublicError
 from connectors.http import VendorCall
 from connectors.models import Sourced
 from connectors.policy import CallScope, Deadline
 from connectors.vendors import Vendors
-
-if TYPE_CHECKING:
-    from resolvers.loaders import Loaders
+from resolvers.loaders import Loaders
 
 T = TypeVar("T")
 
 
 @dataclass
 class Services:
-    """Built once per process (gateway lifespan): vendor clients, policies and business settings."""
+    """Built once per process (gateway lifespan): vendor clients and policies, the order store, settings."""
 
     vendors: Vendors
-    currency: str = "USD"
-    safety_stock: int = 3  # below this many units a SKU is checked live on every read
-    store: CheckoutStore | None = None  # None: no Redis configured, so no checkout
-    checkout: CheckoutConfig = field(default_factory=CheckoutConfig)
+    shop: StoreConfig
+    safety_stock: int  # below this many units a SKU is checked live on every read
+    store: CheckoutStore | None  # None: no Redis configured, so no checkout
+    checkout: CheckoutConfig
+
+    @property
+    def currency(self) -> str:
+        return self.shop.currency
 
 
 @dataclass
@@ -43,9 +49,7 @@ class RequestContext:
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
-        from resolvers.loaders import Loaders  # loaders need this context; built inside the running loop
-
-        self.loaders = Loaders(self)
+        self.loaders = Loaders(self.services.vendors, self.scope, safety_stock=self.services.safety_stock)
 
     @classmethod
     def start(cls, services: Services, *, budget_ms: float) -> RequestContext:
@@ -54,7 +58,7 @@ class RequestContext:
 
     async def call(self, call: VendorCall[T]) -> Sourced[T]:
         """Run a vendor call through that vendor's call policy, under this request's deadline."""
-        return await self.services.vendors.policies[call.vendor].run(call, self.scope)
+        return await self.services.vendors.call(call, self.scope)
 
     def note_partial(self, key: str, error: PublicError) -> None:
         self.partial_errors.setdefault(key, error)

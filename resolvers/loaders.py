@@ -1,37 +1,38 @@
 """Per-request DataLoaders: batch and de-duplicate vendor reads within one GraphQL request.
 
 A 200-variant ring asks `stock_by_sku` for 200 SKUs in one tick and the inventory vendor gets one
-call (up to `MAX_BATCH` SKUs per call); the same handle asked twice is one catalog lookup.
+call (up to `MAX_BATCH` SKUs per call); the same handle asked twice is one catalog lookup. Loaders
+ask through `Vendors.call`/`call_batch` with the request's scope, like every other vendor read.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from aiodataloader import DataLoader
 
 from connectors.http import VendorCall
 from connectors.inventory import MAX_BATCH
 from connectors.models import Sourced, StockLevel
-
-if TYPE_CHECKING:
-    from resolvers.context import RequestContext
+from connectors.policy import CallScope
+from connectors.vendors import Vendors
 
 
 class _OneCallPerBatch(DataLoader[str, Any]):
     """Answers a whole batch of keys with one vendor call that returns a dict by key."""
 
-    def __init__(self, context: RequestContext, build: Callable[[list[str]], VendorCall[dict[str, Any]]],
+    def __init__(self, vendors: Vendors, scope: CallScope, build: Callable[[list[str]], VendorCall[dict[str, Any]]],
                  max_batch_size: int) -> None:
         super().__init__(max_batch_size=max_batch_size)
-        self.context = context
+        self.vendors = vendors
+        self.scope = scope
         self.build = build
 
     async def batch_load_fn(self, keys: list[str]) -> list[Any]:
         try:
-            result = await self.context.call(self.build(keys))
+            result = await self.vendors.call(self.build(keys), self.scope)
         except Exception as exc:  # every key fails the same way; the loader rejects each future
             return [exc] * len(keys)
         return [Sourced(result.value[k], result.freshness) if k in result.value else None for k in keys]
@@ -47,9 +48,11 @@ class StockBySkuLoader(DataLoader[str | tuple[str, ...], Any]):
     way and whenever it was asked (`answered`, and the batches asking right now).
     """
 
-    def __init__(self, context: RequestContext) -> None:
+    def __init__(self, vendors: Vendors, scope: CallScope, safety_stock: int) -> None:
         super().__init__()
-        self.context = context
+        self.vendors = vendors
+        self.scope = scope
+        self.safety_stock = safety_stock
         self.answered: dict[str, Any] = {}  # SKU -> answer, for every SKU this request has had answered
         self._asking: dict[str, asyncio.Future[None]] = {}  # SKU -> the batch asking for it now
 
@@ -74,34 +77,30 @@ class StockBySkuLoader(DataLoader[str | tuple[str, ...], Any]):
         return [answered[key] if isinstance(key, str) else {sku: answered[sku] for sku in key} for key in keys]
 
     async def _levels(self, skus: list[str]) -> dict[str, Any]:
-        services = self.context.services
-        policy = services.vendors.policies["inventory"]
+        def below_safety(level: StockLevel) -> bool:  # checked live on every read, however fresh
+            return level.available < self.safety_stock
 
-        def levels(chunk: list[str]) -> Awaitable[dict[str, Any]]:
-            return policy.run_batch(
-                "levels", chunk, services.vendors.inventory.levels, StockLevel, self.context.scope,
-                must_refresh=lambda level: level.available < services.safety_stock,
-            )
-
-        if len(skus) <= MAX_BATCH:
-            return await levels(skus)
-        answers: dict[str, Any] = {}
-        for part in await asyncio.gather(*(levels(skus[i:i + MAX_BATCH]) for i in range(0, len(skus), MAX_BATCH))):
-            answers.update(part)
-        return answers
+        chunks = [skus[i:i + MAX_BATCH] for i in range(0, len(skus), MAX_BATCH)]
+        parts = await asyncio.gather(*(
+            self.vendors.call_batch(self.vendors.inventory.levels_by_sku(chunk, must_refresh=below_safety),
+                                    self.scope)
+            for chunk in chunks))
+        return {sku: answer for part in parts for sku, answer in part.items()}
 
 
 class ProductIdByVariantLoader(DataLoader[str, str | None]):
     """Shopify looks variants up one at a time; the loader still de-duplicates and runs them together."""
 
-    def __init__(self, context: RequestContext) -> None:
+    def __init__(self, vendors: Vendors, scope: CallScope) -> None:
         super().__init__(max_batch_size=50)
-        self.context = context
+        self.vendors = vendors
+        self.scope = scope
 
     async def batch_load_fn(self, variant_ids: list[str]) -> list[Any]:
-        api = self.context.services.vendors.catalog
+        api = self.vendors.catalog
         results = await asyncio.gather(
-            *(self.context.call(api.product_id_of_variant(v)) for v in variant_ids), return_exceptions=True
+            *(self.vendors.call(api.product_id_of_variant(v), self.scope) for v in variant_ids),
+            return_exceptions=True,
         )
         return [r if isinstance(r, BaseException) else r.value for r in results]
 
@@ -109,10 +108,10 @@ class ProductIdByVariantLoader(DataLoader[str, str | None]):
 class Loaders:
     """The loaders of one request, created inside the running event loop (aiodataloader needs it)."""
 
-    def __init__(self, context: RequestContext) -> None:
-        vendors = context.services.vendors
+    def __init__(self, vendors: Vendors, scope: CallScope, *, safety_stock: int) -> None:
         # Sourced[Product] | None per handle / id.
-        self.product_by_handle = _OneCallPerBatch(context, vendors.catalog.products_by_handle, max_batch_size=50)
-        self.product_by_id = _OneCallPerBatch(context, vendors.catalog.products_by_id, max_batch_size=50)
-        self.stock_by_sku = StockBySkuLoader(context)
-        self.product_id_by_variant = ProductIdByVariantLoader(context)
+        self.product_by_handle = _OneCallPerBatch(vendors, scope, vendors.catalog.products_by_handle,
+                                                  max_batch_size=50)
+        self.product_by_id = _OneCallPerBatch(vendors, scope, vendors.catalog.products_by_id, max_batch_size=50)
+        self.stock_by_sku = StockBySkuLoader(vendors, scope, safety_stock)
+        self.product_id_by_variant = ProductIdByVariantLoader(vendors, scope)

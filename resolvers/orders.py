@@ -7,16 +7,11 @@ import hmac
 import re
 from dataclasses import dataclass
 
-from connectors.checkout import CheckoutUnavailable
-from connectors.errors import PublicError
+from connectors.errors import CheckoutUnavailable
 from connectors.models import DownstreamState, Order, SyncStatus
 from resolvers.context import RequestContext
 
 _ORDER_ID = re.compile(r"^ord_[0-9a-f]{20}$")
-
-
-class CheckoutUnavailableError(PublicError):
-    code = "CHECKOUT_UNAVAILABLE"
 
 
 @dataclass(frozen=True)
@@ -30,19 +25,20 @@ async def order_for_token(ctx: RequestContext, order_id: str, token: str) -> Ord
     the same, so an order id alone reveals nothing)."""
     store = ctx.services.store
     if store is None:
-        raise CheckoutUnavailableError("Orders cannot be looked up right now: no order store is configured.")
+        raise CheckoutUnavailable("Orders cannot be looked up right now: no order store is configured.")
     if not _ORDER_ID.match(order_id) or not token or len(token) > 200:
         return None
     try:
-        found = await store.order(order_id)
+        found = await store.orders.get(order_id)
         if found is None:
             return None
         order, token_hash = found
         if not hmac.compare_digest(hashlib.sha256(token.encode()).hexdigest(), token_hash):
             return None
-        states = await store.sync_states(order_id)
+        states = await store.orders.sync_states(order_id)
     except CheckoutUnavailable as exc:
-        raise CheckoutUnavailableError("Orders cannot be looked up right now; please try again shortly.") from exc
+        raise CheckoutUnavailable("Orders cannot be looked up right now; please try again shortly.",
+                                  detail=exc.detail) from exc
     downstream = tuple(states.get(system) or DownstreamState(system, SyncStatus.PENDING, 0)
                        for system in order.downstream_systems)
     return OrderView(order=order, downstream=downstream)

@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from connectors.bnpl import afterpay_offer
-from connectors.errors import InputError, VendorRejected, VendorUnavailable
+from connectors.errors import InputError, VendorRejectedInput, VendorUnavailable
 from connectors.insurance import InsuredItem
 from connectors.models import (
     Address,
@@ -41,7 +41,7 @@ async def tax_for_lines(ctx: RequestContext, ship_to: Address, lines: list[tuple
     tax_lines = [TaxLine(v.sku, qty, v.price) for v, qty in lines]
     try:
         return await ctx.call(api.quote(ship_to, tax_lines, Money.zero(ctx.services.currency)))
-    except VendorRejected as exc:
+    except VendorRejectedInput as exc:
         raise rejected(exc, argument) from exc
 
 
@@ -51,7 +51,7 @@ async def insurance_for_lines(ctx: RequestContext, ship_to: Address, lines: list
     items = [InsuredItem(v.sku, qty, v.price) for v, qty in lines]
     try:
         return await ctx.call(api.quote(ship_to, items))
-    except VendorRejected as exc:
+    except VendorRejectedInput as exc:
         raise rejected(exc, argument) from exc
 
 
@@ -71,7 +71,7 @@ async def financing(ctx: RequestContext, amount: Money) -> Sourced[FinancingOffe
     first_error: BaseException | None = None
     for provider, result in results.items():
         if isinstance(result, BaseException):
-            if not isinstance(result, VendorUnavailable | VendorRejected):
+            if not isinstance(result, VendorUnavailable | VendorRejectedInput):
                 raise result
             failed.append(provider)
             first_error = first_error or result
@@ -101,5 +101,5 @@ async def engraving_preview(ctx: RequestContext, product: Product, variant: Vari
     api = ctx.services.vendors.engraving
     try:
         return await ctx.call(api.preview(text=text, font=font, placement=placement, sku=variant.sku))
-    except VendorRejected as exc:
+    except VendorRejectedInput as exc:
         raise exc.to_input_error("input") from exc

@@ -9,8 +9,9 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from typing import Protocol
 
-from connectors.errors import InputError, VendorRejected
+from connectors.errors import InputError, VendorRejectedInput
 from connectors.models import Address
 
 # ISO 3166-1 alpha-2, officially assigned codes.
@@ -40,7 +41,18 @@ ADDRESS_FIELDS = {"country_code": "countryCode", "zip": "zip", "province_code": 
 MAX_LINE = 200
 
 
-def address(raw: Address, argument: str = "shipTo") -> Address:
+class AddressFields(Protocol):
+    """An address as a client sent it, not yet checked (the GraphQL input, or an `Address`)."""
+
+    country_code: str
+    zip: str
+    province_code: str | None
+    city: str | None
+    line1: str | None
+    line2: str | None
+
+
+def address(raw: AddressFields, argument: str = "shipTo") -> Address:
     """The address as given, checked and normalized (trimmed, upper-cased codes)."""
     problems: list[tuple[str, str]] = []
 
@@ -88,11 +100,11 @@ def _address_error(argument: str, problems: list[tuple[str, str]]) -> InputError
     )
 
 
-def rejected(exc: VendorRejected, argument: str) -> InputError:
+def rejected(exc: VendorRejectedInput, argument: str) -> InputError:
     """A vendor's refusal of our input, blamed on the client's field (address fields renamed)."""
     if exc.field in ADDRESS_FIELDS:
-        exc = VendorRejected(exc.vendor, str(exc), field=ADDRESS_FIELDS[exc.field], public_message=exc.public_message,
-                             code=exc.code)
+        exc = VendorRejectedInput(exc.vendor, str(exc), field=ADDRESS_FIELDS[exc.field],
+                                  public_message=exc.public_message, code=exc.code)
     return exc.to_input_error(argument)
 
 

@@ -1,5 +1,6 @@
 """The public GraphQL contract: types per domain, the Query root, and the schema factory."""
 
-from schema.root import SchemaLimits, build_schema
+from schema.limits import QueryLimits
+from schema.root import build_schema
 
-__all__ = ["SchemaLimits", "build_schema"]
+__all__ = ["QueryLimits", "build_schema"]

@@ -84,6 +84,5 @@ def _part(part: models.Sourced[T] | Exception) -> models.Sourced[T]:
 
 
 async def cart_quote(info: Info, input: CartQuoteInput) -> CartQuote:
-    lines = [cart_resolvers.CartLineInput(variant_id=line.variant_id, quantity=line.quantity) for line in input.lines]
-    ship_to = input.ship_to.to_domain("input.shipTo")
-    return CartQuote.from_domain(await cart_resolvers.cart_quote(info.context, lines, ship_to, insure=input.insure))
+    quote = await cart_resolvers.cart_quote(info.context, input.lines, input.ship_to, insure=input.insure)
+    return CartQuote.from_domain(quote)

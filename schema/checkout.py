@@ -19,12 +19,8 @@ class OrderStatus(Enum):
     CONFIRMED = "CONFIRMED"
 
 
-@strawberry.enum
-class DownstreamSystem(Enum):
-    ERP = "erp"
-    WMS = "wms"
-    CRM = "crm"
-    INSURANCE = "insurance"
+# Made from the domain's one list of systems (ERP, WMS, CRM, INSURANCE), without touching that enum.
+DownstreamSystem = strawberry.enum(Enum("DownstreamSystem", {s.name: s.value for s in models.DownstreamSystem}))
 
 
 @strawberry.enum
@@ -112,7 +108,7 @@ class Order:
             payment=PaymentSummary(status=o.payment.status, amount=Money.from_domain(o.payment.amount),
                                    card_brand=o.payment.card_brand, last4=o.payment.last4),
             financing_provider=o.financing_provider,
-            downstream=[DownstreamSync(system=DownstreamSystem(d.system), status=SyncStatus(d.status.value),
+            downstream=[DownstreamSync(system=DownstreamSystem(d.system.value), status=SyncStatus(d.status.value),
                                        attempts=d.attempts, last_error=d.last_error,
                                        updated_at=datetime.fromtimestamp(d.updated_at, UTC) if d.updated_at else None)
                         for d in downstream],
@@ -167,19 +163,7 @@ class PlaceOrderInput:
 
 
 async def place_order(info: Info, input: PlaceOrderInput) -> PlaceOrderPayload:
-    raw = checkout_resolvers.PlaceOrderInput(
-        idempotency_key=input.idempotency_key,
-        lines=[checkout_resolvers.OrderLineInput(variant_id=line.variant_id, quantity=line.quantity,
-                                                 engraving_text=line.engraving_text) for line in input.lines],
-        ship_to=models.Address(country_code=input.ship_to.country_code, zip=input.ship_to.zip,
-                               province_code=input.ship_to.province_code, city=input.ship_to.city,
-                               line1=input.ship_to.line1, line2=input.ship_to.line2),
-        email=input.email,
-        payment_token=input.payment_token,
-        insure=input.insure is not False,
-        financing_provider=input.financing_provider,
-    )
-    result = await checkout_resolvers.place_order(info.context, raw)
+    result = await checkout_resolvers.place_order(info.context, input)
     return PlaceOrderPayload(
         order=Order.from_domain(result.order) if result.order else None,
         order_token=result.order_token,

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from enum import Enum
-from typing import Any, TypeVar
 
 import strawberry
 
@@ -12,7 +10,6 @@ from connectors import models
 from resolvers.context import RequestContext
 
 Info = strawberry.Info[RequestContext, None]
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 @strawberry.enum(description="Where a vendor-backed answer came from.")
@@ -68,14 +65,3 @@ def selects(info: Info, field_name: str) -> bool:
                 if fragment is not None:
                     pending.append(fragment.selection_set)
     return False
-
-
-def prefetched(attribute: str) -> Callable[[F], F]:
-    """Marks a resolver whose answer may already sit in `attribute` of its object: when it does, the
-    execution fast path (schema.execution) reads it like a plain field instead of calling the resolver."""
-
-    def mark(resolver: F) -> F:
-        resolver._bezel_prefetched = attribute  # type: ignore[attr-defined]
-        return resolver
-
-    return mark

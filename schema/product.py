@@ -10,8 +10,10 @@ from cachetools import LRUCache
 from connectors import models
 from resolvers import products as product_resolvers
 from resolvers import quotes as quote_resolvers
+from resolvers import validation
 from resolvers.validation import encode_cursor, gid
-from schema.common import Freshness, Info, Money, prefetched, selects
+from schema.common import Freshness, Info, Money, selects
+from schema.fastpath import prefetched
 from schema.quotes import AddressInput, EngravingInput, EngravingPreview, FinancingOffers, InsuranceQuote, TaxQuote
 
 
@@ -216,7 +218,7 @@ class Product:
     async def tax_estimate(
         self, info: Info, ship_to: AddressInput, variant_id: strawberry.ID | None = None
     ) -> TaxQuote | None:
-        address = ship_to.to_domain("shipTo")
+        address = validation.address(ship_to, "shipTo")
         variant = product_resolvers.pick_variant(self.domain, variant_id)
         return TaxQuote.from_domain(await quote_resolvers.tax_for_lines(info.context, address, [(variant, 1)]))
 
@@ -224,7 +226,7 @@ class Product:
     async def shipping_insurance(
         self, info: Info, ship_to: AddressInput, variant_id: strawberry.ID | None = None
     ) -> InsuranceQuote | None:
-        address = ship_to.to_domain("shipTo")
+        address = validation.address(ship_to, "shipTo")
         variant = product_resolvers.pick_variant(self.domain, variant_id)
         return InsuranceQuote.from_domain(
             await quote_resolvers.insurance_for_lines(info.context, address, [(variant, 1)])

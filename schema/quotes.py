@@ -8,7 +8,6 @@ from enum import Enum
 import strawberry
 
 from connectors import models
-from resolvers import validation
 from schema.common import Freshness, Money
 
 
@@ -20,17 +19,6 @@ class AddressInput:
     city: str | None = None
     line1: str | None = None
     line2: str | None = None
-
-    def to_domain(self, argument: str) -> models.Address:
-        raw = models.Address(
-            country_code=self.country_code,
-            zip=self.zip,
-            province_code=self.province_code,
-            city=self.city,
-            line1=self.line1,
-            line2=self.line2,
-        )
-        return validation.address(raw, argument)
 
 
 @strawberry.type

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import strawberry
 from graphql import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
@@ -20,7 +18,8 @@ from schema.cart import CartQuote, CartQuoteInput, cart_quote
 from schema.common import Info
 from schema.documents import DocumentCache, DocumentStore
 from schema.errors import ShapeErrors, VendorReport
-from schema.execution import FastLeafExecutionContext
+from schema.fastpath import FastLeafExecutionContext
+from schema.limits import QueryLimits
 from schema.product import Product, ProductConnection
 from schema.telemetry import OperationTelemetry
 
@@ -55,30 +54,22 @@ class Mutation:
         return await checkout.place_order(info, input)
 
 
-@dataclass(frozen=True)
-class SchemaLimits:
-    max_depth: int = 12  # the deepest product-page query is 6; introspection is not counted
-    max_aliases: int = 30  # enough for a comparison page, too few to fan one query out 1000x
-    max_tokens: int = 4_000  # the README's full product query is ~150 tokens
-    cache_size: int = 256  # distinct documents whose parse and validation results are kept
-    introspection: bool = True
-
-
 class BezelSchema(strawberry.Schema):
     def process_errors(self, errors: list, execution_context: object = None) -> None:  # type: ignore[override]
         """Silence strawberry's default logging: `ShapeErrors` logs what needs logging, once."""
 
 
-def build_schema(limits: SchemaLimits | None = None, *, fast_leaves: bool = True) -> strawberry.Schema:
+def build_schema(limits: QueryLimits | None = None, *, introspection: bool = True,
+                 fast_leaves: bool = True) -> strawberry.Schema:
     """The schema with its extensions. Validation rules are built here, once, so the validation
     cache keeps hitting (a rule class built per request would be a new cache key every time)."""
-    limits = limits or SchemaLimits()
-    documents = DocumentStore(limits.cache_size)
+    limits = limits or QueryLimits()
+    documents = DocumentStore(limits.document_cache_size)
     rules = [
         query_depth_limiter.create_validator(limits.max_depth, None),
         max_aliases.create_validator(limits.max_aliases),
     ]
-    if not limits.introspection:
+    if not introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
     return BezelSchema(
         query=Query,

@@ -14,9 +14,15 @@ from collections.abc import Iterator
 from opentelemetry.trace import StatusCode
 from strawberry.extensions import SchemaExtension
 
-from connectors.telemetry import GRAPHQL_DURATION, tracer
+from connectors.telemetry import meter, tracer
 from resolvers.context import RequestContext
 
+GRAPHQL_DURATION = meter.create_histogram(
+    "bezel.graphql.request.duration", unit="s",
+    description="GraphQL operation latency by operation name and type.",
+    explicit_bucket_boundaries_advisory=[0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.25, 2.0,
+                                         5.0, 10.0],
+)
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 MAX_OPERATION_NAMES = 200  # distinct names kept as metric labels; any more count as "other"
 _seen: set[str] = set()

@@ -8,12 +8,13 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 import redis
 
-from tests.support import Gateway, Sandbox, redis_test_url, run_gateway, run_sandbox, settings_for
+from sandbox.handle import Sandbox
+from tests.support import Gateway, redis_test_url, run_gateway, sandbox_for_tests, settings_for
 
 
 @pytest.fixture(scope="session")
 def sandbox_process() -> Iterator[Sandbox]:
-    with run_sandbox() as sandbox:
+    with sandbox_for_tests() as sandbox:
         yield sandbox
 
 

@@ -7,7 +7,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -17,8 +16,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from connectors.checkout import CheckoutStore
 from gateway.app import create_app
+from gateway.services import running_services
 from gateway.settings import Settings, load_settings
+from resolvers.context import Services
+from sandbox.handle import Sandbox, free_port, run_sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_REDIS_DB = 13  # tests own this db index and empty it; nothing else should use it
@@ -32,68 +35,11 @@ def redis_test_url() -> str:
     return urlunsplit((base.scheme, base.netloc, f"/{TEST_REDIS_DB}", base.query, ""))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(url: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{url} did not come up within {timeout}s")
-        time.sleep(0.05)
-
-
-@dataclass
-class Sandbox:
-    """A `bezel sandbox` process and its admin API."""
-
-    url: str
-    process: subprocess.Popen[bytes]
-
-    def admin(self) -> httpx.Client:
-        return httpx.Client(base_url=f"{self.url}/_admin", timeout=5.0)
-
-    def fault(self, vendor: str, **fault: Any) -> None:
-        with self.admin() as c:
-            c.put(f"/faults/{vendor}", json=fault).raise_for_status()
-
-    def calls(self) -> dict[str, int]:
-        with self.admin() as c:
-            return c.get("/calls").json()
-
-    def reset(self) -> None:
-        with self.admin() as c:
-            c.post("/reset").raise_for_status()
-
-    def set_stock(self, sku: str, quantity: int) -> None:
-        with self.admin() as c:
-            c.put(f"/stock/{sku}", json={"quantity": quantity}).raise_for_status()
-
-
 @contextlib.contextmanager
-def run_sandbox(latency_scale: float = 0.05) -> Iterator[Sandbox]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "sandbox", "--port", str(port), "--latency-scale", str(latency_scale),
-         "--seed", "7"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_for(f"{url}/healthz")
-        yield Sandbox(url=url, process=process)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+def sandbox_for_tests() -> Iterator[Sandbox]:
+    """The tests' sandbox: vendors at 5% of their usual latency, dice seeded for repeatable faults."""
+    with run_sandbox(latency_scale=0.05, seed=7) as sandbox:
+        yield sandbox
 
 
 # Tests assert behaviour, not speed: a healthy sandbox vendor must never trip a timeout because a busy
@@ -143,6 +89,39 @@ async def run_gateway(settings: Settings) -> AsyncIterator[Gateway]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bezel.test", timeout=30) as http:
             yield Gateway(http, app)
+
+
+@dataclass
+class Shop:
+    """A process's services (vendors, the checkout store on a real Redis) over the sandbox in-process:
+    for unit tests of checkout and the worker, with faults set straight on the sandbox's board."""
+
+    services: Services
+    sandbox: Any  # the sandbox ASGI app: `.board` (faults, calls) and `.sandbox` (stock, what was received)
+
+    @property
+    def store(self) -> CheckoutStore:
+        assert self.services.store is not None
+        return self.services.store
+
+    def fault(self, vendor: str, **fault: Any) -> None:
+        from sandbox.faults import Fault
+
+        self.sandbox.board.faults[vendor] = Fault(**fault)
+
+    def calls(self, vendor: str) -> int:
+        return self.sandbox.board.calls.get(vendor, 0)
+
+
+@contextlib.asynccontextmanager
+async def shop_in_process(redis_url: str, **sections: dict[str, Any]) -> AsyncIterator[Shop]:
+    from sandbox import create_app as create_sandbox
+
+    box = create_sandbox(latency_scale=0.0, seed=7)
+    settings = load_settings(None, env="test", sandbox={"url": "http://sandbox"}, redis={"url": redis_url},
+                             **sections)
+    async with running_services(settings, vendor_transport=httpx.ASGITransport(app=box)) as services:
+        yield Shop(services, box)
 
 
 def error_codes(result: dict[str, Any]) -> list[tuple[str, str | None]]:

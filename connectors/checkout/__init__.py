@@ -1,5 +1,8 @@
 """Checkout's Redis store: idempotency, stock counters and reservations, orders, the order stream."""
 
-from connectors.checkout.store import CheckoutStore, CheckoutUnavailable, Claim, Reservation, StreamEntry
+from connectors.checkout.idempotency import Claim, done_record
+from connectors.checkout.stock import Reconciled, Reservation
+from connectors.checkout.store import CheckoutStore
+from connectors.checkout.stream import StreamEntry
 
-__all__ = ["CheckoutStore", "CheckoutUnavailable", "Claim", "Reservation", "StreamEntry"]
+__all__ = ["CheckoutStore", "Claim", "Reconciled", "Reservation", "StreamEntry", "done_record"]

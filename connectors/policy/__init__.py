@@ -1,7 +1,7 @@
-"""The call policy every vendor call goes through (see `core`)."""
+"""The call policy every vendor call goes through (see `policy`), one small module per link."""
 
-from connectors.policy.calllog import CallLog, CallRecord
-from connectors.policy.core import CallPolicy, CallScope
 from connectors.policy.deadline import Deadline
+from connectors.policy.policy import CallPolicy
+from connectors.policy.scope import CallLog, CallRecord, CallScope
 
 __all__ = ["CallLog", "CallPolicy", "CallRecord", "CallScope", "Deadline"]

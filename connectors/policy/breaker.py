@@ -8,7 +8,7 @@
 
 No maintained asyncio library offers these semantics (slow-call rate, half-open probe counts);
 this one is small, single-process, and logs every state change. Each gateway process keeps its own
-breaker per vendor, as resilience4j does per JVM.
+breaker per vendor, as resilience4j does per JVM; the `bezel.breaker.state` gauge reports them.
 """
 
 from __future__ import annotations
@@ -17,10 +17,13 @@ import collections
 import enum
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+
+from opentelemetry.metrics import CallbackOptions, Observation
 
 from connectors.config import BreakerConfig
 from connectors.errors import CircuitOpen
+from connectors.telemetry import meter
 
 log = logging.getLogger("bezel.breaker")
 
@@ -33,20 +36,19 @@ class BreakerState(enum.Enum):
 
 class CircuitBreaker:
     def __init__(self, vendor: str, config: BreakerConfig, *, timeout_ms: int,
-                 clock: Callable[[], float] = time.monotonic,
-                 on_change: Callable[[str, BreakerState, BreakerState], None] | None = None) -> None:
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.vendor = vendor
         self.config = config
         self.slow_call_s = (config.slow_call_ms or 0.8 * timeout_ms) / 1000
         # As resilience4j does for count-based windows: a window can never hold more calls than its size.
         self.minimum_calls = min(config.minimum_calls, config.window_size)
         self.clock = clock
-        self.on_change = on_change
         self.state = BreakerState.CLOSED
         self.window: collections.deque[tuple[bool, bool]] = collections.deque(maxlen=config.window_size)
         self._opened_at = 0.0
         self._probes_started = 0
         self._probes: list[tuple[bool, bool]] = []
+        _reported[vendor] = self  # the newest breaker per vendor is the one this process uses
 
     def allows_calls(self) -> bool:
         """Whether a call now would be let through (closed, half-open, or open with its wait over)."""
@@ -100,5 +102,15 @@ class CircuitBreaker:
             self.window.clear()
         log.warning("circuit breaker %s: %s -> %s", self.vendor, old.value, new.value,
                     extra={"vendor": self.vendor, "from_state": old.value, "to_state": new.value})
-        if self.on_change is not None:
-            self.on_change(self.vendor, old, new)
+
+
+_LEVEL = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
+_reported: dict[str, CircuitBreaker] = {}
+
+
+def _states(options: CallbackOptions) -> Iterable[Observation]:
+    return [Observation(_LEVEL[b.state], {"vendor": vendor}) for vendor, b in list(_reported.items())]
+
+
+meter.create_observable_gauge("bezel.breaker.state", [_states],
+                              description="Circuit breaker per vendor: 0 closed, 1 half-open, 2 open.")

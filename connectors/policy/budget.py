@@ -11,9 +11,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+# The most retries or hedges a vendor can have saved up: a quiet hour must not buy a burst of 1,000.
+MAX_TOKENS = 10.0
+
 
 class RetryBudget:
-    def __init__(self, *, ratio: float = 0.2, min_per_s: float = 1.0, cap: float = 10.0,
+    """`ratio` and `min_per_s` come from the vendor's config (`retry_budget_ratio`, `..._min_per_s`)."""
+
+    def __init__(self, *, ratio: float, min_per_s: float, cap: float = MAX_TOKENS,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.ratio = ratio
         self.min_per_s = min_per_s

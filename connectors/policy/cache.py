@@ -5,28 +5,26 @@ gateway process), which is what lets the policy say LIVE, CACHE or STALE and how
 libraries (cachetools' LRU, redis-py); the freshness bookkeeping is ours, because no cache library
 reports whether an answer is stale and by how much.
 
-Redis trouble is a degraded state, never an outage: every Redis call is bounded by a short
-timeout; after a failure Redis is skipped for a while (doubling, up to 5 s) and then tried again,
-so the gateway recovers by itself when Redis comes back.
+The shared tier is `connectors.redisclient.SharedRedis`: Redis trouble is a degraded state, never an
+outage (bounded calls, skipped for a while after a failure, tried again by itself).
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import orjson
 from cachetools import LRUCache
 from pydantic import TypeAdapter, ValidationError
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.exceptions import RedisError
+from redis.asyncio import Redis
 
-from connectors.telemetry import CACHE_LOOKUPS
+from connectors.config import CacheConfig
+from connectors.redisclient import SharedRedis
+from connectors.telemetry import Tally
 
 T = TypeVar("T")
 log = logging.getLogger("bezel.cache")
@@ -34,7 +32,9 @@ _LOCAL_HIT = (("result", "hit"), ("tier", "local"))
 _LOCAL_MISS = (("result", "miss"), ("tier", "local"))
 _REDIS_HIT = (("result", "hit"), ("tier", "redis"))
 _REDIS_MISS = (("result", "miss"), ("tier", "redis"))
-MAX_REDIS_BACKOFF_S = 5.0
+CACHE_LOOKUPS = Tally(
+    "bezel.cache.lookups",
+    description="Cache lookups by tier (local, redis) and result (hit, miss); hit ratio = hit / (hit + miss).")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,70 +63,11 @@ def decode(raw: bytes, result_type: Any) -> tuple[Any, float, float]:
     return _adapter(result_type).validate_python(doc["v"]), float(doc["at"]), float(doc["exp"])
 
 
-class RedisTier:
-    """The shared tier, with its own short timeout and automatic recovery."""
-
-    def __init__(self, url: str, *, timeout_ms: int = 50, retry_after_ms: int = 500, max_connections: int = 64,
-                 key_prefix: str = "bezel") -> None:
-        self.timeout_s = timeout_ms / 1000
-        self.retry_after_s = retry_after_ms / 1000
-        self.prefix = key_prefix
-        pool = BlockingConnectionPool.from_url(
-            url, max_connections=max_connections, timeout=self.timeout_s,
-            socket_timeout=self.timeout_s, socket_connect_timeout=self.timeout_s,
-        )
-        self.client = Redis(connection_pool=pool)
-        self.healthy = True
-        self.failures = 0
-        self._skip_until = 0.0
-        self._backoff_s = self.retry_after_s
-
-    @property
-    def state(self) -> str:
-        """"ok", or "degraded" while Redis is being skipped after a failure."""
-        return "ok" if self.healthy else "degraded"
-
-    def key(self, *parts: str) -> str:
-        return ":".join((self.prefix, *parts))
-
-    async def call(self, operation: Callable[[Redis], Awaitable[T]], default: T) -> T:
-        """Run one Redis operation within the tier's timeout; `default` if Redis is down or slow."""
-        now = time.monotonic()
-        if not self.healthy and now < self._skip_until:
-            return default
-        try:
-            async with asyncio.timeout(self.timeout_s):
-                result = await operation(self.client)
-        except (RedisError, OSError, TimeoutError) as exc:
-            self._failed(exc)
-            return default
-        if not self.healthy:
-            log.warning("redis is back; shared cache tier restored")
-            self.healthy = True
-            self._backoff_s = self.retry_after_s
-        return result
-
-    def _failed(self, exc: BaseException) -> None:
-        self.failures += 1
-        if self.healthy:
-            log.warning("redis unavailable (%s); serving from the in-process tier", type(exc).__name__)
-        else:
-            self._backoff_s = min(MAX_REDIS_BACKOFF_S, self._backoff_s * 2)
-        self.healthy = False
-        self._skip_until = time.monotonic() + self._backoff_s
-
-    async def ping(self) -> bool:
-        return await self.call(lambda r: r.ping(), False)
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
-
-
 class TieredCache:
     """Local LRU in front of the optional Redis tier; entries expire after fresh + stale windows."""
 
-    def __init__(self, *, local_max_entries: int = 10_000, redis: RedisTier | None = None) -> None:
-        self.local: LRUCache[str, tuple[Any, float, float]] = LRUCache(maxsize=local_max_entries)
+    def __init__(self, config: CacheConfig, *, redis: SharedRedis | None = None) -> None:
+        self.local: LRUCache[str, tuple[Any, float, float]] = LRUCache(maxsize=config.local_max_entries)
         self.redis = redis
 
     async def get(self, key: str, result_type: Any, *, fresh_s: float = float("inf")) -> Entry[Any] | None:

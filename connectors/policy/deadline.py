@@ -20,10 +20,6 @@ class Deadline:
     def remaining_s(self) -> float:
         return max(0.0, self.expires_at - time.monotonic())
 
-    @property
-    def expired(self) -> bool:
-        return time.monotonic() >= self.expires_at
-
     def bound(self, timeout_s: float) -> float:
         """The time a call may take: its own timeout, cut to what is left of the budget."""
         return min(timeout_s, self.remaining_s())

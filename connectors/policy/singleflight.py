@@ -2,24 +2,25 @@
 
 In one process: the first caller starts the call as a task; everyone else awaits the same task
 (shielded, so one impatient request giving up cancels nothing for the others). Across processes,
-the policy adds a Redis lock (`SharedFlight`): the process holding it calls the vendor, the others
-watch the shared cache tier for its answer.
+`SharedFlight` adds redis-py's own `Lock` (SET NX PX, released only by its holder): the process
+holding it calls the vendor, the others watch the shared cache tier for its answer.
 """
 
 from __future__ import annotations
 
 import asyncio
-import secrets
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from connectors.policy.cache import RedisTier
+from redis.asyncio.lock import Lock
+from redis.exceptions import LockError
+
+from connectors.redisclient import SharedRedis
 
 T = TypeVar("T")
-
-# Release a lock only if it is still ours (it may have expired and been taken by another process).
-_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 
 
 class SingleFlight:
@@ -54,27 +55,42 @@ class SingleFlight:
         return list(self._flights.values())
 
 
+@dataclass(frozen=True, slots=True)
+class Permit:
+    """Leave to call the vendor: holding the key's lock, or without one because Redis is unreachable
+    (a lock we cannot take must not stop the page)."""
+
+    lock: Lock | None
+
+
 class SharedFlight:
     """A short Redis lock per key, so only one gateway process refreshes a key at a time."""
 
-    def __init__(self, redis: RedisTier) -> None:
+    def __init__(self, redis: SharedRedis) -> None:
         self.redis = redis
 
-    async def acquire(self, key: str, ttl_s: float) -> tuple[str, str] | None:
-        """The lock for `key`, or None if another process holds it. With Redis unavailable, every
-        process may call (a lock we cannot take must not stop the page)."""
-        lock_key = self.redis.key("lock", key)
-        token = secrets.token_hex(8)
-        acquired = await self.redis.call(lambda r: r.set(lock_key, token, nx=True, px=max(1, int(ttl_s * 1000))),
-                                         None)
-        if acquired:
-            return lock_key, token
-        return None if self.redis.healthy else ("", "")
+    def _lock(self, key: str, ttl_s: float | None = None) -> Lock:
+        return Lock(self.redis.client, self.redis.key("lock", key), timeout=ttl_s, thread_local=False)
 
-    async def release(self, lock: tuple[str, str]) -> None:
-        lock_key, token = lock
-        if lock_key:
-            await self.redis.call(lambda r: r.eval(_RELEASE, 1, lock_key, token), 0)
+    async def acquire(self, key: str, ttl_s: float) -> Permit | None:
+        """Leave to call for `key`, or None while another process holds its lock."""
+        lock = self._lock(key, max(0.001, ttl_s))
+        acquired = await self.redis.call(lambda r: lock.acquire(blocking=False), None)
+        if acquired:
+            return Permit(lock)
+        return None if self.redis.healthy else Permit(None)
+
+    async def release(self, permit: Permit) -> None:
+        """Let go, if the lock is still ours (it may have expired and been taken by another process)."""
+        lock = permit.lock
+        if lock is None:
+            return
+
+        async def release(_: object) -> None:
+            with contextlib.suppress(LockError):  # expired, maybe someone else's now: nothing to do
+                await lock.release()
+
+        await self.redis.call(release, None)
 
     async def wait_for_peer(self, key: str, probe: Callable[[], Awaitable[T | None]], wait_s: float,
                             interval_s: float = 0.01) -> T | None:
@@ -82,13 +98,13 @@ class SharedFlight:
 
         None if the peer let go without an answer (its call failed), Redis went away, or time ran out.
         """
-        lock_key = self.redis.key("lock", key)
+        lock = self._lock(key)
         deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
             found = await probe()
             if found is not None:
                 return found
-            if not await self.redis.call(lambda r: r.exists(lock_key), 0):
+            if not await self.redis.call(lambda r: lock.locked(), False):
                 return await probe()  # the peer may have stored its answer just before letting go
             await asyncio.sleep(min(interval_s, max(0.0, deadline - time.monotonic())))
         return None

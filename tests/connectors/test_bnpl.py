@@ -22,6 +22,8 @@ AFFIRM = {"promo": {"id": "promo_set_default", "apr": "0.1999", "term_length": 3
                     {"term_length": 6, "apr": "0", "installment_cents": 54167, "total_cents": 325002,
                      "currency": "USD"}]}
 
+API = BnplAPI(affirm_public_key="sandbox_public")
+
 
 @respx.mock(base_url=BASE, using="httpx")
 async def test_affirm_terms_become_monthly_offers(respx_mock) -> None:
@@ -40,10 +42,10 @@ async def test_affirm_terms_become_monthly_offers(respx_mock) -> None:
 async def test_affirm_out_of_range_is_no_offer_but_a_missing_promo_key_is_a_bad_body(respx_mock) -> None:
     route = respx_mock.get("/affirm/api/promos/v2/sandbox_public")
     route.mock(return_value=httpx.Response(200, json={"promo": None, "terms": [], "reason": "amount_out_of_range"}))
-    assert await execute(bnpl, BnplAPI().affirm_offers(Money.of("50000", "USD"))) == ()
+    assert await execute(bnpl, API.affirm_offers(Money.of("50000", "USD"))) == ()
     route.mock(return_value=httpx.Response(200, json={"ok": True}))
     with pytest.raises(VendorBadResponse):
-        await execute(bnpl, BnplAPI().affirm_offers(Money.of("500", "USD")))
+        await execute(bnpl, API.affirm_offers(Money.of("500", "USD")))
 
 
 @respx.mock(base_url=BASE, using="httpx")
@@ -51,13 +53,13 @@ async def test_afterpay_configuration_and_its_error_body(respx_mock) -> None:
     route = respx_mock.get("/afterpay/v2/configuration")
     route.mock(return_value=httpx.Response(200, json={"minimumAmount": {"amount": "1.00", "currency": "USD"},
                                                       "maximumAmount": {"amount": "4000.00", "currency": "USD"}}))
-    config = await execute(bnpl, BnplAPI().afterpay_configuration(), api_key="dXNlcjpwYXNz")
+    config = await execute(bnpl, API.afterpay_configuration(), api_key="dXNlcjpwYXNz")
     assert config.maximum == Money.of("4000", "USD")
     assert route.calls.last.request.headers["authorization"] == "Basic dXNlcjpwYXNz"
     route.mock(return_value=httpx.Response(401, json={"errorCode": "unauthorized", "errorId": "e1",
                                                       "message": "Credentials are required", "httpStatusCode": 401}))
     with pytest.raises(VendorHTTPError) as caught:
-        await execute(bnpl, BnplAPI().afterpay_configuration())
+        await execute(bnpl, API.afterpay_configuration())
     assert caught.value.code == "unauthorized"
 
 

@@ -50,7 +50,7 @@ async def test_products_map_options_in_position_order_and_variants_by_option_nam
 async def test_a_page_asks_one_more_to_know_if_there_is_a_next_page(respx_mock) -> None:
     products = [{**SHOPIFY_PRODUCT, "id": i, "handle": f"p{i}"} for i in (1, 2, 3)]
     route = respx_mock.get(f"{API}/products.json").mock(return_value=httpx.Response(200, json={"products": products}))
-    page = await execute(catalog, CatalogAPI().product_page(2, "77"))
+    page = await execute(catalog, CatalogAPI(currency="USD").product_page(2, "77"))
     assert [p.handle for p in page.products] == ["p1", "p2"]
     assert page.has_next_page
     assert route.calls.last.request.url.params["limit"] == "3"
@@ -61,9 +61,9 @@ async def test_a_page_asks_one_more_to_know_if_there_is_a_next_page(respx_mock) 
 async def test_variant_lookup_reads_the_product_id_and_a_404_means_unknown(respx_mock) -> None:
     route = respx_mock.get(f"{API}/variants/808950810.json")
     route.mock(return_value=httpx.Response(200, json={"variant": SHOPIFY_PRODUCT["variants"][0]}))
-    assert await execute(catalog, CatalogAPI().product_id_of_variant("808950810")) == "632910392"
+    assert await execute(catalog, CatalogAPI(currency="USD").product_id_of_variant("808950810")) == "632910392"
     route.mock(return_value=httpx.Response(404, json={"errors": "Not Found"}))
-    assert await execute(catalog, CatalogAPI().product_id_of_variant("808950810")) is None
+    assert await execute(catalog, CatalogAPI(currency="USD").product_id_of_variant("808950810")) is None
 
 
 @pytest.mark.parametrize(
@@ -75,7 +75,7 @@ async def test_variant_lookup_reads_the_product_id_and_a_404_means_unknown(respx
 async def test_shopify_error_bodies_in_both_shapes(respx_mock, status: int, body: dict) -> None:
     respx_mock.get(f"{API}/products.json").mock(return_value=httpx.Response(status, json=body))
     with pytest.raises(VendorHTTPError) as caught:
-        await execute(catalog, CatalogAPI().products_by_id(["1"]))
+        await execute(catalog, CatalogAPI(currency="USD").products_by_id(["1"]))
     assert caught.value.status == status
 
 
@@ -92,4 +92,4 @@ async def test_a_product_of_the_wrong_shape_is_a_bad_response(respx_mock, mutate
     mutate(product)
     respx_mock.get(f"{API}/products.json").mock(return_value=httpx.Response(200, json={"products": [product]}))
     with pytest.raises(VendorBadResponse):
-        await execute(catalog, CatalogAPI().products_by_handle(["solitaire"]))
+        await execute(catalog, CatalogAPI(currency="USD").products_by_handle(["solitaire"]))

@@ -8,7 +8,7 @@ import respx
 
 from connectors import engraving
 from connectors.engraving import EngravingAPI
-from connectors.errors import VendorHTTPError, VendorRejected
+from connectors.errors import VendorHTTPError, VendorRejectedInput
 from tests.connectors.helpers import BASE, execute, sent_json
 
 PREVIEW = {"id": "prv_1", "status": "rendered", "text": "Forever", "font": "script", "placement": "inside_band",
@@ -43,7 +43,7 @@ async def test_422_blames_the_field_in_our_words(respx_mock, field: str, code: s
                                                  message: str) -> None:
     respx_mock.post("/api/v1/previews").mock(return_value=httpx.Response(
         422, json={"errors": [{"field": field, "code": code, "message": "vendor wording", "details": details}]}))
-    with pytest.raises(VendorRejected) as caught:
+    with pytest.raises(VendorRejectedInput) as caught:
         await execute(engraving, EngravingAPI().preview(text="x", font="script", placement="inside_band", sku="A"))
     assert caught.value.field == field
     assert caught.value.public_message == message

@@ -14,7 +14,7 @@ from connectors.errors import (
     VendorConnectionError,
     VendorHTTPError,
     VendorRateLimited,
-    VendorRejected,
+    VendorRejectedInput,
     VendorTimeout,
 )
 from connectors.http import VendorCall, VendorClient, VendorRequest
@@ -77,7 +77,7 @@ async def test_error_statuses_with_unreadable_bodies_are_still_typed(respx_mock)
     with pytest.raises(VendorHTTPError) as caught:
         await execute(tax, _call())
     assert caught.value.status == 502
-    assert not isinstance(caught.value, VendorRejected)
+    assert not isinstance(caught.value, VendorRejectedInput)
 
 
 @respx.mock(base_url=BASE, using="httpx")

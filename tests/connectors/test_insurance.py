@@ -7,7 +7,7 @@ import pytest
 import respx
 
 from connectors import insurance
-from connectors.errors import VendorHTTPError, VendorRejected
+from connectors.errors import VendorHTTPError, VendorRejectedInput
 from connectors.insurance import InsuranceAPI, InsuredItem
 from connectors.models import Address, Money
 from tests.connectors.helpers import BASE, execute, sent_json
@@ -38,7 +38,7 @@ async def test_a_quote_sends_and_reads_cents(respx_mock) -> None:
 async def test_422s_are_rejections_in_our_words(respx_mock, code: str, field: str | None) -> None:
     respx_mock.post("/api/v1/quotes").mock(return_value=httpx.Response(
         422, json={"error": {"code": code, "message": "vendor words", "field": "x"}}))
-    with pytest.raises(VendorRejected) as caught:
+    with pytest.raises(VendorRejectedInput) as caught:
         await execute(insurance, InsuranceAPI().quote(TO, ITEMS))
     assert caught.value.field == field
     assert caught.value.public_message != "vendor words"

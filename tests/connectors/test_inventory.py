@@ -32,7 +32,7 @@ async def test_levels_for_many_skus_in_one_query(respx_mock) -> None:
 
 def test_a_batch_is_bounded() -> None:
     with pytest.raises(ValueError, match="1 to"):
-        InventoryAPI().levels([f"S{i}" for i in range(MAX_BATCH + 1)])
+        InventoryAPI(project_key="bezel").levels([f"S{i}" for i in range(MAX_BATCH + 1)])
 
 
 @respx.mock(base_url=BASE, using="httpx")
@@ -41,8 +41,8 @@ async def test_commercetools_errors_and_wrong_shapes(respx_mock) -> None:
     route.mock(return_value=httpx.Response(503, json={"statusCode": 503, "message": "Service Unavailable",
                                                       "errors": [{"code": "ServiceUnavailable", "message": "x"}]}))
     with pytest.raises(VendorHTTPError) as caught:
-        await execute(inventory, InventoryAPI().levels(["A"]))
+        await execute(inventory, InventoryAPI(project_key="bezel").levels(["A"]))
     assert caught.value.code == "ServiceUnavailable"
     route.mock(return_value=httpx.Response(200, json={"results": [{"sku": "A", "availableQuantity": "4"}]}))
     with pytest.raises(VendorBadResponse):
-        await execute(inventory, InventoryAPI().levels(["A"]))
+        await execute(inventory, InventoryAPI(project_key="bezel").levels(["A"]))

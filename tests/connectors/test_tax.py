@@ -9,7 +9,7 @@ import pytest
 import respx
 
 from connectors import tax
-from connectors.errors import VendorHTTPError, VendorRejected
+from connectors.errors import VendorHTTPError, VendorRejectedInput
 from connectors.models import Address, Money
 from connectors.tax import TaxAPI, TaxLine
 from tests.connectors.helpers import BASE, execute, sent_json
@@ -56,7 +56,7 @@ async def test_a_quote_maps_taxjar_dollars_into_money(respx_mock) -> None:
 async def test_taxjar_400s_that_blame_the_destination_are_rejections(respx_mock, detail: str, field: str) -> None:
     respx_mock.post("/v2/taxes").mock(return_value=httpx.Response(
         400, json={"error": "Bad Request", "detail": detail, "status": 400}))
-    with pytest.raises(VendorRejected) as caught:
+    with pytest.raises(VendorRejectedInput) as caught:
         await execute(tax, quote_call())
     assert caught.value.field == field
     assert "to_" not in caught.value.public_message  # our words, not TaxJar's

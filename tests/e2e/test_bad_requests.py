@@ -9,7 +9,8 @@ from urllib.parse import urlparse
 import pytest
 
 from resolvers import products as product_resolvers
-from tests.support import Gateway, Sandbox, run_gateway, settings_for
+from sandbox.handle import Sandbox
+from tests.support import Gateway, run_gateway, settings_for
 
 
 async def test_malformed_graphql_is_a_parse_error(gateway: Gateway, sandbox: Sandbox) -> None:

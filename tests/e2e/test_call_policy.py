@@ -7,7 +7,8 @@ import asyncio
 import time
 from typing import Any
 
-from tests.support import US_ADDRESS, Gateway, Sandbox, run_gateway, settings_for
+from sandbox.handle import Sandbox
+from tests.support import US_ADDRESS, Gateway, run_gateway, settings_for
 
 TAX_QUERY = """query($a: AddressInput!) { product(handle: "gold-huggie-hoops") {
     taxEstimate(shipTo: $a) { amountToCollect { amount } freshness { source ageMs } } } }"""

@@ -5,7 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from tests.support import US_ADDRESS, Gateway, Sandbox
+from sandbox.handle import Sandbox
+from tests.support import US_ADDRESS, Gateway
 
 CART = """query($input: CartQuoteInput!) { cartQuote(input: $input) {
     lines { quantity unitPrice { amount } lineTotal { amount } variant { sku title } }

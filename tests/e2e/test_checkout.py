@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 import redis
 
-from tests.support import US_ADDRESS, Gateway, Sandbox, free_port, run_gateway, settings_for
+from sandbox.handle import Sandbox, free_port
+from tests.support import US_ADDRESS, Gateway, run_gateway, settings_for
 
 PLACE = """mutation($i: PlaceOrderInput!) { placeOrder(input: $i) {
     order { id status total { amount } subtotal { amount } tax { amount } insurance { amount }

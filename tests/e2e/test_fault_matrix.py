@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.support import PRODUCT_PAGE_QUERY, Sandbox, run_gateway, settings_for
+from sandbox.handle import Sandbox
+from tests.support import PRODUCT_PAGE_QUERY, run_gateway, settings_for
 
 VENDORS = ("catalog", "inventory", "tax", "insurance", "bnpl", "engraving")
 FIELD_OF = {"tax": "taxEstimate", "insurance": "shippingInsurance", "bnpl": "financing",

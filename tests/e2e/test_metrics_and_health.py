@@ -11,9 +11,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.app import create_app
 from gateway.cli import _parser
-from gateway.worker import StockKeeper
+from gateway.upkeep import StockKeeper
+from sandbox.handle import Sandbox, free_port
 from tests.e2e.test_checkout import PLACE, order_input, variant
-from tests.support import PRODUCT_PAGE_QUERY, ROOT, US_ADDRESS, Gateway, Sandbox, free_port, run_gateway, settings_for
+from tests.support import PRODUCT_PAGE_QUERY, ROOT, US_ADDRESS, Gateway, run_gateway, settings_for
 
 
 async def scrape(gateway: Gateway) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -137,11 +138,15 @@ async def test_readyz_is_503_until_the_gateway_has_started(sandbox: Sandbox) -> 
 
 def test_the_dockerfile_builds_a_slim_non_root_image_from_the_lock_file() -> None:
     text = (ROOT / "Dockerfile").read_text()
+    for name, default in re.findall(r"^ARG\s+(\w+)=(\S+)", text, flags=re.MULTILINE):  # the defaults users get
+        text = text.replace(f"${{{name}}}", default)
     stages = re.findall(r"^FROM\s+(\S+)(?:\s+AS\s+(\S+))?", text, flags=re.MULTILINE)
     assert len(stages) >= 2, "multi-stage"
     assert all("slim" in image for image, _ in stages if not image.startswith("ghcr.io/astral-sh/uv"))
+    assert "sandbox" in {stage for _, stage in stages}, "the sandbox has its own target"
     assert re.search(r"uv sync --locked --no-dev", text), "installs exactly the lock file, without dev tools"
     final = text[text.rindex("FROM"):]
+    assert "COPY sandbox" not in final, "the gateway image leaves the sandbox out"
     user = re.findall(r"^USER\s+(\S+)", final, flags=re.MULTILINE)
     assert user
     assert user[-1] not in {"root", "0"}

@@ -18,9 +18,11 @@ import pytest
 import redis
 
 from connectors.config import WorkerConfig
-from gateway.worker import StockKeeper, run_workers
+from gateway.upkeep import StockKeeper
+from gateway.worker import run_workers
+from sandbox.handle import Sandbox
 from tests.e2e.test_checkout import ORDER, PLACE, order_input, variant
-from tests.support import Gateway, Sandbox, run_gateway, settings_for
+from tests.support import Gateway, run_gateway, settings_for
 
 FAST = WorkerConfig(retry_backoff_ms=100, retry_backoff_max_ms=400, block_ms=100, max_deliveries=5,
                     claim_idle_ms=1000, janitor_interval_s=0.2, reconcile_interval_s=3600)

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.support import PRODUCT_PAGE_QUERY, ROOT, Gateway, Sandbox, error_codes
+from sandbox.handle import Sandbox
+from tests.support import PRODUCT_PAGE_QUERY, ROOT, Gateway, error_codes
 
 PAGE_VENDORS = {"catalog", "inventory", "tax", "insurance", "bnpl", "engraving"}
 
@@ -69,9 +70,9 @@ async def test_a_whole_catalog_of_stock_shares_inventory_calls_of_at_most_250_sk
     asked: list[list[str]] = []
     run_batch = policy.run_batch
 
-    async def recorded(operation: str, keys: list[str], *args: Any, **kwargs: Any) -> Any:
-        asked.append(list(keys))
-        return await run_batch(operation, keys, *args, **kwargs)
+    async def recorded(batch: Any, scope: Any) -> Any:
+        asked.append(list(batch.keys))
+        return await run_batch(batch, scope)
 
     monkeypatch.setattr(policy, "run_batch", recorded)
     result = await gateway.gql("""{ products(first: 50) { nodes { variants { sku availability { status } } } }

@@ -14,16 +14,8 @@ import httpx
 import pytest
 import redis
 
-from tests.support import (
-    US_ADDRESS,
-    Sandbox,
-    free_port,
-    redis_server_binary,
-    run_gateway,
-    run_redis_server,
-    settings_for,
-    wait_for,
-)
+from sandbox.handle import Sandbox, free_port, wait_for
+from tests.support import US_ADDRESS, redis_server_binary, run_gateway, run_redis_server, settings_for
 
 TAX_QUERY = """query($a: AddressInput!) { product(handle: "gold-huggie-hoops") {
     taxEstimate(shipTo: $a) { amountToCollect { amount } freshness { source ageMs } } } }"""

@@ -15,8 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from sandbox.handle import Sandbox, free_port, wait_for
 from tests.otlp import Receiver, Span, run_receiver
-from tests.support import PRODUCT_PAGE_QUERY, US_ADDRESS, Sandbox, free_port, wait_for
+from tests.support import PRODUCT_PAGE_QUERY, US_ADDRESS
 
 PAGE_VENDORS = {"catalog", "inventory", "tax", "insurance", "bnpl", "engraving"}
 VENDOR_ATTRIBUTES = {"bezel.vendor", "bezel.operation", "bezel.outcome", "bezel.cache.source", "bezel.cache.age_ms",

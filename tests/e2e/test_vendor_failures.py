@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.support import PRODUCT_PAGE_QUERY, Gateway, Sandbox, run_gateway, settings_for
+from sandbox.handle import Sandbox
+from tests.support import PRODUCT_PAGE_QUERY, Gateway, run_gateway, settings_for
 
 # The product-page field each vendor backs.
 FIELD_OF = {"tax": "taxEstimate", "insurance": "shippingInsurance", "bnpl": "financing",

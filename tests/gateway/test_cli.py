@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support import free_port, wait_for
+from sandbox.handle import free_port, wait_for
 
 
 def test_bezel_dev_serves_a_product_page_and_stops_on_ctrl_c() -> None:

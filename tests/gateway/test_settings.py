@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from connectors.config import DEFAULT_VENDORS, VendorConfig
-from gateway.settings import ConfigError, Settings, load_settings
+from gateway.errors import ConfigError
+from gateway.settings import Settings, load_settings
 from tests.support import ROOT
 
 

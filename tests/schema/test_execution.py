@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from resolvers.context import RequestContext
+from sandbox.handle import Sandbox
 from schema import build_schema
-from tests.support import PRODUCT_PAGE_QUERY, US_ADDRESS, Gateway, Sandbox
+from tests.support import PRODUCT_PAGE_QUERY, US_ADDRESS, Gateway
 
 FRAGMENTS = """
 query Fragments($withStock: Boolean!, $skipPrice: Boolean!) {
@@ -158,7 +159,7 @@ async def test_selections_of_operations_with_variables_are_shared_when_no_direct
 ) -> None:
     """Variables in arguments only (a storefront's usual page query) cannot change which fields are
     collected, so the flat selections are shared; the answers still follow each request's variables."""
-    from schema.execution import _SHARED
+    from schema.fastpath.context import _SHARED
 
     query = """query($handle: String!) { product(handle: $handle) {
       handle variants { sku price { amount } selectedOptions { name value } } } }"""

@@ -7,13 +7,15 @@ import time
 
 import redis
 
+from connectors.config import CacheConfig, RedisConfig
 from connectors.models import Money, StockLevel, TaxQuote
-from connectors.policy.cache import RedisTier, TieredCache
-from tests.support import free_port
+from connectors.policy.cache import TieredCache
+from connectors.redisclient import SharedRedis
+from sandbox.handle import free_port
 
 
 async def test_local_tier_keeps_value_and_age_until_expiry() -> None:
-    cache = TieredCache(local_max_entries=2)
+    cache = TieredCache(CacheConfig(local_max_entries=2))
     await cache.put("k", Money.of("1", "USD"), Money, keep_s=0.05, stored_at=time.time() - 1.0)
     assert await cache.get("k", Money) is None  # stored a second ago for 50 ms: gone
     await cache.put("k", Money.of("2", "USD"), Money, keep_s=10)
@@ -26,8 +28,8 @@ async def test_local_tier_keeps_value_and_age_until_expiry() -> None:
 
 
 async def test_redis_tier_shares_values_with_their_original_age(redis_url: str) -> None:
-    writer = TieredCache(redis=RedisTier(redis_url))
-    reader = TieredCache(redis=RedisTier(redis_url))
+    writer = TieredCache(CacheConfig(), redis=SharedRedis(RedisConfig(url=redis_url)))
+    reader = TieredCache(CacheConfig(), redis=SharedRedis(RedisConfig(url=redis_url)))
     try:
         stored_at = time.time() - 3
         await writer.put("tax:q:1", Money.of("377.19", "USD"), Money, keep_s=60, stored_at=stored_at)
@@ -52,7 +54,7 @@ async def test_redis_tier_shares_values_with_their_original_age(redis_url: str) 
 
 async def test_an_unreadable_shared_entry_is_a_miss(redis_url: str) -> None:
     redis.Redis.from_url(redis_url).set("bezel:cache:tax:q:2", b"not json")
-    cache = TieredCache(redis=RedisTier(redis_url))
+    cache = TieredCache(CacheConfig(), redis=SharedRedis(RedisConfig(url=redis_url)))
     try:
         assert await cache.get("tax:q:2", TaxQuote) is None
     finally:
@@ -60,8 +62,9 @@ async def test_an_unreadable_shared_entry_is_a_miss(redis_url: str) -> None:
 
 
 async def test_redis_down_is_degraded_fast_and_skipped_until_retry() -> None:
-    tier = RedisTier(f"redis://127.0.0.1:{free_port()}/0", timeout_ms=50, retry_after_ms=200)
-    cache = TieredCache(redis=tier)
+    tier = SharedRedis(RedisConfig(url=f"redis://127.0.0.1:{free_port()}/0", timeout_ms=50, retry_after_ms=200))
+    failures = counting(tier)
+    cache = TieredCache(CacheConfig(), redis=tier)
     try:
         started = time.monotonic()
         await cache.put("k", 1, int, keep_s=10)  # the local tier still takes it
@@ -69,11 +72,24 @@ async def test_redis_down_is_degraded_fast_and_skipped_until_retry() -> None:
         assert await cache.get("other", int) is None
         assert time.monotonic() - started < 0.5
         assert tier.state == "degraded"
-        failures = tier.failures
+        seen = len(failures)
         await cache.get("other", int)
-        assert tier.failures == failures  # skipped while backing off: no new attempt, no wait
+        assert len(failures) == seen  # skipped while backing off: no new attempt, no wait
         await asyncio.sleep(0.25)
         await cache.get("other", int)
-        assert tier.failures == failures + 1  # tried again after retry_after_ms
+        assert len(failures) == seen + 1  # tried again after retry_after_ms
     finally:
         await cache.aclose()
+
+
+def counting(tier: SharedRedis) -> list[BaseException]:
+    """The failures the tier meets from now on (each one a Redis call that was really attempted)."""
+    seen: list[BaseException] = []
+    failed = tier._failed
+
+    def record(exc: BaseException) -> None:
+        seen.append(exc)
+        failed(exc)
+
+    tier._failed = record  # type: ignore[method-assign]
+    return seen

@@ -1,0 +1,100 @@
+"""The checkout store's Redis connection, its key names, and how a Redis failure becomes an answer.
+
+Every key shares the `{checkout}` hash tag: the scripts that must be atomic (reserve all lines;
+write the order, its stream entry and its idempotency result together) touch several keys, and on a
+Redis Cluster those must live in one slot. Checkout traffic of a high-ticket store (orders per second,
+not thousands) fits one node comfortably; the page cache's keys spread freely.
+
+Unlike the page cache, checkout does not degrade: if Redis fails, checkout is unavailable
+(`CheckoutUnavailable`), and nothing is charged or half-written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from redis.exceptions import RedisError
+
+from connectors.config import CheckoutConfig, RedisConfig
+from connectors.errors import CheckoutUnavailable
+from connectors.redisclient import connect
+
+T = TypeVar("T")
+TAG = "{checkout}"
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Every checkout key, under one prefix and the `{checkout}` hash tag."""
+
+    prefix: str
+
+    @classmethod
+    def under(cls, key_prefix: str) -> Keys:
+        return cls(f"{key_prefix}:{TAG}")
+
+    def key(self, *parts: str) -> str:
+        return ":".join((self.prefix, *parts))
+
+    @property
+    def atp(self) -> str:  # hash: SKU -> units available to promise
+        return self.key("atp")
+
+    @property
+    def reservations(self) -> str:  # hash: reservation id -> {lines, exp, order?}
+        return self.key("reservations")
+
+    @property
+    def expiry(self) -> str:  # sorted set: unconfirmed reservation ids by expiry
+        return self.key("reservations", "expiry")
+
+    @property
+    def commits(self) -> str:  # hash: SKU -> units handed over to the ERP's books, ever
+        return self.key("commits")
+
+    @property
+    def stream(self) -> str:
+        return self.key("orders")
+
+    @property
+    def dead_letters(self) -> str:
+        return self.key("orders", "dead")
+
+
+class CheckoutRedis:
+    """A client whose every call is bounded, and whose every failure is `CheckoutUnavailable`."""
+
+    def __init__(self, url: str, config: CheckoutConfig, redis: RedisConfig) -> None:
+        self.timeout_s = config.redis_timeout_ms / 1000
+        # No socket timeout: every call is bounded by `do`'s asyncio timeout instead, which also lets a
+        # blocking stream read wait longer than an ordinary command.
+        self.client = connect(url, max_connections=redis.max_connections, timeout_s=self.timeout_s,
+                              socket_timeout_s=None)
+        self.keys = Keys.under(redis.key_prefix)
+
+    async def do(self, operation: Callable[[], Awaitable[T]], *, extra_s: float = 0.0) -> T:
+        try:
+            async with asyncio.timeout(self.timeout_s + extra_s):
+                return await operation()
+        except (RedisError, OSError, TimeoutError) as exc:
+            raise CheckoutUnavailable(detail=f"checkout store: {type(exc).__name__}: {exc}") from exc
+
+    def script(self, source: str) -> Any:
+        return self.client.register_script(source)
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self.do(self.client.ping))
+        except CheckoutUnavailable:
+            return False
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+def text(value: Any) -> str:
+    """A Redis reply as a string (replies are bytes)."""
+    return value.decode() if isinstance(value, bytes) else str(value)

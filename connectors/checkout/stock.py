@@ -1,0 +1,87 @@
+"""Available-to-promise counters and reservations: all lines or none, each hold returned exactly once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from connectors.checkout import lua
+from connectors.checkout.connection import CheckoutRedis, text
+
+
+@dataclass(frozen=True)
+class Reservation:
+    ok: bool
+    short: dict[str, int]  # sku -> units still available, for the lines that cannot be filled
+    missing: tuple[str, ...] = ()  # skus with no counter yet (never seeded)
+    existed: bool = False
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    before: int | None  # the counter before; None if the SKU was not seeded
+    after: int
+    skipped: bool  # a hold was committed to the vendor meanwhile: left for the next round
+
+
+class StockCounters:
+    def __init__(self, redis: CheckoutRedis) -> None:
+        self.redis = redis
+        keys = redis.keys
+        self._holds = [keys.atp, keys.reservations, keys.expiry]
+        self._reserve = redis.script(lua.RESERVE)
+        self._release = redis.script(lua.RELEASE)
+        self._reclaim = redis.script(lua.RECLAIM)
+        self._commit = redis.script(lua.COMMIT)
+        self._reconcile = redis.script(lua.RECONCILE)
+
+    async def reserve(self, reservation_id: str, lines: Sequence[tuple[str, int]], *, ttl_s: float,
+                      reclaim_limit: int = 100) -> Reservation:
+        args: list[Any] = [reservation_id, int(ttl_s * 1000), reclaim_limit, len(lines)]
+        for sku, quantity in lines:
+            args += [sku, quantity]
+        reply = await self.redis.do(lambda: self._reserve(keys=self._holds, args=args))
+        kind, rest = text(reply[0]), [r.decode() if isinstance(r, bytes) else r for r in reply[1:]]
+        if kind == "ok":
+            return Reservation(ok=True, short={})
+        if kind == "exists":
+            return Reservation(ok=True, short={}, existed=True)
+        if kind == "missing":
+            return Reservation(ok=False, short={}, missing=tuple(rest))
+        return Reservation(ok=False, short={rest[i]: int(rest[i + 1]) for i in range(0, len(rest), 2)})
+
+    async def release(self, reservation_id: str) -> bool:
+        return bool(await self.redis.do(lambda: self._release(keys=self._holds, args=[reservation_id])))
+
+    async def commit(self, reservation_id: str) -> bool:
+        """The ERP has the sales order: the hold becomes the ERP's own deduction (once)."""
+        keys = self.redis.keys
+        return bool(await self.redis.do(lambda: self._commit(keys=[keys.reservations, keys.expiry, keys.commits],
+                                                             args=[reservation_id])))
+
+    async def reclaim_expired(self, limit: int = 500) -> int:
+        return int(await self.redis.do(lambda: self._reclaim(keys=self._holds, args=[limit])))
+
+    async def commit_marks(self, skus: Sequence[str]) -> dict[str, int]:
+        """Each SKU's commit counter. Read it before asking the vendor, and pass it to `reconcile`."""
+        values = await self.redis.do(lambda: self.redis.client.hmget(self.redis.keys.commits, list(skus)))
+        return {sku: int(v or 0) for sku, v in zip(skus, values, strict=True)}
+
+    async def reconcile(self, vendor_available: dict[str, int], marks: dict[str, int]) -> dict[str, Reconciled]:
+        """Set counters from the vendor's numbers minus Bezel's own outstanding holds.
+
+        `marks` are the commit counters read before the vendor was asked: a SKU committed since then is
+        skipped, because the vendor's number may predate that sale."""
+        args: list[Any] = [len(vendor_available)]
+        for sku, units in vendor_available.items():
+            args += [sku, units, marks.get(sku, 0)]
+        keys = self.redis.keys
+        reply = await self.redis.do(lambda: self._reconcile(keys=[keys.atp, keys.reservations, keys.commits],
+                                                            args=args))
+        out = {}
+        for i in range(0, len(reply), 4):
+            before = int(reply[i + 1])
+            out[text(reply[i])] = Reconciled(None if before == -1 else before, int(reply[i + 2]),
+                                             bool(int(reply[i + 3])))
+        return out

@@ -1,0 +1,275 @@
+"""The call policy: the one place every vendor call is cached, bounded, retried and recorded.
+
+    deadline -> cache tiers -> single-flight -> breaker -> bulkhead -> timeout / retry / hedge
+    (deadline)  (cache, freshness) (singleflight) (breaker) (bulkhead)  (attempts)   record: (record)
+
+`Vendors.call` hands a `VendorCall` (or a `BatchCall`) to the vendor's `CallPolicy` with the
+request's `CallScope`:
+
+- a fresh cached answer is served at once (CACHE, with its age); within `revalidate_s` past its
+  TTL it is still served while one background call refreshes it;
+- otherwise one call per key is made however many requests want it (in this process; with Redis,
+  across processes too), each attempt given `min(vendor timeout, what is left of the budget)`;
+- idempotent reads may be retried and hedged, within a retry budget and never past the deadline;
+- on any failure (timeout, connect error, reset, 5xx, 429, bad body, open breaker, full bulkhead)
+  the last good answer within `stale_ttl_s` stands in (STALE, with its age); if there is none,
+  `VendorUnavailable`. A vendor refusing the input (`VendorRejectedInput`) is passed through as is.
+
+Vendor modules know nothing of this; this module knows nothing of any one vendor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from connectors.config import VendorConfig
+from connectors.errors import VendorError, VendorRejectedInput, VendorTimeout, VendorUnavailable
+from connectors.http import BatchCall, VendorCall, VendorClient
+from connectors.models import Freshness, Source, Sourced
+from connectors.policy.attempts import Attempts
+from connectors.policy.breaker import CircuitBreaker
+from connectors.policy.cache import Entry, TieredCache
+from connectors.policy.deadline import Deadline
+from connectors.policy.freshness import Windows
+from connectors.policy.record import Trace, event, record
+from connectors.policy.scope import CallScope
+from connectors.policy.singleflight import SharedFlight, SingleFlight
+from connectors.telemetry import tracer
+
+T = TypeVar("T")
+log = logging.getLogger("bezel.vendors")
+
+
+@dataclass(frozen=True)
+class _Fetched:
+    value: Any
+    source: Source
+    stored_at: float
+
+
+class CallPolicy:
+    """Caching, single-flight, breaker, bulkhead, retries and hedging for one vendor."""
+
+    def __init__(self, vendor: str, config: VendorConfig, client: VendorClient, *, cache: TieredCache) -> None:
+        self.vendor = vendor
+        self.config = config
+        self.client = client
+        self.cache = cache
+        self.windows = Windows.of(config)
+        self.attempts = Attempts(vendor, config, client)
+        self.flights = SingleFlight()
+        self.shared = SharedFlight(cache.redis) if cache.redis is not None else None
+        self._refreshing: dict[str, asyncio.Task[Any]] = {}  # background refreshes by cache key
+        self._background: set[asyncio.Task[Any]] = set()  # shared-tier writes finishing after the answer
+
+    @property
+    def breaker(self) -> CircuitBreaker:
+        return self.attempts.breaker
+
+    # ------------------------------------------------------------------ entry points
+
+    async def run(self, call: VendorCall[T], scope: CallScope) -> Sourced[T]:
+        """One vendor answer, from cache or live, or a stale stand-in; else `VendorUnavailable`."""
+        with tracer.start_as_current_span(f"vendor {call.operation}", attributes={"bezel.vendor": self.vendor}):
+            return await self._run(call, scope)
+
+    async def _run(self, call: VendorCall[T], scope: CallScope) -> Sourced[T]:
+        trace = Trace()
+        cached: Entry[Any] | None = None
+        if self._cacheable(call):
+            cached = await self.cache.get(call.cache_key, call.result_type, fresh_s=self.windows.fresh_s)
+            if cached is not None:
+                age = cached.age_s()
+                if self.windows.servable(age):
+                    if not self.windows.fresh(age):  # slightly old: serve it, refresh behind the scenes
+                        self._revalidate(call)
+                    self._record(scope, trace, call.operation, "cache", Source.CACHE, age, cached.tier)
+                    return Sourced(cached.value, Freshness(Source.CACHE, int(age * 1000), self.vendor))
+        try:
+            fetched = await self._fetch_once(call, scope.deadline, trace)
+        except VendorRejectedInput as exc:
+            self._record(scope, trace, call.operation, "bad_input", None, detail=str(exc))
+            raise
+        except VendorError as exc:
+            stale = self._stand_in(cached, exc)
+            if stale is None:
+                self._record(scope, trace, call.operation, exc.outcome, None, detail=str(exc))
+                log.warning("vendor call failed", extra={"vendor": self.vendor, "operation": call.operation,
+                                                          "outcome": exc.outcome, "detail": str(exc)})
+                raise VendorUnavailable(self.vendor, exc.outcome) from exc
+            assert cached is not None
+            self._record(scope, trace, call.operation, "stale", Source.STALE, cached.age_s(), cached.tier,
+                         detail=str(exc))
+            return stale
+        age = max(0.0, time.time() - fetched.stored_at) if fetched.source is Source.CACHE else 0.0
+        outcome = "cache" if fetched.source is Source.CACHE else "live"
+        self._record(scope, trace, call.operation, outcome, fetched.source, age)
+        return Sourced(fetched.value, Freshness(fetched.source, int(age * 1000), self.vendor))
+
+    async def run_batch(self, batch: BatchCall[T], scope: CallScope) -> dict[str, Sourced[T] | VendorError]:
+        """Answers for many keys, cached per key; the misses go to the vendor in one call."""
+        with tracer.start_as_current_span(f"vendor {self.vendor}.{batch.operation}",
+                                          attributes={"bezel.vendor": self.vendor, "bezel.keys": len(batch.keys)}):
+            return await self._run_batch(batch, scope)
+
+    async def _run_batch(self, batch: BatchCall[T], scope: CallScope) -> dict[str, Sourced[T] | VendorError]:
+        trace = Trace()
+        item_keys = {k: f"{self.vendor}:{batch.operation}:{k}" for k in batch.keys}
+        entries = (await self.cache.get_many(list(item_keys.values()), batch.item_type, fresh_s=self.windows.fresh_s)
+                   if self.windows.keep_s > 0 else {})
+        answers: dict[str, Sourced[T] | VendorError] = {}
+        missing: list[str] = []
+        now = time.time()
+        for k, ck in item_keys.items():
+            entry = entries.get(ck)
+            if entry is not None:
+                age = entry.age_s(now)
+                if self.windows.fresh(age) and not (batch.must_refresh and batch.must_refresh(entry.value)):
+                    answers[k] = Sourced(entry.value, Freshness(Source.CACHE, int(age * 1000), self.vendor))
+                    continue
+            missing.append(k)
+        if not missing:
+            self._record(scope, trace, batch.operation, "cache", Source.CACHE)
+            return answers
+        call = batch.build(missing)
+        try:
+            fetched = await self._fetch_once(call, scope.deadline, trace, store=False)
+        except VendorError as exc:
+            served_stale = False
+            for k in missing:
+                stale = self._stand_in(entries.get(item_keys[k]), exc, quiet=True)
+                answers[k] = stale if stale is not None else exc
+                served_stale = served_stale or stale is not None
+            outcome = "stale" if served_stale else exc.outcome
+            self._record(scope, trace, call.operation, outcome, Source.STALE if served_stale else None,
+                         detail=str(exc))
+            return answers
+        values: dict[str, T] = fetched.value
+        await self.cache.put_many({item_keys[k]: v for k, v in values.items()}, batch.item_type,
+                                  keep_s=self.windows.keep_s, stored_at=fetched.stored_at)
+        for k in missing:
+            answers[k] = Sourced(values[k], Freshness(Source.LIVE, 0, self.vendor)) if k in values else VendorTimeout(
+                self.vendor, f"{batch.operation}: no answer for {k}")
+        self._record(scope, trace, call.operation, "live", Source.LIVE)
+        return answers
+
+    # ------------------------------------------------------------------ fallback and bookkeeping
+
+    def _stand_in(self, entry: Entry[Any] | None, exc: VendorError, *, quiet: bool = False) -> Sourced[Any] | None:
+        """The last good answer, marked STALE with its age, if it is young enough to stand in."""
+        if entry is None:
+            return None
+        age = entry.age_s()
+        if not self.windows.may_stand_in(age):
+            return None
+        if not quiet:
+            event("fallback", {"bezel.failure": exc.outcome, "bezel.cache.age_ms": int(age * 1000)})
+            log.info("serving stale %s answer (%.0f ms old): %s", self.vendor, age * 1000, exc)
+        return Sourced(entry.value, Freshness(Source.STALE, int(age * 1000), self.vendor))
+
+    def _record(self, scope: CallScope, trace: Trace, operation: str, outcome: str, source: Source | None,
+                age_s: float = 0.0, tier: str | None = None, *, detail: str = "") -> None:
+        record(scope, trace, vendor=self.vendor, operation=operation, outcome=outcome, source=source,
+               breaker=self.breaker.state.value, age_s=age_s, tier=tier, detail=detail)
+
+    def _cacheable(self, call: VendorCall[Any]) -> bool:
+        return call.idempotent and call.result_type is not None and self.windows.keep_s > 0
+
+    def _revalidate(self, call: VendorCall[Any]) -> None:
+        """Refresh a key in the background, once, while its slightly old answer is being served."""
+        key = call.cache_key
+        if key in self._refreshing:
+            return
+        task = asyncio.ensure_future(self._fetch_once(call, Deadline.after_ms(self.config.timeout_ms), Trace()))
+        self._refreshing[key] = task
+        task.add_done_callback(lambda _t: self._refreshing.pop(key, None))
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())  # a failed refresh just waits for the next
+
+    async def aclose(self) -> None:
+        tasks = [*self._refreshing.values(), *self._background, *self.flights.tasks()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.client.aclose()
+
+    # ------------------------------------------------------------------ single-flight
+
+    def flight_deadline(self) -> Deadline:
+        """How long a shared call may run: every attempt its full timeout. It is not any one request's
+        deadline (a request with 20 ms left must not doom the call others are waiting on); each waiter
+        stops at its own deadline, and an answer that lands later still fills the cache."""
+        attempts = self.config.retry_attempts
+        return Deadline.after_ms(self.config.timeout_ms * attempts + self.config.retry_backoff_max_ms * (attempts - 1))
+
+    async def _fetch_once(self, call: VendorCall[T], deadline: Deadline, trace: Trace, *,
+                          store: bool = True) -> _Fetched:
+        """The one call for the call's key in this process (and, with Redis, across processes)."""
+        if deadline.remaining_s() <= 0:
+            raise VendorTimeout(self.vendor, f"{call.operation}: request budget already spent")
+        if not call.idempotent:  # a write runs once, for this request, under this request's deadline
+            return _Fetched(await self.attempts.send(call, deadline, trace), Source.LIVE, time.time())
+
+        async def lead() -> _Fetched:
+            return await self._fetch(call, self.flight_deadline(), trace, store=store)
+
+        try:
+            fetched, leader = await self.flights.do(call.cache_key, lead, wait_s=deadline.remaining_s())
+        except TimeoutError as exc:
+            raise VendorTimeout(self.vendor, f"{call.operation}: {exc}") from exc
+        trace.shared = trace.shared or not leader
+        return fetched
+
+    async def _fetch(self, call: VendorCall[T], deadline: Deadline, trace: Trace, *, store: bool) -> _Fetched:
+        """Call the vendor (unless another process is already doing it) and store a cacheable answer."""
+        cacheable = store and self._cacheable(call)
+        if self.shared is None or not cacheable:
+            fetched = _Fetched(await self.attempts.send(call, deadline, trace), Source.LIVE, time.time())
+            if cacheable:
+                await self.cache.put(call.cache_key, fetched.value, call.result_type, keep_s=self.windows.keep_s,
+                                     stored_at=fetched.stored_at)
+            return fetched
+        shared = self.shared
+        permit = await shared.acquire(call.cache_key, ttl_s=deadline.remaining_s() + 1.0)
+        if permit is None:  # another process is calling: wait for its answer in the shared tier
+            peer = await shared.wait_for_peer(call.cache_key, lambda: self._fresh_shared(call),
+                                              deadline.remaining_s())
+            if peer is not None:
+                trace.shared = True
+                return _Fetched(peer.value, Source.CACHE, peer.stored_at)
+        else:  # it may have finished between our cache read and our lock: look once more
+            peer = await self._fresh_shared(call)
+            if peer is not None:
+                self._in_background(shared.release(permit))
+                trace.shared = True
+                return _Fetched(peer.value, Source.CACHE, peer.stored_at)
+        try:
+            fetched = _Fetched(await self.attempts.send(call, deadline, trace), Source.LIVE, time.time())
+        except BaseException:
+            if permit is not None:
+                self._in_background(shared.release(permit))
+            raise
+        # Answer the waiters now; the shared write, then the lock's release, finish behind them.
+        self.cache.put_local(call.cache_key, fetched.value, keep_s=self.windows.keep_s, stored_at=fetched.stored_at)
+
+        async def publish() -> None:
+            await self.cache.put(call.cache_key, fetched.value, call.result_type, keep_s=self.windows.keep_s,
+                                 stored_at=fetched.stored_at)
+            if permit is not None:
+                await shared.release(permit)
+
+        self._in_background(publish())
+        return fetched
+
+    def _in_background(self, work: Any) -> None:
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+    async def _fresh_shared(self, call: VendorCall[Any]) -> Entry[Any] | None:
+        entry = await self.cache.get_shared(call.cache_key, call.result_type)
+        return entry if entry is not None and self.windows.fresh(entry.age_s()) else None

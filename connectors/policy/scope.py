@@ -1,0 +1,71 @@
+"""What one GraphQL request lends every vendor call it makes: its deadline, and the log of what each
+call did (the source of `extensions.vendors`, of the request's log line and of its traces)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from connectors.models import Source
+from connectors.policy.deadline import Deadline
+
+# How bad an outcome is, for summarizing several calls to one vendor into one line.
+_SEVERITY = {
+    "cache": 0, "live": 1, "bad_input": 2, "stale": 3, "rejected": 4, "circuit_open": 5, "error": 6, "timeout": 7,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    vendor: str
+    operation: str
+    outcome: str  # live | cache | stale | timeout | error | circuit_open | rejected | bad_input
+    source: Source | None  # where the value served came from; None when nothing was served
+    ms: float  # time this call held the request
+    age_ms: int = 0  # age of a cached or stale answer
+    tier: str | None = None  # "local" or "redis" for a cached or stale answer
+    attempts: int = 0  # HTTP calls made (0: answered without calling the vendor)
+    hedged: bool = False
+    retries: tuple[str, ...] = ()  # why each retry was made (or refused)
+    shared: bool = False  # answered by another request's (or another process's) call
+    timeout_ms: float = 0.0  # the timeout the last attempt was given
+    breaker: str = "closed"  # the vendor's breaker state after the call
+    detail: str = ""  # for logs only: never shown to clients
+
+
+@dataclass
+class CallLog:
+    records: list[CallRecord] = field(default_factory=list)
+
+    def add(self, record: CallRecord) -> None:
+        self.records.append(record)
+
+    def summary(self) -> dict[str, dict[str, Any]]:
+        """Per vendor: the worst outcome and its source, the longest call's ms, the number of policy
+        calls and of HTTP attempts they made (0 when all came from cache), and `hedged` if any was."""
+        out: dict[str, dict[str, Any]] = {}
+        for r in self.records:
+            entry = out.get(r.vendor)
+            if entry is None:
+                out[r.vendor] = entry = {"outcome": r.outcome, "source": _name(r.source), "ms": 0.0, "calls": 0,
+                                         "attempts": 0}
+            elif _SEVERITY.get(r.outcome, 9) > _SEVERITY.get(entry["outcome"], 9):
+                entry["outcome"], entry["source"] = r.outcome, _name(r.source)
+            entry["ms"] = round(max(entry["ms"], r.ms), 1)
+            entry["calls"] += 1
+            entry["attempts"] += r.attempts
+            if r.hedged:
+                entry["hedged"] = True
+        return out
+
+
+@dataclass
+class CallScope:
+    """A request's deadline and call log; checkout lends its calls a longer deadline, the same log."""
+
+    deadline: Deadline
+    log: CallLog = field(default_factory=CallLog)
+
+
+def _name(source: Source | None) -> str | None:
+    return source.value if source is not None else None

@@ -1,0 +1,19 @@
+"""Errors of the process itself (configuration) and of the HTTP edge, before any GraphQL runs.
+
+    Exception
+    ├── ConfigError          the configuration does not validate; the message names the keys
+    └── BodyTooLarge         a request body turned out larger than allowed while it was being read
+
+Errors a client may see below the edge are `connectors.errors.PublicError`s; the edge answers its own
+refusals in GraphQL's error shape (`gateway.view.error_response`).
+"""
+
+from __future__ import annotations
+
+
+class ConfigError(Exception):
+    """The configuration does not validate; the message names the offending keys."""
+
+
+class BodyTooLarge(Exception):
+    """Raised from inside the body reader to stop reading; answered 413."""

@@ -1,0 +1,52 @@
+"""Stripe's idempotency protocol for placeOrder, on the checkout store's records.
+
+The same key and input replays the stored result, other input is IDEMPOTENCY_KEY_REUSED, a key still
+running is IDEMPOTENCY_KEY_IN_USE. Results are stored once execution has started (OUT_OF_STOCK,
+PAYMENT_DECLINED, the order); failures that say nothing about the order free the key for a retry.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from connectors.checkout import CheckoutStore, Claim
+from connectors.errors import CheckoutUnavailable
+from resolvers.checkout.outcome import PlaceOrderResult, Stop, UserError, failed, unavailable
+
+log = logging.getLogger("bezel.checkout")
+
+
+async def replay_or_refuse(store: CheckoutStore, claim: Claim, fingerprint: str) -> PlaceOrderResult:
+    """The answer for a key that was already claimed: its stored result, or why not."""
+    if claim.fingerprint != fingerprint:
+        return failed("IDEMPOTENCY_KEY_REUSED", "This idempotency key was used for a different order. Use a new "
+                                                "key for a new order.", ("idempotencyKey",))
+    if claim.state == "in_flight":
+        return failed("IDEMPOTENCY_KEY_IN_USE", "An order with this idempotency key is still being placed. Wait "
+                                                "for it, then retry to get its result.", ("idempotencyKey",))
+    return await _replay(store, claim.result or {})
+
+
+async def _replay(store: CheckoutStore, record: dict[str, Any]) -> PlaceOrderResult:
+    errors = [UserError(e["code"], e["message"], tuple(e["field"]) or None) for e in record.get("user_errors", [])]
+    order = None
+    if record.get("order_id"):
+        try:
+            found = await store.orders.get(record["order_id"])
+        except CheckoutUnavailable:
+            return unavailable("the order store is not answering")
+        order = found[0] if found else None
+    return PlaceOrderResult(order=order, order_token=record.get("order_token"), user_errors=errors, replayed=True)
+
+
+async def settle(store: CheckoutStore, key_digest: str, fingerprint: str, attempt: str, stop: Stop, *,
+                 ttl_s: float) -> None:
+    """After an early stop: keep its result for replay, free the key, or leave it held (unclear outcome)."""
+    try:
+        if stop.keep:
+            await store.idempotency.finish(key_digest, fingerprint, stop.result.to_record(), ttl_s=ttl_s)
+        elif not stop.hold_key:
+            await store.idempotency.abandon(key_digest, attempt)
+    except CheckoutUnavailable:
+        log.warning("could not settle idempotency key; it frees itself after in_flight_ttl_s")

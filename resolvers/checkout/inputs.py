@@ -1,0 +1,83 @@
+"""What placeOrder is given, and the checks that run before anything is claimed, priced or held."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from typing import Protocol
+
+from resolvers.cart import CartLineRequest
+from resolvers.checkout.outcome import UserError
+from resolvers.validation import AddressFields
+
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+MAX_KEY = 255
+MAX_ENGRAVING = 64
+
+
+class OrderLineRequest(CartLineRequest, Protocol):
+    engraving_text: str | None
+
+
+class PlaceOrderRequest(Protocol):
+    """placeOrder's input as the client sent it (the GraphQL input), nothing checked yet."""
+
+    idempotency_key: str
+    lines: Sequence[OrderLineRequest]
+    ship_to: AddressFields
+    email: str
+    payment_token: str
+    insure: bool | None
+    financing_provider: str | None
+
+
+def validate(raw: PlaceOrderRequest) -> list[UserError]:
+    """Every problem the input has on its own (no vendor asked), as INVALID_INPUT user errors."""
+    problems = []
+    key = raw.idempotency_key
+    if not 1 <= len(key) <= MAX_KEY or not key.isprintable():
+        problems.append(UserError("INVALID_INPUT", f"The idempotency key must be 1 to {MAX_KEY} printable "
+                                                   "characters.", ("idempotencyKey",)))
+    if len(raw.email) > 254 or not EMAIL.match(raw.email.strip()):
+        problems.append(UserError("INVALID_INPUT", "Enter a valid email address.", ("email",)))
+    if not raw.payment_token.strip() or len(raw.payment_token) > 255:
+        problems.append(UserError("INVALID_INPUT", "A payment token is required.", ("paymentToken",)))
+    seen: dict[str, int] = {}
+    for i, line in enumerate(raw.lines):
+        variant = line.variant_id.rsplit("/", 1)[-1]
+        if variant in seen:
+            message = f"This variant is already line {seen[variant]}; list each variant once, with its quantity."
+            problems.append(UserError("INVALID_INPUT", message, ("lines", str(i), "variantId")))
+        seen.setdefault(variant, i)
+        if line.engraving_text is not None and len(line.engraving_text) > MAX_ENGRAVING:
+            problems.append(UserError("INVALID_INPUT", f"Engraving text is limited to {MAX_ENGRAVING} characters.",
+                                      ("lines", str(i), "engravingText")))
+    return problems
+
+
+def field_path(field: str | None) -> tuple[str, ...] | None:
+    """"lines[1].variantId" -> ("lines", "1", "variantId")."""
+    if not field:
+        return None
+    return tuple(p for p in re.split(r"[.\[\]]+", field) if p)
+
+
+def fingerprint(raw: PlaceOrderRequest) -> str:
+    """What makes two requests the same order: a replay must match it, or the key was reused."""
+    a = raw.ship_to
+    doc = {
+        "lines": [[line.variant_id, line.quantity, line.engraving_text] for line in raw.lines],
+        "ship_to": [a.country_code, a.zip, a.province_code, a.city, a.line1, a.line2],
+        "email": raw.email.strip().lower(),
+        "token": raw.payment_token,
+        "insure": insured(raw),
+        "financing": raw.financing_provider,
+    }
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+
+def insured(raw: PlaceOrderRequest) -> bool:
+    """Insurance is on unless the client said `insure: false`."""
+    return raw.insure is not False

@@ -1,0 +1,182 @@
+"""placeOrder, step by step: the order of the steps is the design.
+
+    validate -> claim the idempotency key -> price (catalog, tax, insurance) -> reserve every line
+    -> authorize the payment (manual capture) -> write order + stream entry + result in one step
+
+The customer is answered as soon as the order is written; ERP, WMS, CRM and the insurer get it from
+the order stream (`gateway.worker`, with `resolvers.checkout.sync`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import secrets
+import time
+
+import stamina
+
+from connectors.checkout import CheckoutStore, done_record
+from connectors.errors import CheckoutUnavailable
+from connectors.models import DownstreamSystem, Order, OrderStatus
+from connectors.policy import CallScope, Deadline
+from connectors.telemetry import current_traceparent, meter, tracer
+from resolvers.checkout import idempotency, payment, pricing, stock
+from resolvers.checkout.inputs import PlaceOrderRequest, fingerprint, validate
+from resolvers.checkout.outcome import PlaceOrderResult, Stop, unavailable, unclear
+from resolvers.context import RequestContext
+
+log = logging.getLogger("bezel.checkout")
+CHECKOUT_DURATION = meter.create_histogram(
+    "bezel.checkout.duration", unit="s", description="placeOrder latency by outcome.",
+    explicit_bucket_boundaries_advisory=[0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0],
+)
+CHECKOUT_REQUESTS = meter.create_counter(
+    "bezel.checkout.requests",
+    description="placeOrder results: confirmed, replayed, or the user error code (OUT_OF_STOCK, ...).")
+CONFIRMATION_DELAY = meter.create_histogram(
+    "bezel.order.confirmation.delay", unit="s",
+    description="From placeOrder arriving to the order being durably confirmed (what the shopper waits for).",
+    explicit_bucket_boundaries_advisory=[0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0],
+)
+# Confirming is idempotent, so an unclear answer is settled by asking again: after 0.1, 0.3, 0.9 s.
+CONFIRM_ATTEMPTS = 4
+
+
+async def place_order(ctx: RequestContext, raw: PlaceOrderRequest) -> PlaceOrderResult:
+    started = time.perf_counter()
+    with tracer.start_as_current_span("checkout placeOrder") as span:
+        result = await _place_order(ctx, raw)
+        if result.replayed:
+            outcome = "replayed"
+        elif result.order is not None:
+            outcome = "confirmed"
+            CONFIRMATION_DELAY.record(time.perf_counter() - started)
+        else:
+            outcome = result.user_errors[0].code if result.user_errors else "unknown"
+        span.set_attribute("bezel.checkout.outcome", outcome)
+        if result.order is not None:
+            span.set_attribute("bezel.order.id", result.order.id)
+    CHECKOUT_DURATION.record(time.perf_counter() - started, {"outcome": outcome})
+    CHECKOUT_REQUESTS.add(1, {"outcome": outcome})
+    return result
+
+
+async def _place_order(ctx: RequestContext, raw: PlaceOrderRequest) -> PlaceOrderResult:
+    problems = validate(raw)
+    if problems:
+        return PlaceOrderResult(user_errors=problems)
+    store = ctx.services.store
+    if store is None:
+        return unavailable("no order store is configured: set REDIS_URL")
+    key_digest = hashlib.sha256(raw.idempotency_key.encode()).hexdigest()
+    fp = fingerprint(raw)
+    attempt = secrets.token_hex(8)  # this execution; a retry after a failure never reuses its payment key
+    try:
+        claim = await store.idempotency.begin(key_digest, fp, attempt=attempt,
+                                              in_flight_ttl_s=ctx.services.checkout.in_flight_ttl_s)
+    except CheckoutUnavailable as exc:
+        log.warning("checkout refused: %s", exc)
+        return unavailable("the order store is not answering")
+    if claim.state != "new":
+        return await idempotency.replay_or_refuse(store, claim, fp)
+    # A shopper closing the tab must not cut a checkout in half (a payment authorized, no order):
+    # the execution runs to its end regardless, and its result is there for a retry with the same key.
+    execution = asyncio.ensure_future(_run(ctx, store, raw, key_digest, fp, attempt))
+    return await asyncio.shield(execution)
+
+
+async def _run(ctx: RequestContext, store: CheckoutStore, raw: PlaceOrderRequest, key_digest: str, fp: str,
+               attempt: str) -> PlaceOrderResult:
+    try:
+        return await _execute(ctx, store, raw, key_digest, fp, attempt)
+    except Stop as stop:
+        await idempotency.settle(store, key_digest, fp, attempt, stop,
+                                 ttl_s=ctx.services.checkout.idempotency_ttl_s)
+        return stop.result
+    except Exception:
+        log.exception("checkout failed unexpectedly")
+        with contextlib.suppress(CheckoutUnavailable):  # otherwise it frees itself after in_flight_ttl_s
+            await store.idempotency.abandon(key_digest, attempt)
+        raise
+
+
+async def _execute(ctx: RequestContext, store: CheckoutStore, raw: PlaceOrderRequest, key_digest: str,
+                   fp: str, attempt: str) -> PlaceOrderResult:
+    settings = ctx.services.checkout
+    vendors = ctx.services.vendors
+    # Checkout has its own budget (a payment may take seconds); its calls still land in this request's log.
+    scope = CallScope(deadline=Deadline.after_ms(settings.budget_ms), log=ctx.scope.log)
+    priced = await pricing.price(RequestContext(services=ctx.services, scope=scope), raw)
+
+    order_id = f"ord_{secrets.token_hex(10)}"
+    reservation_id = f"res_{attempt}{key_digest[:8]}"
+    await stock.reserve(vendors, scope, store, reservation_id, priced.lines, ttl_s=settings.reservation_ttl_s)
+    try:
+        authorized = await payment.authorize(vendors, scope, total=priced.total, token=raw.payment_token,
+                                             email=raw.email.strip(), order_id=order_id,
+                                             payment_key=f"bezel-{key_digest[:32]}-{attempt}")
+    except Stop:
+        await stock.release(store, reservation_id)
+        raise
+
+    insurance = priced.insurance
+    systems = tuple(s for s in DownstreamSystem if s is not DownstreamSystem.INSURANCE or insurance is not None)
+    order = Order(
+        id=order_id, status=OrderStatus.CONFIRMED, created_at=time.time(), email=raw.email.strip(),
+        ship_to=priced.ship_to, lines=tuple(priced.lines), subtotal=priced.subtotal,
+        tax=priced.tax.amount_to_collect, insurance=insurance.premium if insurance else None, total=priced.total,
+        payment=authorized, reservation_id=reservation_id, downstream_systems=systems,
+        insurance_quote_token=insurance.token if insurance else None, financing_provider=raw.financing_provider,
+    )
+    token = secrets.token_urlsafe(24)
+    result = PlaceOrderResult(order=order, order_token=token)
+    confirmed = await _confirm(store, scope, order, token, key_digest, done_record(fp, result.to_record()),
+                               ctx)
+    if confirmed is None:  # Redis never said: the order may or may not be written; touch nothing
+        log.error("order %s: confirmation unclear; payment %s left authorized, key %s held until in_flight_ttl_s",
+                  order_id, authorized.intent_id, key_digest[:12])
+        raise Stop(unclear("the order store did not answer"), keep=False, hold_key=True)
+    if not confirmed:
+        log.error("order %s: reservation %s expired before confirmation; voiding", order_id, reservation_id)
+        await stock.release(store, reservation_id)
+        await payment.void(vendors, scope, authorized)
+        raise Stop(unavailable("the reservation expired"), keep=False)
+    return result
+
+
+async def _confirm(store: CheckoutStore, scope: CallScope, order: Order, token: str, key_digest: str,
+                   record: str, ctx: RequestContext) -> bool | None:
+    """Write the order. Confirming is idempotent, so an unclear answer (a timeout after Redis may have
+    run it) is settled by asking again; None if Redis never gives a clear answer within the budget."""
+    settings = ctx.services.checkout
+    with tracer.start_as_current_span("checkout confirm", attributes={"bezel.order.id": order.id}) as span:
+        # The order-stream entry carries this span's context: each downstream sync continues this trace.
+        traceparent = current_traceparent()
+        failures = 0
+
+        def ask_again(exc: Exception) -> bool:
+            nonlocal failures
+            failures += 1
+            if not isinstance(exc, CheckoutUnavailable):
+                return False
+            span.add_event("unclear", {"bezel.reason": str(exc)[:200]})
+            log.warning("order %s: confirmation unclear (%s); asking again", order.id, exc)
+            wait = min(0.9, 0.1 * 3 ** (failures - 1))
+            return scope.deadline.remaining_s() >= wait + store.timeout_s
+
+        try:
+            async for attempt in stamina.retry_context(on=ask_again, attempts=CONFIRM_ATTEMPTS, timeout=None,
+                                                       wait_initial=0.1, wait_exp_base=3, wait_max=0.9,
+                                                       wait_jitter=0):
+                with attempt:
+                    return await store.orders.confirm(
+                        order, token_hash=hashlib.sha256(token.encode()).hexdigest(), key_digest=key_digest,
+                        idempotency_record=record, idempotency_ttl_s=settings.idempotency_ttl_s,
+                        retention_s=settings.retention_days * 86_400, traceparent=traceparent,
+                    )
+        except CheckoutUnavailable:
+            return None
+        raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover

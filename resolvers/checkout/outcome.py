@@ -1,0 +1,56 @@
+"""What placeOrder answers, and how a step ends the checkout early with an answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from connectors.models import Order
+
+
+@dataclass(frozen=True)
+class UserError:
+    code: str  # OUT_OF_STOCK, PAYMENT_DECLINED, INVALID_INPUT, IDEMPOTENCY_KEY_*, CHECKOUT_UNAVAILABLE
+    message: str
+    field: tuple[str, ...] | None = None
+
+
+@dataclass
+class PlaceOrderResult:
+    order: Order | None = None
+    order_token: str | None = None
+    user_errors: list[UserError] = field(default_factory=list)
+    replayed: bool = False
+
+    def to_record(self) -> dict[str, Any]:
+        return {"order_id": self.order.id if self.order else None, "order_token": self.order_token,
+                "user_errors": [{"code": e.code, "message": e.message, "field": list(e.field or [])}
+                                for e in self.user_errors]}
+
+
+def failed(code: str, message: str, field: tuple[str, ...] | None = None) -> PlaceOrderResult:
+    return PlaceOrderResult(user_errors=[UserError(code, message, field)])
+
+
+def unavailable(reason: str) -> PlaceOrderResult:
+    return failed("CHECKOUT_UNAVAILABLE", f"Checkout is unavailable right now ({reason}). No payment has been "
+                                          "taken; please try again in a moment.")
+
+
+def unclear(what: str) -> PlaceOrderResult:
+    """Bezel cannot tell whether the order went through: the client must ask again with the same key."""
+    return failed("CHECKOUT_UNAVAILABLE", f"We could not confirm whether your order was placed ({what}). Send "
+                                          "the same request again in a minute to get its result; no payment "
+                                          "is taken unless the order is confirmed.")
+
+
+class Stop(Exception):
+    """Ends execution early with a result.
+
+    `keep`: store the result for replay. `hold_key`: leave the key claimed (in flight until
+    in_flight_ttl_s) because the outcome is unclear and a fresh attempt could duplicate it."""
+
+    def __init__(self, result: PlaceOrderResult, *, keep: bool, hold_key: bool = False) -> None:
+        self.result = result
+        self.keep = keep
+        self.hold_key = hold_key

@@ -1,0 +1,103 @@
+"""Authorizing the payment, exactly once, and voiding what must not stand.
+
+Never retried blindly: if the answer is lost, the same idempotency key is sent again to learn the
+outcome (the provider replays it, so nothing is charged twice) and anything authorized is voided.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, NoReturn
+
+import stamina
+
+from connectors.errors import VendorHTTPError, VendorRejectedInput, VendorUnavailable
+from connectors.http import VendorCall
+from connectors.models import Money, PaymentAuthorization, Vendor
+from connectors.policy import CallScope, Deadline
+from connectors.telemetry import meter, tracer
+from connectors.vendors import Vendors
+from resolvers.checkout.outcome import Stop, failed, unavailable, unclear
+
+log = logging.getLogger("bezel.checkout")
+PAYMENT_FAILURES = meter.create_counter(
+    "bezel.payment.failures",
+    description="Payment authorizations that did not succeed, by reason (a decline code, timeout, error).")
+# Asking again after a lost answer: first after 0.2 s, then 0.5 s, then 1 s (a 409 means the first
+# request is still running at the provider).
+RECOVER_FIRST_WAIT_S = 0.2
+RECOVER_ATTEMPTS = 3
+
+
+async def authorize(vendors: Vendors, scope: CallScope, *, total: Money, token: str, email: str, order_id: str,
+                    payment_key: str) -> PaymentAuthorization:
+    """Authorize once (manual capture); a decline or an unknown outcome ends the checkout."""
+    call = vendors.payments.authorize(total, token=token, idempotency_key=payment_key, order_id=order_id,
+                                      email=email)
+    with tracer.start_as_current_span("checkout authorize"):
+        try:
+            return (await vendors.call(call, scope)).value
+        except VendorRejectedInput as exc:
+            PAYMENT_FAILURES.add(1, {"reason": exc.code or "declined"})
+            _declined(exc)
+        except VendorUnavailable as exc:
+            PAYMENT_FAILURES.add(1, {"reason": exc.outcome})
+            await _unknown(vendors, scope, call, order_id, exc)
+
+
+def _declined(exc: VendorRejectedInput) -> NoReturn:
+    """The card was refused (or the token is not one): a result to store and replay."""
+    if exc.field == "paymentToken" and exc.code in {"resource_missing"}:
+        raise Stop(failed("INVALID_INPUT", exc.public_message, ("paymentToken",)), keep=True) from exc
+    raise Stop(failed("PAYMENT_DECLINED", exc.public_message, ("paymentToken",)), keep=True) from exc
+
+
+async def _unknown(vendors: Vendors, scope: CallScope, call: VendorCall[Any], order_id: str,
+                   exc: VendorUnavailable) -> NoReturn:
+    """The answer was lost: learn the outcome with the same key, and void anything authorized."""
+    log.warning("payment outcome unknown for %s (%s); asking again with the same key", order_id, exc.outcome)
+    recovered = await _recover(vendors, scope, call, order_id)
+    if recovered is None:
+        log.error("payment outcome for %s still unknown; if authorized, it lapses uncaptured", order_id)
+        raise Stop(unclear("the payment provider did not answer"), keep=False, hold_key=True) from exc
+    if isinstance(recovered, PaymentAuthorization):
+        await void(vendors, scope, recovered)
+    raise Stop(unavailable("the payment provider did not answer"), keep=False) from exc
+
+
+def _still_running(exc: Exception) -> bool:
+    """A 409: the first request with this key is still being processed at the provider."""
+    cause = exc.__cause__ if isinstance(exc, VendorUnavailable) else None
+    return isinstance(cause, VendorHTTPError) and cause.status == 409
+
+
+async def _recover(vendors: Vendors, scope: CallScope, call: VendorCall[Any],
+                   order_id: str) -> PaymentAuthorization | bool | None:
+    """Ask again with the same idempotency key: the provider replays the first outcome. An
+    authorization to void, False if there was none (declined), None if it still cannot be told."""
+    timeout_ms = vendors.policies[Vendor.PAYMENTS].config.timeout_ms
+    await asyncio.sleep(RECOVER_FIRST_WAIT_S)
+    try:
+        async for attempt in stamina.retry_context(on=_still_running, attempts=RECOVER_ATTEMPTS, timeout=None,
+                                                   wait_initial=0.5, wait_exp_base=2, wait_max=1.0,
+                                                   wait_jitter=0):
+            with attempt:
+                # Each ask gets the provider's whole timeout, whatever is left of the checkout's budget.
+                return (await vendors.call(call, CallScope(Deadline.after_ms(timeout_ms), scope.log))).value
+    except VendorRejectedInput:
+        return False
+    except VendorUnavailable as exc:
+        if _still_running(exc):
+            log.warning("payment for %s still in progress at the provider after retries", order_id)
+        return None
+    raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
+
+
+async def void(vendors: Vendors, scope: CallScope, payment: PaymentAuthorization) -> None:
+    """Cancel an authorization (no money moves); if that fails too, it lapses uncaptured."""
+    try:
+        await vendors.call(vendors.payments.cancel(payment.intent_id, idempotency_key=f"void-{payment.intent_id}"),
+                           scope)
+    except (VendorUnavailable, VendorRejectedInput) as exc:
+        log.error("could not void authorization %s (%s); it lapses uncaptured", payment.intent_id, exc)

@@ -1,0 +1,108 @@
+"""Prices from the vendors, never from the client: catalog prices, engraving checked, tax, insurance."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from connectors.errors import InputError, PublicError, VendorUnavailable
+from connectors.models import Address, InsuranceQuote, Money, OrderLine, TaxQuote, Variant
+from resolvers.cart import resolve_lines
+from resolvers.checkout.inputs import PlaceOrderRequest, field_path, insured
+from resolvers.checkout.outcome import Stop, failed, unavailable
+from resolvers.context import RequestContext
+from resolvers.quotes import engraving_preview, financing, insurance_for_lines, tax_for_lines
+from resolvers.validation import address
+
+
+@dataclass(frozen=True)
+class Priced:
+    ship_to: Address
+    lines: list[OrderLine]
+    subtotal: Money
+    tax: TaxQuote
+    insurance: InsuranceQuote | None
+
+    @property
+    def total(self) -> Money:
+        extra = self.insurance.premium if self.insurance else Money.zero(self.subtotal.currency)
+        return self.subtotal + self.tax.amount_to_collect + extra
+
+
+async def price(ctx: RequestContext, raw: PlaceOrderRequest) -> Priced:
+    """Every line priced from the catalog, tax and insurance quoted, the financing choice checked."""
+    ship_to, lines = await _price_lines(ctx, raw)
+    tax, insurance = await _tax_and_insurance(ctx, raw, ship_to, lines)
+    priced = Priced(ship_to, lines, sum((line.total for line in lines), Money.zero(ctx.services.currency)), tax,
+                    insurance)
+    await _check_financing(ctx, raw, priced.total)
+    return priced
+
+
+async def _price_lines(ctx: RequestContext, raw: PlaceOrderRequest) -> tuple[Address, list[OrderLine]]:
+    """Prices from the catalog, never from the client; engraving text checked with the vendor."""
+    try:
+        ship_to = address(raw.ship_to, "shipTo")
+        cart = await resolve_lines(ctx, raw.lines, "")
+    except InputError as exc:
+        raise Stop(failed("INVALID_INPUT", exc.message, field_path(exc.field)), keep=False) from exc
+    except VendorUnavailable as exc:
+        raise Stop(unavailable("the catalog is not answering"), keep=False) from exc
+    engraving = {line.variant_id.rsplit("/", 1)[-1]: (i, line.engraving_text) for i, line in enumerate(raw.lines)
+                 if line.engraving_text}
+    # Already loaded by resolve_lines: the loader answers from this request's own cache.
+    products = await ctx.loaders.product_by_id.load_many([line.variant.product_id for line in cart])
+    out = []
+    for line, sourced in zip(cart, products, strict=True):
+        product = sourced.value
+        text = None
+        if line.variant.id in engraving:
+            index, text = engraving[line.variant.id]
+            try:
+                await engraving_preview(ctx, product, line.variant, text=text, font="serif", placement="inside_band")
+            except InputError as exc:
+                raise Stop(failed("INVALID_INPUT", exc.message, ("lines", str(index), "engravingText")),
+                           keep=False) from exc
+            except VendorUnavailable as exc:
+                raise Stop(unavailable("engraving could not be checked"), keep=False) from exc
+        v = line.variant
+        out.append(OrderLine(variant_id=v.id, product_id=v.product_id, sku=v.sku, title=f"{product.title} ({v.title})",
+                             quantity=line.quantity, unit_price=v.price, engraving_text=text))
+    return ship_to, out
+
+
+async def _tax_and_insurance(ctx: RequestContext, raw: PlaceOrderRequest, ship_to: Address,
+                             lines: list[OrderLine]) -> tuple[TaxQuote, InsuranceQuote | None]:
+    priced = [(Variant(line.variant_id, line.product_id, line.sku, line.title, line.unit_price, ()), line.quantity)
+              for line in lines]
+    jobs = [tax_for_lines(ctx, ship_to, priced)]
+    if insured(raw):
+        jobs.append(insurance_for_lines(ctx, ship_to, priced))
+    results = await asyncio.gather(*jobs, return_exceptions=True)
+    for result in results:
+        if isinstance(result, InputError):
+            raise Stop(failed("INVALID_INPUT", result.message, field_path(result.field)), keep=False)
+        if isinstance(result, VendorUnavailable):
+            raise Stop(unavailable(f"{result.vendor} is not answering"), keep=False)
+        if isinstance(result, BaseException):
+            raise result
+    tax = results[0].value  # type: ignore[union-attr]
+    insurance = results[1].value if len(results) > 1 else None  # type: ignore[union-attr]
+    return tax, insurance
+
+
+async def _check_financing(ctx: RequestContext, raw: PlaceOrderRequest, total: Money) -> None:
+    provider = raw.financing_provider
+    if provider is None:
+        return
+    providers = ctx.services.vendors.bnpl_providers
+    if provider not in providers:
+        raise Stop(failed("INVALID_INPUT", f"Financing provider must be one of {', '.join(providers)}.",
+                          ("financingProvider",)), keep=False)
+    try:
+        offers = (await financing(ctx, total)).value
+    except PublicError as exc:
+        raise Stop(unavailable("financing could not be checked"), keep=False) from exc
+    if not any(o.provider == provider for o in offers.offers):
+        raise Stop(failed("INVALID_INPUT", f"{provider} does not finance an order of {total.amount} "
+                                           f"{total.currency}.", ("financingProvider",)), keep=False)

@@ -1,0 +1,99 @@
+"""Holding stock for a checkout, and seeding the counters from the ERP (shared with the worker).
+
+A counter is set from a source's available-to-promise minus Bezel's own outstanding holds. The order
+of the steps is what makes it safe: each SKU's commit mark is read *before* the source is asked, so
+a sale that reaches the ERP's books while we ask is noticed and that SKU is left for the next round
+(`StockCounters.reconcile`). `reconcile_from` is that protocol, written once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from connectors.checkout import CheckoutStore, Reconciled
+from connectors.errors import CheckoutUnavailable, VendorUnavailable
+from connectors.models import OrderLine, Source
+from connectors.policy import CallScope
+from connectors.telemetry import tracer
+from connectors.vendors import Vendors
+from resolvers.checkout.outcome import PlaceOrderResult, Stop, UserError, unavailable
+
+log = logging.getLogger("bezel.checkout")
+# A source of available-to-promise numbers for some SKUs.
+Available = Callable[[list[str]], Awaitable[dict[str, int]]]
+
+
+async def reconcile_from(store: CheckoutStore, skus: list[str], available: Available) -> dict[str, Reconciled]:
+    """Set each SKU's counter from `available` minus outstanding holds: marks first, then the source."""
+    marks = await store.stock.commit_marks(skus)
+    return await store.stock.reconcile(await available(skus), marks)
+
+
+def erp_available(vendors: Vendors, scope: CallScope) -> Available:
+    """The ERP's available-to-promise: the system of record for stock."""
+    async def ask(skus: list[str]) -> dict[str, int]:
+        records = (await vendors.call(vendors.erp.available_to_promise(skus), scope)).value
+        return {sku: r.available for sku, r in records.items()}
+
+    return ask
+
+
+def inventory_available(vendors: Vendors, scope: CallScope) -> Available:
+    """The inventory vendor's current levels, when the ERP cannot answer; never a stale answer."""
+    async def ask(skus: list[str]) -> dict[str, int]:
+        stock = await vendors.call(vendors.inventory.levels(skus), scope)
+        if stock.freshness.source is Source.STALE:
+            raise Stop(unavailable("stock levels could not be confirmed"), keep=False)
+        return {sku: level.available for sku, level in stock.value.items()}
+
+    return ask
+
+
+async def reserve(vendors: Vendors, scope: CallScope, store: CheckoutStore, reservation_id: str,
+                  lines: list[OrderLine], *, ttl_s: float) -> None:
+    """Hold every line, or stop with OUT_OF_STOCK per short line (a result kept for replay)."""
+    wanted = [(line.sku, line.quantity) for line in lines]
+    with tracer.start_as_current_span("checkout reserve", attributes={"bezel.lines": len(lines)}) as span:
+        try:
+            held = await store.stock.reserve(reservation_id, wanted, ttl_s=ttl_s)
+            if held.missing:  # never seeded (the reconciler has not run yet): seed, then try again
+                span.add_event("seed", {"bezel.skus": list(held.missing)})
+                await _seed(vendors, scope, store, list(held.missing))
+                held = await store.stock.reserve(reservation_id, wanted, ttl_s=ttl_s)
+        except CheckoutUnavailable as exc:
+            raise Stop(unavailable("stock could not be reserved"), keep=False) from exc
+        span.set_attribute("bezel.reserved", held.ok)
+    if held.missing:
+        raise Stop(unavailable("stock levels are unknown"), keep=False)
+    if held.ok:
+        return
+    errors = []
+    for index, line in enumerate(lines):
+        if line.sku in held.short:
+            left = held.short[line.sku]
+            message = (f"{line.title} is sold out." if left <= 0
+                       else f"Only {left} of {line.title} left; {line.quantity} requested.")
+            errors.append(UserError("OUT_OF_STOCK", message, ("lines", str(index), "quantity")))
+    raise Stop(PlaceOrderResult(user_errors=errors), keep=True)
+
+
+async def _seed(vendors: Vendors, scope: CallScope, store: CheckoutStore, skus: list[str]) -> None:
+    """First checkout of a SKU the reconciler has not seeded yet: from the ERP's available-to-promise
+    (the reconciler's source), or, if the ERP is down, the inventory vendor's current level (a down ERP
+    must not block a sale), never from a stale answer."""
+    try:
+        await reconcile_from(store, skus, erp_available(vendors, scope))
+    except VendorUnavailable:
+        try:
+            await reconcile_from(store, skus, inventory_available(vendors, scope))
+        except VendorUnavailable as exc:
+            raise Stop(unavailable("stock levels could not be read"), keep=False) from exc
+
+
+async def release(store: CheckoutStore, reservation_id: str) -> None:
+    """Give a hold back now; if Redis cannot be reached, it returns by itself when it expires."""
+    try:
+        await store.stock.release(reservation_id)
+    except CheckoutUnavailable:
+        log.warning("could not release %s now; it returns by itself when it expires", reservation_id)

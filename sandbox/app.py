@@ -1,0 +1,175 @@
+"""One Starlette app serving every vendor under its own prefix, plus the admin API.
+
+    /catalog /inventory /tax /insurance /bnpl /engraving /payments /erp /wms /crm
+    /_admin/...   faults, latencies, call counts, recent requests, stock, reset (see README)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route, Router
+
+from sandbox.faults import ErrorBody, Fault, FaultBoard, KeepRawSend, Latency, VendorGate
+from sandbox.state import SandboxState
+from sandbox.vendors import backoffice, bnpl, catalog, engraving, insurance, inventory, payments, tax
+
+
+@dataclass(frozen=True)
+class FakeVendor:
+    """One imitated provider: its routes, its error bodies, and how long it usually takes."""
+
+    routes: Callable[[SandboxState], list[Route]]
+    error_body: ErrorBody
+    usual: Latency
+
+
+# Every vendor the sandbox imitates, and its realistic latency: tens to low hundreds of ms, engraving
+# and insurance slowest. Bezel's own list is `connectors.models.Vendor`; a test keeps the two equal.
+VENDORS: dict[str, FakeVendor] = {
+    "catalog": FakeVendor(catalog.routes, catalog.error_body, Latency(mean_ms=45, jitter_ms=20)),
+    "inventory": FakeVendor(inventory.routes, inventory.error_body, Latency(mean_ms=35, jitter_ms=15)),
+    "tax": FakeVendor(tax.routes, tax.error_body, Latency(mean_ms=90, jitter_ms=40)),
+    "insurance": FakeVendor(insurance.routes, insurance.error_body, Latency(mean_ms=180, jitter_ms=70)),
+    "bnpl": FakeVendor(bnpl.routes, bnpl.error_body, Latency(mean_ms=70, jitter_ms=30)),
+    "engraving": FakeVendor(engraving.routes, engraving.error_body, Latency(mean_ms=240, jitter_ms=90)),
+    "payments": FakeVendor(payments.routes, payments.error_body, Latency(mean_ms=280, jitter_ms=100)),
+    "erp": FakeVendor(backoffice.erp_routes, backoffice.error_body, Latency(mean_ms=150, jitter_ms=60)),
+    "wms": FakeVendor(backoffice.wms_routes, backoffice.error_body, Latency(mean_ms=110, jitter_ms=40)),
+    "crm": FakeVendor(backoffice.crm_routes, backoffice.error_body, Latency(mean_ms=80, jitter_ms=30)),
+}
+VENDOR_NAMES = tuple(VENDORS)
+
+
+def create_app(*, latency_scale: float = 1.0, seed: int | None = None) -> KeepRawSend:
+    """The sandbox. `latency_scale` multiplies every vendor's usual latency (0 for instant)."""
+    board = FaultBoard(latency_scale=latency_scale, seed=seed,
+                       latency={name: vendor.usual for name, vendor in VENDORS.items()})
+    state = SandboxState()
+    routes: list[BaseRoute] = [Route("/healthz", _healthz)]
+    for name, vendor in VENDORS.items():
+        gate = VendorGate(name, Router(routes=vendor.routes(state)), board, vendor.error_body)
+        routes.append(Mount(f"/{name}", app=gate))
+    routes.append(Mount("/_admin", routes=_admin_routes(board, state)))
+    app = Starlette(routes=routes)
+    app.state.board = board
+    app.state.sandbox = state
+    wrapped = KeepRawSend(app)
+    wrapped.board = board  # type: ignore[attr-defined]
+    wrapped.sandbox = state  # type: ignore[attr-defined]
+    return wrapped
+
+
+async def _healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok", "vendors": list(VENDOR_NAMES)})
+
+
+def _admin_routes(board: FaultBoard, state: SandboxState) -> list[BaseRoute]:
+    def unknown(vendor: str) -> Response:
+        return JSONResponse({"error": f"unknown vendor {vendor!r}", "vendors": list(VENDOR_NAMES)}, status_code=404)
+
+    async def body(request: Request) -> Any:
+        try:
+            return await request.json()
+        except ValueError:
+            return None
+
+    def invalid(exc: ValidationError) -> Response:
+        return JSONResponse({"error": "invalid body", "details": exc.errors(include_url=False, include_input=False)},
+                            status_code=422)
+
+    async def faults(request: Request) -> Response:
+        if request.method == "DELETE":
+            board.faults.clear()
+        return JSONResponse({v: f.model_dump(exclude_defaults=True) for v, f in board.faults.items()})
+
+    async def vendor_fault(request: Request) -> Response:
+        vendor = request.path_params["vendor"]
+        if vendor not in VENDOR_NAMES:
+            return unknown(vendor)
+        if request.method == "DELETE":
+            board.faults.pop(vendor, None)
+            return JSONResponse({"vendor": vendor, "fault": {}})
+        if request.method == "PUT":
+            try:
+                board.faults[vendor] = Fault.model_validate(await body(request) or {})
+            except ValidationError as exc:
+                return invalid(exc)
+        fault = board.faults.get(vendor) or Fault()
+        return JSONResponse({"vendor": vendor, "fault": fault.model_dump(exclude_defaults=True)})
+
+    async def calls(request: Request) -> Response:
+        if request.method == "DELETE":
+            board.calls.clear()
+            board.requests.clear()
+        return JSONResponse({v: board.calls.get(v, 0) for v in VENDOR_NAMES})
+
+    async def requests(request: Request) -> Response:
+        vendor = request.query_params.get("vendor")
+        limit = int(request.query_params.get("limit", "100"))
+        rows = [r for r in board.requests if vendor is None or r.vendor == vendor][-limit:]
+        return JSONResponse([r.__dict__ for r in rows])
+
+    async def latency(request: Request) -> Response:
+        if request.method == "PUT":
+            data = await body(request) or {}
+            scale = data.get("scale") if isinstance(data, dict) else None
+            if not isinstance(scale, int | float) or scale < 0:
+                return JSONResponse({"error": "body must be {\"scale\": number >= 0}"}, status_code=422)
+            board.latency_scale = float(scale)
+        return JSONResponse({"scale": board.latency_scale,
+                             "vendors": {v: lat.model_dump() for v, lat in board.latency.items()}})
+
+    async def vendor_latency(request: Request) -> Response:
+        vendor = request.path_params["vendor"]
+        if vendor not in VENDOR_NAMES:
+            return unknown(vendor)
+        try:
+            board.latency[vendor] = Latency.model_validate(await body(request) or {})
+        except ValidationError as exc:
+            return invalid(exc)
+        return JSONResponse({"vendor": vendor, "latency": board.latency[vendor].model_dump()})
+
+    async def stock(request: Request) -> Response:
+        sku = request.path_params["sku"]
+        if sku not in state.stock:
+            return JSONResponse({"error": f"unknown sku {sku!r}"}, status_code=404)
+        if request.method == "PUT":
+            data = await body(request)
+            quantity = data.get("quantity") if isinstance(data, dict) else None
+            if not isinstance(quantity, int):
+                return JSONResponse({"error": "body must be {\"quantity\": integer}"}, status_code=422)
+            state.stock[sku] = quantity
+        return JSONResponse({"sku": sku, "quantity": state.stock[sku]})
+
+    async def received(request: Request) -> Response:
+        return JSONResponse(state.received.get(request.path_params["vendor"], {}))
+
+    async def reset(request: Request) -> Response:
+        board.faults.clear()
+        board.calls.clear()
+        board.requests.clear()
+        state.reset_stock()
+        state.payment_intents.clear()
+        state.idempotency.clear()
+        state.received.clear()
+        state.insurance_policies.clear()
+        return JSONResponse({"reset": True})
+
+    return [
+        Route("/faults", faults, methods=["GET", "DELETE"]),
+        Route("/faults/{vendor}", vendor_fault, methods=["GET", "PUT", "DELETE"]),
+        Route("/calls", calls, methods=["GET", "DELETE"]),
+        Route("/requests", requests, methods=["GET"]),
+        Route("/latency", latency, methods=["GET", "PUT"]),
+        Route("/latency/{vendor}", vendor_latency, methods=["PUT"]),
+        Route("/stock/{sku}", stock, methods=["GET", "PUT"]),
+        Route("/received/{vendor}", received, methods=["GET"]),
+        Route("/reset", reset, methods=["POST"]),
+    ]

@@ -1,0 +1,165 @@
+"""The execution context: plain fields and flat selections take the fast path, everything else
+graphql-core's own (see the package's docstring)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cachetools import LRUCache
+from graphql import BREAK, DirectiveNode, GraphQLList, GraphQLObjectType, VariableNode, Visitor, visit
+from graphql.pyutils import Path
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from schema.fastpath.build import build, build_all, complete
+from schema.fastpath.plans import NOT_FAST, Flat, Leaf, Selection, plan, unwrap
+
+
+class FastLeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._flat_selections: dict[int, tuple[Any, Selection | None]] = {}
+        self._fast = not (self.middleware_manager and getattr(self.middleware_manager, "middlewares", None))
+        self._shared: dict[tuple[Any, ...], Selection | None] | None = None
+        if self._fast:
+            self._shared = _shared_selections(self.operation, self.fragments)
+
+    def execute_field(
+        self,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: Any,
+        path: Path,
+        position_context: Any,
+    ) -> Any:
+        if self._fast:
+            field_plan = plan(self.schema, parent_type, field_details_list[0].node)
+            if field_plan is not None:
+                result = self._fast_value(field_plan, source, field_details_list)
+                if result is not NOT_FAST:
+                    return result
+        return super().execute_field(parent_type, source, field_details_list, path, position_context)
+
+    def complete_object_value(
+        self,
+        return_type: GraphQLObjectType,
+        field_details_list: Any,
+        info: Any,
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        """A resolver's object whose selection is flat is built in one step (e.g. `priceRange`)."""
+        if self._fast:
+            selection = self._flat_selection(return_type, field_details_list)
+            if selection is not None:
+                built = build(selection, result)
+                if built is not NOT_FAST:
+                    return built
+        return super().complete_object_value(return_type, field_details_list, info, path, result,
+                                             position_context)
+
+    def complete_list_value(
+        self,
+        return_type: GraphQLList[Any],
+        field_details_list: Any,
+        info: Any,
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        """A resolver's list of objects whose selection is flat is built in one step: a product's
+        `variants` come from a resolver, and completing each through graphql-core was half the page."""
+        if self._fast and isinstance(result, list | tuple):
+            item_type = unwrap(return_type.of_type)
+            if isinstance(item_type, GraphQLObjectType):
+                selection = self._flat_selection(item_type, field_details_list)
+                if selection is not None:
+                    built = build_all(selection, result)
+                    if built is not NOT_FAST:
+                        return built
+        return super().complete_list_value(return_type, field_details_list, info, path, result, position_context)
+
+    def _fast_value(self, field_plan: Leaf | Flat, source: Any, field_details_list: Any) -> Any:
+        value = getattr(source, field_plan.attribute, None)
+        if value is None:
+            return NOT_FAST  # nulls (and their errors on non-null fields) go graphql-core's way
+        if isinstance(field_plan, Leaf):
+            return field_plan.serialize(value)
+        selection = self._flat_selection(field_plan.object_type, field_details_list)
+        if selection is None:
+            return NOT_FAST
+        return complete(field_plan, selection, value)
+
+    def _flat_selection(self, object_type: GraphQLObjectType, field_details_list: Any) -> Selection | None:
+        """The selection on `object_type` if it is made only of plain leaves and flat objects, else None.
+
+        Memoized on the identity of the field list, as graphql-core memoizes collected sub-fields."""
+        cached = self._flat_selections.get(id(field_details_list))
+        if cached is not None:
+            return cached[1]
+        shared_key = None
+        if self._shared is not None:
+            shared_key = (object_type.name, *[id(details.node) for details in field_details_list])
+            if shared_key in self._shared:
+                selection = self._shared[shared_key]
+                self._flat_selections[id(field_details_list)] = (field_details_list, selection)
+                return selection
+        selection = None
+        if object_type.is_type_of is None:
+            grouped, defer_usages, _ = self.collect_subfields(object_type, field_details_list)
+            if not defer_usages:
+                selection = []
+                for key, details in grouped.items():
+                    sub_plan = plan(self.schema, object_type, details[0].node)
+                    if isinstance(sub_plan, Flat):
+                        nested = self._flat_selection(sub_plan.object_type, details)
+                        if nested is None:
+                            selection = None
+                            break
+                        selection.append((key, (sub_plan, nested)))
+                    elif isinstance(sub_plan, Leaf):
+                        selection.append((key, sub_plan))
+                    else:
+                        selection = None
+                        break
+        self._flat_selections[id(field_details_list)] = (field_details_list, selection)
+        if shared_key is not None:
+            self._shared[shared_key] = selection  # type: ignore[index]
+        return selection
+
+
+# Flat selections kept across requests. The document cache hands every request the same AST, so a
+# selection is known by its nodes' identities; unless a directive takes a variable, @include/@skip
+# cannot change it between requests. Each entry holds its operation and fragments, so ids stay unique.
+_SHARED: LRUCache[int, tuple[Any, Any, dict[tuple[Any, ...], Selection | None] | None]] = LRUCache(maxsize=256)
+
+
+def _shared_selections(operation: Any, fragments: Any) -> dict[tuple[Any, ...], Selection | None] | None:
+    """The operation's shared selections, or None when variables steer its directives."""
+    entry = _SHARED.get(id(operation))
+    if entry is None or entry[0] is not operation:
+        steered = bool(operation.variable_definitions) and _directives_take_variables(operation, fragments)
+        entry = (operation, fragments, None if steered else {})
+        _SHARED[id(operation)] = entry
+    return entry[2]
+
+
+class _DirectiveVariables(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found = False
+
+    def enter_directive(self, node: DirectiveNode, *_: Any) -> Any:
+        if any(isinstance(argument.value, VariableNode) for argument in node.arguments or ()):
+            self.found = True
+            return BREAK
+        return None
+
+
+def _directives_take_variables(operation: Any, fragments: Any) -> bool:
+    finder = _DirectiveVariables()
+    for node in (operation, *(fragments or {}).values()):
+        visit(node, finder)
+        if finder.found:
+            return True
+    return False
