@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors import payload as p
-from connectors.http import ProviderError, VendorCall, VendorRequest
+from connectors.http import ProviderError, VendorCall, VendorRequest, bearer
 from connectors.models import Order
 
 
@@ -31,8 +31,7 @@ class StockRecord:
     available: int
 
 
-def auth_headers(api_key: str | None) -> dict[str, str]:
-    return {"authorization": f"Bearer {api_key}"} if api_key else {}
+auth_headers = bearer  # the provider takes `Authorization: Bearer <key>`
 
 
 def read_error(status: int, body: Any) -> ProviderError:

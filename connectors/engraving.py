@@ -11,15 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from connectors import payload as p
-from connectors.http import ProviderError, VendorCall, VendorRequest
+from connectors.http import ProviderError, VendorCall, VendorRequest, bearer
 from connectors.models import EngravingLimits, EngravingPreview
 
 VENDOR = "engraving"
 _FIELDS = {"text": "text", "font": "font", "placement": "placement"}
 
 
-def auth_headers(api_key: str | None) -> dict[str, str]:
-    return {"authorization": f"Bearer {api_key}"} if api_key else {}
+auth_headers = bearer  # the provider takes `Authorization: Bearer <key>`
 
 
 def read_error(status: int, body: Any) -> ProviderError:

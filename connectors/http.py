@@ -205,6 +205,11 @@ def _transport_failure(vendor: str, operation: str, exc: Exception) -> VendorErr
     return VendorBadResponse(vendor, what)  # a body that does not decode, too many redirects, ...
 
 
+def bearer(api_key: str | None) -> dict[str, str]:
+    """`Authorization: Bearer <key>`, the convention most providers share (none without a key)."""
+    return {"authorization": f"Bearer {api_key}"} if api_key else {}
+
+
 def api_key(env_name: str) -> str | None:
     """The API key from the environment variable the config names, if any."""
     return os.environ.get(env_name) or None if env_name else None

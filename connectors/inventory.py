@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from connectors import payload as p
-from connectors.http import BatchCall, ProviderError, VendorCall, VendorRequest
+from connectors.http import BatchCall, ProviderError, VendorCall, VendorRequest, bearer
 from connectors.models import StockLevel
 
 VENDOR = "inventory"
@@ -19,8 +19,7 @@ VENDOR = "inventory"
 MAX_BATCH = 250
 
 
-def auth_headers(api_key: str | None) -> dict[str, str]:
-    return {"authorization": f"Bearer {api_key}"} if api_key else {}
+auth_headers = bearer  # the provider takes `Authorization: Bearer <key>`
 
 
 def read_error(status: int, body: Any) -> ProviderError:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from connectors import payload as p
-from connectors.http import ProviderError, VendorCall, VendorRequest
+from connectors.http import ProviderError, VendorCall, VendorRequest, bearer
 from connectors.models import Money, PaymentAuthorization
 
 VENDOR = "payments"
@@ -23,8 +23,7 @@ _DECLINE_MESSAGES = {
 }
 
 
-def auth_headers(api_key: str | None) -> dict[str, str]:
-    return {"authorization": f"Bearer {api_key}"} if api_key else {}
+auth_headers = bearer  # the provider takes `Authorization: Bearer <key>`
 
 
 def read_error(status: int, body: Any) -> ProviderError:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors import payload as p
-from connectors.http import ProviderError, VendorCall, VendorRequest
+from connectors.http import ProviderError, VendorCall, VendorRequest, bearer
 from connectors.models import Address, Jurisdiction, Money, TaxQuote
 
 VENDOR = "tax"
@@ -33,8 +33,7 @@ class TaxLine:
     unit_price: Money
 
 
-def auth_headers(api_key: str | None) -> dict[str, str]:
-    return {"authorization": f"Bearer {api_key}"} if api_key else {}
+auth_headers = bearer  # the provider takes `Authorization: Bearer <key>`
 
 
 def read_error(status: int, body: Any) -> ProviderError:

@@ -178,3 +178,16 @@ async def test_selections_of_operations_with_variables_are_shared_when_no_direct
               and entry[0].variable_definitions[0].variable.name.value == "handle"]
     assert shared
     assert shared[-1][2]  # kept, and holding selections
+
+
+def test_the_fast_path_refuses_to_load_when_a_strawberry_internal_it_uses_is_gone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An upgrade that moves an internal must fail at startup, naming it, not quietly change results."""
+    from strawberry.schema.schema_converter import GraphQLCoreConverter
+
+    import schema.fastpath
+
+    monkeypatch.delattr(GraphQLCoreConverter, "DEFINITION_BACKREF")
+    with pytest.raises(ImportError, match="DEFINITION_BACKREF"):
+        schema.fastpath._require_internals()
