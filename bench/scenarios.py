@@ -1,16 +1,10 @@
-"""The benchmark scenarios. Each returns a dict of numbers (and raw samples for the charts)."""
+"""The product-page scenarios: healthy at a fixed rate and at saturation, warm caches, a degraded
+vendor, and today's browser pattern. Each returns a dict of numbers (and raw samples for the charts)."""
 
 from __future__ import annotations
 
 import asyncio
-import statistics
-import threading
 import time
-import uuid
-from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -18,42 +12,7 @@ import httpx
 from bench import env, loadgen, wrk
 from bench.common import percentiles
 from bench.pages import NY_ZIPS, STANDARD, page_body
-
-
-def shopper_mix(handle: str, n: int = 4000) -> list[bytes]:
-    """Many shoppers on one product page: each a different address and engraving text, so tax,
-    insurance and engraving are mostly asked live while the product itself comes from cache."""
-    return [page_body(handle, NY_ZIPS[i % len(NY_ZIPS)], f"Love {i:05d}") for i in range(n)]
-
-
-def _summary(run: loadgen.Run) -> dict[str, Any]:
-    ok = run.ok
-    return {
-        "requests": len(run.samples),
-        "seconds": round(run.seconds, 2),
-        "throughput_rps": round(len(run.samples) / run.seconds, 1),
-        "non_200": len(run.samples) - len(ok),
-        "with_errors": sum(1 for s in ok if s.error_codes),
-        "errors_by_code": dict(Counter(code for s in ok for code in s.error_codes)),
-        "latency_ms": percentiles([s.latency_ms for s in run.samples]),
-        "overhead_ms": percentiles([s.overhead_ms for s in ok]) if ok else None,
-        "gateway_overhead_ms": percentiles(inside) if (inside := [s.gateway_overhead_ms for s in ok
-                                                                  if s.gateway_overhead_ms is not None]) else None,
-        "vendor_critical_ms": percentiles([s.critical_vendor_ms for s in ok]) if ok else None,
-        "generator_cpu": round(run.cpu, 3),
-        "raw_latency_ms": [round(s.latency_ms, 2) for s in run.samples],
-        "raw_overhead_ms": [round(s.overhead_ms, 2) for s in ok],
-        "raw_gateway_overhead_ms": [round(s.gateway_overhead_ms, 2) for s in ok if s.gateway_overhead_ms is not None],
-    }
-
-
-def _wrk_summary(result: wrk.WrkResult, cpu_seconds: float | None = None) -> dict[str, Any]:
-    out = {"requests": result.requests, "seconds": result.seconds, "throughput_rps": result.rps,
-           "latency_ms": {"p50": result.p50_ms, "p90": result.p90_ms, "p99": result.p99_ms},
-           "non_2xx": result.non_2xx, "socket_errors": result.socket_errors}
-    if cpu_seconds is not None and result.requests:
-        out["gateway_cpu_us_per_request"] = round(cpu_seconds / result.requests * 1e6, 1)
-    return out
+from bench.summaries import shopper_mix, summary, wrk_summary
 
 
 def product_page(box: env.Sandbox, handle: str, *, rate: float, seconds: float, saturation_s: int) -> dict[str, Any]:
@@ -64,11 +23,11 @@ def product_page(box: env.Sandbox, handle: str, *, rate: float, seconds: float, 
         url = f"{gw.url}/graphql"
         asyncio.run(loadgen.fixed_rate(url, bodies[-200:], rate=20, seconds=5))  # warm-up (other shoppers)
         fixed = asyncio.run(loadgen.fixed_rate(url, bodies[:int(rate * seconds)], rate=rate, seconds=seconds))
-        result: dict[str, Any] = {"handle": handle, "fixed_rate": {"rate_rps": rate, **_summary(fixed)}}
+        result: dict[str, Any] = {"handle": handle, "fixed_rate": {"rate_rps": rate, **summary(fixed)}}
         if wrk.available():
             cpu0 = gw.cpu_seconds()
             sat = wrk.run(url, bodies, seconds=saturation_s, connections=64, name=f"mix-{handle}")
-            result["saturation"] = _wrk_summary(sat, gw.cpu_seconds() - cpu0)
+            result["saturation"] = wrk_summary(sat, gw.cpu_seconds() - cpu0)
     return result
 
 
@@ -86,7 +45,7 @@ def warm_ceiling(box: env.Sandbox, *, seconds: int) -> dict[str, Any]:
         for connections in (16, 64):
             cpu0 = gw.cpu_seconds()
             result = wrk.run(url, [body], seconds=seconds, connections=connections, name="warm")
-            out[f"c{connections}"] = _wrk_summary(result, gw.cpu_seconds() - cpu0)
+            out[f"c{connections}"] = wrk_summary(result, gw.cpu_seconds() - cpu0)
         out["vendor_calls_during_run"] = sum(box.calls().values()) - calls_before
     return out
 
@@ -116,17 +75,17 @@ def degraded(box: env.Sandbox, *, rate: float, seconds: float) -> dict[str, Any]
                 return ((doc.get("extensions") or {}).get("vendors") or {}).get(vendor, {}).get("source")
 
             run = asyncio.run(loadgen.fixed_rate(url, pool, rate=rate, seconds=seconds, keep_body=freshness))
-            summary = _summary(run)
-            summary["vendor"] = vendor
-            summary["fault"] = fault
-            summary["budget_ms"] = 1200
+            row = summary(run)
+            row["vendor"] = vendor
+            row["fault"] = fault
+            row["budget_ms"] = 1200
             sources = [s.body for s in run.ok]
-            summary["share_stale"] = round(sources.count("STALE") / max(1, len(sources)), 3)
-            summary["share_unavailable"] = round(
+            row["share_stale"] = round(sources.count("STALE") / max(1, len(sources)), 3)
+            row["share_unavailable"] = round(
                 sum(1 for s in run.ok if any(c.startswith("VENDOR_UNAVAILABLE") for c in s.error_codes))
                 / max(1, len(run.ok)), 3)
-            summary["readyz"] = httpx.get(f"{gw.url}/readyz", timeout=5).json()["checks"]["vendors"][vendor]
-            out[name] = summary
+            row["readyz"] = httpx.get(f"{gw.url}/readyz", timeout=5).json()["checks"]["vendors"][vendor]
+            out[name] = row
             box.clear_faults()
     return out
 
@@ -198,161 +157,3 @@ def storefront_comparison(box: env.Sandbox, *, runs: int) -> dict[str, Any]:
                                 for k in ("bezel_nothing_cached_ms", "bezel_new_shopper_ms",
                                           "bezel_returning_page_ms")}
     return out
-
-
-PLACE = """mutation($i: PlaceOrderInput!) { placeOrder(input: $i) { order { id createdAt } orderToken
-    userErrors { code } } }"""
-ORDER = """query($id: ID!, $t: String!) { order(id: $id, token: $t) { createdAt
-    downstream { system status updatedAt } } }"""
-
-
-def checkout(box: env.Sandbox, redis_url: str, *, seconds: float, concurrency: int, sync_orders: int
-             ) -> dict[str, Any]:
-    """Scenario 6: placeOrder throughput and latency; then sync lag with the ERP ten times slower."""
-    box.reset()
-    out: dict[str, Any] = {}
-    with env.gateway(box, REDIS_URL=redis_url) as gw:
-        url = f"{gw.url}/graphql"
-        product = httpx.post(url, json={"query": '{ product(handle: "gold-huggie-hoops") { variants { id sku } } }'},
-                             timeout=10).json()["data"]["product"]["variants"]
-        for v in product:
-            box.set_stock(v["sku"], 1_000_000)
-        line = [{"variantId": product[0]["id"]}]
-
-        async def load() -> tuple[list[float], int, list[str]]:
-            codes: list[str] = []
-            async with httpx.AsyncClient(timeout=30) as client:
-                async def place(i: int) -> None:
-                    body = {"query": PLACE, "variables": {"i": {
-                        "idempotencyKey": str(uuid.uuid4()), "lines": line, "email": f"b{i}@example.com",
-                        "shipTo": {"countryCode": "US", "provinceCode": "NY", "zip": NY_ZIPS[i % 50]},
-                        "paymentToken": "tok_visa"}}}
-                    doc = (await client.post(url, json=body)).json()
-                    result = doc["data"]["placeOrder"]
-                    codes.append("confirmed" if result["order"] else result["userErrors"][0]["code"])
-
-                latencies, count = await loadgen.closed_loop(place, concurrency=concurrency, seconds=seconds)
-            return latencies, count, codes
-
-        latencies, count, codes = asyncio.run(load())
-        out["place_order"] = {"concurrency": concurrency, "seconds": seconds, "orders": count,
-                              "orders_per_s": round(count / seconds, 1), "latency_ms": percentiles(latencies),
-                              "outcomes": {c: codes.count(c) for c in set(codes)},
-                              "payments_latency_ms": box.latency_ms("payments")}
-
-        # Sync lag: the ERP ten times slower than usual; the others as usual. The worker first works off
-        # the orders placed above at normal speed, so the lag measured is these orders' own.
-        with env.worker(box, REDIS_URL=redis_url, BEZEL_WORKER__BLOCK_MS="100"):
-            out["backlog_drained_s"] = _drain(redis_url, ("erp", "wms", "crm"), timeout_s=180)
-            erp_ms = box.latency_ms("erp") * 10
-            box.fix_latencies(erp=erp_ms)
-            placed = []
-            with httpx.Client(timeout=30) as client:
-                for i in range(sync_orders):
-                    body = {"query": PLACE, "variables": {"i": {
-                        "idempotencyKey": str(uuid.uuid4()), "lines": line, "email": f"s{i}@example.com",
-                        "shipTo": {"countryCode": "US", "provinceCode": "NY", "zip": "10001"},
-                        "paymentToken": "tok_visa"}}}
-                    result = client.post(url, json=body).json()["data"]["placeOrder"]
-                    placed.append((result["order"]["id"], result["orderToken"]))
-                    time.sleep(0.25)  # 4 orders a second
-                lags: dict[str, list[float]] = {"erp": [], "wms": [], "crm": []}
-                deadline = time.monotonic() + 120
-                pending = set(range(len(placed)))
-                while pending and time.monotonic() < deadline:
-                    for i in list(pending):
-                        order_id, token = placed[i]
-                        doc = client.post(url, json={"query": ORDER, "variables": {"id": order_id, "t": token}}
-                                          ).json()["data"]["order"]
-                        states = {d["system"].lower(): d for d in doc["downstream"]}
-                        if all(states[s]["status"] == "SYNCED" for s in lags):
-                            created = _ts(doc["createdAt"])
-                            for s in lags:
-                                lags[s].append((_ts(states[s]["updatedAt"]) - created) * 1000)
-                            pending.discard(i)
-                    time.sleep(0.2)
-        out["sync_lag_ms"] = {s: percentiles(v) for s, v in lags.items() if v}
-        out["sync_lag_ms"]["unsynced_after_120s"] = len(pending)
-        out["erp_latency_ms"] = erp_ms
-        out["sync_orders"] = sync_orders
-    return out
-
-
-def _drain(redis_url: str, groups: tuple[str, ...], *, timeout_s: float) -> float:
-    """Wait until every group has read and acknowledged every order entry; returns the seconds taken."""
-    import redis
-
-    from connectors.checkout.connection import TAG
-
-    started = time.monotonic()
-    client = redis.Redis.from_url(redis_url)
-    try:
-        while time.monotonic() - started < timeout_s:
-            stats = {g["name"].decode(): g for g in client.xinfo_groups(f"bezel:{TAG}:orders")}
-            if all(g in stats and not stats[g]["pending"] and not stats[g]["lag"] for g in groups):
-                return round(time.monotonic() - started, 1)
-            time.sleep(0.5)
-    finally:
-        client.close()
-    raise RuntimeError(f"the order backlog did not drain within {timeout_s} s")
-
-
-def _ts(iso: str) -> float:
-    from datetime import datetime
-
-    return datetime.fromisoformat(iso).timestamp()
-
-
-@contextmanager
-def _otlp_sink() -> Iterator[str]:
-    """Accepts OTLP/HTTP exports and drops them: tracing's cost without a collector's."""
-
-    class Sink(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("content-length", "0")))
-            self.send_response(200)
-            self.send_header("content-length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    port = env.free_port()
-    server = ThreadingHTTPServer(("127.0.0.1", port), Sink)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.shutdown()
-
-
-def tracing_on_off(box: env.Sandbox, *, seconds: int, rounds: int = 2) -> dict[str, Any]:
-    """Scenario 7: the same warm page at saturation with tracing off, on for every request, and on for
-    one request in ten (the sampler we recommend in production); modes alternate to cancel drift."""
-    box.reset()
-    box.stock_all(STANDARD, 10)
-    body = page_body(STANDARD)
-    results: dict[str, list[dict[str, Any]]] = {"off": [], "on": [], "sampled_10pct": []}
-    with _otlp_sink() as sink:
-        modes = {"off": {}, "on": {"OTEL_EXPORTER_OTLP_ENDPOINT": sink, "OTEL_BSP_SCHEDULE_DELAY": "500"},
-                 "sampled_10pct": {"OTEL_EXPORTER_OTLP_ENDPOINT": sink, "OTEL_BSP_SCHEDULE_DELAY": "500",
-                                   "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
-                                   "OTEL_TRACES_SAMPLER_ARG": "0.1"}}
-        for _ in range(rounds):
-            for mode, extra in modes.items():
-                with env.gateway(box, **extra) as gw:
-                    url = f"{gw.url}/graphql"
-                    for _ in range(30):
-                        httpx.post(url, content=body, headers={"content-type": "application/json"}, timeout=10)
-                    cpu0 = gw.cpu_seconds()
-                    result = wrk.run(url, [body], seconds=seconds, connections=16, name=f"tracing-{mode}")
-                    results[mode].append(_wrk_summary(result, gw.cpu_seconds() - cpu0))
-    summary = {mode: {"throughput_rps": statistics.median(r["throughput_rps"] for r in runs),
-                      "gateway_cpu_us_per_request": statistics.median(r["gateway_cpu_us_per_request"] for r in runs),
-                      "p50_ms": statistics.median(r["latency_ms"]["p50"] for r in runs),
-                      "p99_ms": statistics.median(r["latency_ms"]["p99"] for r in runs), "runs": runs}
-               for mode, runs in results.items()}
-    off = summary["off"]["gateway_cpu_us_per_request"]
-    summary["cost_us_per_request"] = round(summary["on"]["gateway_cpu_us_per_request"] - off, 1)
-    summary["sampled_cost_us_per_request"] = round(summary["sampled_10pct"]["gateway_cpu_us_per_request"] - off, 1)
-    return summary

@@ -15,7 +15,8 @@
     │   └── NotCalled                the call was never sent, to spare a vendor that is struggling
     │       ├── CircuitOpen              the vendor's circuit breaker is open
     │       ├── BulkheadFull             the vendor already has `max_concurrency` calls in flight
-    │       └── BackingOff               the vendor answered 429 and its Retry-After has not passed
+    │       ├── BackingOff               the vendor answered 429 and its Retry-After has not passed
+    │       └── OverQuota                this request has sent its share of calls to the vendor
     └── OrderNotSyncable         a stream entry that cannot be synced as it is (retrying will not help)
 
 Connectors turn httpx, aiohttp and redis exceptions into these `from exc`; the call policy turns a
@@ -153,6 +154,10 @@ class BulkheadFull(NotCalled):
 
 
 class BackingOff(NotCalled):
+    pass
+
+
+class OverQuota(NotCalled):
     pass
 
 

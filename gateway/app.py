@@ -21,6 +21,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from gateway import telemetry
+from gateway.documents import Documents, PersistedQueries
 from gateway.limits import MaxBodySize
 from gateway.services import running_services
 from gateway.settings import Settings
@@ -36,8 +37,12 @@ GC_GEN0_THRESHOLD = 10_000  # Python's default is 700
 def create_app(settings: Settings, *, vendor_transport: httpx.AsyncBaseTransport | None = None) -> Starlette:
     """The gateway. `vendor_transport` replaces real HTTP to vendors (narrow unit tests only)."""
     telemetry.setup("bezel-gateway")
-    schema = build_schema(settings.gateway, introspection=not settings.production)
-    view = BezelGraphQL(schema, budget_ms=settings.gateway.budget_ms,
+    schema = build_schema(settings.gateway, introspection=not settings.production,
+                          suggestions=not settings.production)
+    docs = settings.documents
+    apq = PersistedQueries(ttl_s=docs.apq_ttl_s, local_max_entries=docs.apq_local_max_entries) if docs.apq else None
+    documents = Documents(schema, manifest_path=docs.manifest, require_trusted=docs.require_trusted, apq=apq)
+    view = BezelGraphQL(schema, documents, budget_ms=settings.gateway.budget_ms,
                         graphiql=not settings.production, max_in_flight=settings.gateway.max_in_flight)
 
     @contextlib.asynccontextmanager
@@ -48,6 +53,8 @@ def create_app(settings: Settings, *, vendor_transport: httpx.AsyncBaseTransport
             if services.store is not None:  # queue gauges on this process's /metrics too
                 watcher = asyncio.ensure_future(watch_queues(services.store, settings.worker.consumers, stop))
             app.state.services = services
+            if apq is not None:
+                apq.share(services.vendors.cache.redis)  # registered texts shared by every process
             # Everything built so far lives as long as the process: keep it out of every garbage
             # collection, and collect the young generation less often (a page allocates thousands of
             # short-lived objects). Measured: ~6% less CPU per cached page.

@@ -5,6 +5,8 @@
     bezel worker  [--config PATH]                                       order sync and stock upkeep
     bezel sandbox [--port 8900] [--latency-scale 1.0]                   the vendor sandbox alone
     bezel config  [--config PATH]                                       the effective configuration
+    bezel schema                                                        the GraphQL schema (SDL)
+    bezel documents build DIR... [-o FILE] | check MANIFEST             trusted documents (manifests)
 
 The sandbox (`dev`, `sandbox`) is imported only when asked for: it is not part of the production
 wheel or image, where those two commands say so and exit 2.
@@ -145,6 +147,20 @@ def _config(args: argparse.Namespace) -> None:
     print(json.dumps(doc, indent=2))
 
 
+def _schema(args: argparse.Namespace) -> int:
+    from gateway.documents import commands
+
+    return commands.print_schema()
+
+
+def _documents(args: argparse.Namespace) -> int:
+    from gateway.documents import commands
+
+    if args.action == "build":
+        return commands.build(args.paths, args.output)
+    return commands.check(args.paths[0], _settings(args))
+
+
 def _redact(url: str) -> str:
     """A Redis URL without its password, for printing."""
     parts = urlsplit(url)
@@ -187,6 +203,16 @@ def _parser() -> argparse.ArgumentParser:
     config = sub.add_parser("config", help="print the effective configuration as JSON")
     config_arg(config)
     config.set_defaults(run=_config)
+
+    schema = sub.add_parser("schema", help="print the GraphQL schema (SDL)")
+    schema.set_defaults(run=_schema)
+
+    documents = sub.add_parser("documents", help="build a trusted-document manifest, or check one against the schema")
+    config_arg(documents)
+    documents.add_argument("action", choices=["build", "check"])
+    documents.add_argument("paths", nargs="+", help="build: .graphql files or folders; check: the manifest")
+    documents.add_argument("-o", "--output", help="build: write the manifest here (default: stdout)")
+    documents.set_defaults(run=_documents)
 
     sandbox = sub.add_parser("sandbox", help="run the vendor sandbox (flags: bezel sandbox --help)", add_help=False)
     sandbox.add_argument("sandbox_args", nargs=argparse.REMAINDER)

@@ -2,7 +2,8 @@
 
     Exception
     ├── ConfigError          the configuration does not validate; the message names the keys
-    └── BodyTooLarge         a request body turned out larger than allowed while it was being read
+    ├── BodyTooLarge         a request body turned out larger than allowed while it was being read
+    └── DocumentRefused      the request's document is not one this gateway runs (trusted documents)
 
 Errors a client may see below the edge are `connectors.errors.PublicError`s; the edge answers its own
 refusals in GraphQL's error shape (`gateway.view.error_response`).
@@ -17,3 +18,13 @@ class ConfigError(Exception):
 
 class BodyTooLarge(Exception):
     """Raised from inside the body reader to stop reading; answered 413."""
+
+
+class DocumentRefused(Exception):
+    """Refused before parsing: an HTTP status, an `extensions.code`, and a message for the client."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message

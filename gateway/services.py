@@ -29,7 +29,8 @@ async def running_services(settings: Settings, *, vendor_transport: httpx.AsyncB
     store = open_store(settings)
     try:
         yield Services(vendors=vendors, shop=settings.store, safety_stock=settings.availability.safety_stock,
-                       store=store, checkout=settings.checkout)
+                       store=store, checkout=settings.checkout,
+                       calls_per_vendor=settings.gateway.vendor_calls_per_request)
     finally:
         await vendors.aclose()
         if store is not None:

@@ -14,7 +14,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -55,6 +55,17 @@ class GatewaySettings(QueryLimits):
     cors_origins: list[str] = Field(default_factory=list)
 
 
+class DocumentsSettings(_Section):
+    """Trusted documents and automatic persisted queries (see bezel.toml)."""
+
+    manifest: str = ""
+    require_trusted: bool = False
+    apq: bool = True
+    # Registered texts are kept this long in Redis (and up to apq_local_max_entries in each process).
+    apq_ttl_s: int = Field(default=86_400, ge=60)
+    apq_local_max_entries: int = Field(default=1_000, ge=10)
+
+
 class SandboxSettings(_Section):
     url: str = SANDBOX_URL  # where vendors without their own `url` are reached
 
@@ -70,6 +81,7 @@ class Settings(BaseSettings):
 
     env: Literal["development", "production", "test"] = "development"
     gateway: GatewaySettings = GatewaySettings()
+    documents: DocumentsSettings = DocumentsSettings()
     sandbox: SandboxSettings = SandboxSettings()
     store: StoreConfig = StoreConfig()
     availability: AvailabilitySettings = AvailabilitySettings()
@@ -85,6 +97,12 @@ class Settings(BaseSettings):
         if unknown := set(value) - set(Vendor):
             raise ValueError(f"unknown vendor(s) {sorted(unknown)}; vendors are {', '.join(Vendor)}")
         return value
+
+    @model_validator(mode="after")
+    def _trusted_needs_a_manifest(self) -> Settings:
+        if self.documents.require_trusted and not self.documents.manifest:
+            raise ValueError("documents.require_trusted needs documents.manifest (the operations to trust)")
+        return self
 
     @property
     def production(self) -> bool:

@@ -1,4 +1,5 @@
-"""The GraphQL endpoint: per-request context and budget, orjson encoding, JSON errors, offline GraphiQL."""
+"""The GraphQL endpoint: which document runs, per-request context and budget, orjson encoding, JSON
+errors, offline GraphiQL."""
 
 from __future__ import annotations
 
@@ -14,11 +15,16 @@ from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.async_base_view import AsyncHTTPRequestAdapter
+from strawberry.http.parse_content_type import parse_content_type
 from strawberry.types import ExecutionResult
 
 from connectors.telemetry import Tally
+from gateway.documents import Documents
+from gateway.errors import DocumentRefused
 from resolvers.context import RequestContext, Services
+from schema.documents import PREPARED
 from schema.errors import ensure_coded
 
 log = logging.getLogger("bezel.requests")
@@ -42,9 +48,11 @@ _CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: 
 class BezelGraphQL(GraphQL):
     """Strawberry's ASGI view with Bezel's context, budget header, encoding and GraphiQL page."""
 
-    def __init__(self, schema: Any, *, budget_ms: int, graphiql: bool, max_in_flight: int = 0) -> None:
+    def __init__(self, schema: Any, documents: Documents, *, budget_ms: int, graphiql: bool,
+                 max_in_flight: int = 0) -> None:
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None, allow_queries_via_get=True,
                          subscription_protocols=())
+        self.documents = documents
         self.budget_ms = budget_ms
         self.max_in_flight = max_in_flight
         self.in_flight = 0
@@ -68,6 +76,8 @@ class BezelGraphQL(GraphQL):
                 response = await self.run(request)
             except HTTPException as exc:
                 response = error_response(exc.status_code, exc.reason, _CODES.get(exc.status_code, "BAD_REQUEST"))
+            except DocumentRefused as exc:
+                response = error_response(exc.status, exc.message, exc.code)
             finally:
                 self.in_flight -= 1
         # The gateway's own time (parse, execute, encode; not the network), for browser dev tools and
@@ -102,6 +112,33 @@ class BezelGraphQL(GraphQL):
         if asked <= 0:
             raise HTTPException(400, f"{BUDGET_HEADER} must be a positive integer of milliseconds")
         return min(asked, self.budget_ms)
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """A GET with no operation in it (no query, documentId or persisted-query hash) is a person."""
+        params = request.query_params
+        return super().should_render_graphql_ide(request) and not ({"documentId", "extensions"} & set(params))
+
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData:
+        """The request's GraphQL parameters, with the document it may run resolved (by id, by hash or
+        as text: `gateway.documents`); a trusted document travels on, prepared, in its extensions."""
+        if request.method == "GET":
+            data = self.parse_query_params(request.query_params)
+        elif "application/json" in parse_content_type(request.content_type or "")[0]:
+            data = self.parse_json(await request.get_body())
+        else:
+            raise HTTPException(400, "Unsupported content type: send application/json (or GET with parameters)")
+        if not isinstance(data, dict):
+            raise HTTPException(400, 'The request body must be a JSON object, e.g. {"query": "..."}.')
+        variables, extensions = data.get("variables"), data.get("extensions")
+        if not isinstance(variables, dict | None) or not isinstance(extensions, dict | None):
+            raise HTTPException(400, "`variables` and `extensions` must be objects (or null), if given.")
+        if not isinstance(data.get("query"), str | None) or not isinstance(data.get("operationName"), str | None):
+            raise HTTPException(400, "`query` and `operationName` must be strings (or null), if given.")
+        resolved = await self.documents.resolve(data)
+        if resolved.prepared is not None:
+            extensions = {**(extensions or {}), PREPARED: resolved.prepared}
+        return GraphQLRequestData(query=resolved.query, variables=variables, operation_name=data.get("operationName"),
+                                  extensions=extensions, protocol="http")
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)

@@ -30,6 +30,7 @@ class Services:
     safety_stock: int  # below this many units a SKU is checked live on every read
     store: CheckoutStore | None  # None: no Redis configured, so no checkout
     checkout: CheckoutConfig
+    calls_per_vendor: int  # each request's quota of calls per vendor (`vendor_calls_per_request`)
 
     @property
     def currency(self) -> str:
@@ -54,7 +55,8 @@ class RequestContext:
     @classmethod
     def start(cls, services: Services, *, budget_ms: float) -> RequestContext:
         """A context for a new request, whose deadline starts now."""
-        return cls(services=services, scope=CallScope(deadline=Deadline.after_ms(budget_ms)))
+        scope = CallScope(deadline=Deadline.after_ms(budget_ms), quota=services.calls_per_vendor)
+        return cls(services=services, scope=scope)
 
     async def call(self, call: VendorCall[T]) -> Sourced[T]:
         """Run a vendor call through that vendor's call policy, under this request's deadline."""

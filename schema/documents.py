@@ -1,51 +1,90 @@
-"""Each distinct query text is parsed and validated once, then reused.
+"""Every document is prepared once (parsed, shape-checked, validated) and then only looked up.
 
-strawberry ships ParserCache and ValidationCache, but ValidationCache keys its LRU on the parsed
-document, and graphql-core's AST nodes hash recursively: every request re-hashed the whole product
-page query (~900 node hashes, ~8% of a warm request's CPU in `bench/results/warm_profile.txt`). Here
-both results hang off one entry keyed by the query text, which hashes once per request in C.
+A `Prepared` document holds what execution needs and what refuses it: its AST, and the errors that
+stop it before execution (a shape over `max_fields`/`max_repeats`, then the validation rules). The
+`DocumentStore` keeps them by query text in a bounded LRU, and pins those of the trusted-document
+manifest, which the gateway hands over already prepared (`PREPARED` in the operation's extensions):
+a trusted request skips parsing, validation and the lookup entirely.
 
-It is also error-safe: strawberry's ParserCache raises syntax errors from its hook, where they skip
-every extension's `on_operation` (so they would reach clients untyped). On a syntax error this
-leaves the document unset: strawberry parses again inside its own error handling and reports it as a
-proper parse error. Documents that fail to parse are not kept.
+Keyed by text, not by AST: graphql-core's nodes hash recursively, so strawberry's ValidationCache
+re-hashed the whole product page per request (~8% of a warm request's CPU). It is error-safe too:
+on a syntax error the document is left unset, and strawberry parses again inside its own error
+handling (with the same `max_tokens`) and reports a proper parse error. Documents that fail to parse
+are not kept. Operations outside the manifest are then counted (`schema.cost.vendor_calls`) before
+they run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from cachetools import LRUCache
-from graphql import DocumentNode, GraphQLError, parse
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, parse, specified_rules, validate
 from strawberry.extensions import SchemaExtension
-from strawberry.schema.schema import validate_document
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
+
+from schema.cost import TooComplex, check_shape, vendor_calls
+from schema.limits import REFUSED, QueryLimits
+
+PREPARED = "bezel.prepared"  # key in a request's operation extensions: a document already prepared
+
+
+def too_complex(message: str, **extensions: Any) -> GraphQLError:
+    return GraphQLError(message, extensions={"code": "QUERY_TOO_COMPLEX", **extensions})
 
 
 @dataclass(slots=True)
-class _Entry:
+class Prepared:
+    """A parsed document and what stops it from running (nothing, when `errors` is empty)."""
+
+    text: str
     document: DocumentNode
-    # Validation results per rule set (the rules are fixed per schema, so in practice one).
-    validated: list[tuple[tuple[Any, ...], list[GraphQLError]]] = field(default_factory=list)
+    errors: list[GraphQLError]
+    trusted: bool = False  # from the manifest: reviewed code, not counted against `max_cost`
+    extras: dict[str, Any] = field(default_factory=dict)  # what later stages keep with it (a plan)
 
 
 class DocumentStore:
-    """The shared, bounded store behind every request's DocumentCache."""
+    """The shared, bounded store behind every request's DocumentCache, and the manifest's pins."""
 
-    def __init__(self, maxsize: int) -> None:
-        self._entries: LRUCache[tuple[str, tuple[tuple[str, Any], ...]], _Entry] = LRUCache(maxsize=maxsize)
+    def __init__(self, limits: QueryLimits, rules: Sequence[type[ASTValidationRule]], *,
+                 hide_suggestions: bool) -> None:
+        self.limits = limits
+        self.rules = (*specified_rules, *rules, MaybeNullValidationRule, OneOfInputValidationRule)
+        self.hide_suggestions = hide_suggestions
+        self.schema: GraphQLSchema | None = None
+        self._entries: LRUCache[str, Prepared] = LRUCache(maxsize=limits.document_cache_size)
 
-    def parsed(self, query: str, options: dict[str, Any]) -> _Entry | None:
-        key = (query, tuple(options.items()))
-        entry = self._entries.get(key)
+    def bind(self, schema: GraphQLSchema) -> None:
+        """Validation needs the built schema, which needs this store: it is handed over once built."""
+        self.schema = schema
+
+    def parsed(self, text: str) -> Prepared | None:
+        """The prepared document for this text (prepared now if new), or None if it does not parse."""
+        entry = self._entries.get(text)
         if entry is None:
-            try:
-                entry = _Entry(parse(query, **options))
-            except GraphQLError:
-                return None
-            self._entries[key] = entry
+            entry = self.prepare(text)
+            if entry is not None:
+                self._entries[text] = entry
         return entry
+
+    def prepare(self, text: str, *, trusted: bool = False) -> Prepared | None:
+        """Parse, check the shape, validate: the work done once per distinct document."""
+        try:
+            document = parse(text, max_tokens=self.limits.max_tokens)
+        except GraphQLError:
+            return None
+        try:
+            check_shape(document, max_fields=self.limits.max_fields, max_repeats=self.limits.max_repeats)
+        except TooComplex as exc:
+            REFUSED.add(1, (("reason", "shape"),))
+            return Prepared(text, document, [too_complex(str(exc))], trusted)
+        assert self.schema is not None, "DocumentStore.bind() was not called"
+        errors = validate(self.schema, document, self.rules, hide_suggestions=self.hide_suggestions)
+        return Prepared(text, document, errors, trusted)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -54,24 +93,38 @@ class DocumentStore:
 class DocumentCache(SchemaExtension):
     def __init__(self, store: DocumentStore) -> None:
         self.store = store
-        self.entry: _Entry | None = None
+        self.entry: Prepared | None = None
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
-        if context.query and context.graphql_document is None:
-            self.entry = self.store.parsed(context.query, context.parse_options)
-            if self.entry is not None:
-                context.graphql_document = self.entry.document
+        given = (context.operation_extensions or {}).get(PREPARED)
+        if isinstance(given, Prepared):  # only the gateway can put one there: clients send JSON
+            self.entry = given
+        elif context.query and context.graphql_document is None:
+            self.entry = self.store.parsed(context.query)
+        if self.entry is not None:
+            context.graphql_document = self.entry.document
+        else:  # strawberry parses once more and reports the syntax error, within the same token limit
+            context.parse_options["max_tokens"] = self.store.limits.max_tokens
         yield
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
         entry = self.entry
         if entry is not None and context.graphql_document is entry.document:
-            rules = tuple(context.validation_rules)
-            errors = next((found for known, found in entry.validated if known == rules), None)
-            if errors is None:
-                errors = validate_document(context.schema._schema, entry.document, rules)
-                entry.validated.append((rules, errors))
+            errors = entry.errors
+            if not errors and not entry.trusted:
+                errors = self._counted(entry)
             context.pre_execution_errors = errors
         yield
+
+    def _counted(self, entry: Prepared) -> list[GraphQLError]:
+        """No error, or QUERY_TOO_COMPLEX when the operation could ask vendors more than `max_cost` times."""
+        context = self.execution_context
+        limit = self.store.limits.max_cost
+        calls = vendor_calls(entry.document, context.operation_name, context.variables)
+        if calls <= limit:
+            return []
+        REFUSED.add(1, (("reason", "cost"),))
+        return [too_complex(f"This operation could ask vendors up to {calls} times; the limit is {limit}. "
+                            "Ask for fewer products or fields per request.", cost=calls, maxCost=limit)]

@@ -4,6 +4,7 @@
     VENDOR_UNAVAILABLE       a vendor failed and nothing could stand in (vendor says which)
     GRAPHQL_PARSE_FAILED     the document is not GraphQL (or exceeds the token limit)
     GRAPHQL_VALIDATION_FAILED  unknown fields, wrong types, too deep, too many aliases
+    QUERY_TOO_COMPLEX        too many fields or repeats (before validation), or too many vendor calls
     INTERNAL_SERVER_ERROR    anything else: the message is generic; `errorId` finds the log line
 
 Errors from `connectors.errors.PublicError` keep their message and extensions; every other
@@ -59,7 +60,7 @@ class ShapeErrors(SchemaExtension):
                 code = "GRAPHQL_VALIDATION_FAILED"
             else:
                 code = "BAD_USER_INPUT"  # e.g. a variable of the wrong type, caught while executing
-            error.extensions = {**(error.extensions or {}), "code": code}
+            error.extensions = {"code": code, **(error.extensions or {})}  # a code set on purpose stays
             return error
         return masked(error)
 

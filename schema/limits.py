@@ -7,6 +7,13 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from connectors.telemetry import Tally
+
+REFUSED = Tally(
+    "bezel.requests.refused",
+    description="Requests refused before they ran, by reason: shape (too many fields), cost (too many vendor "
+                "calls), not_in_list, id_required, not_found, hash_mismatch (trusted documents), ...")
+
 
 class QueryLimits(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -19,3 +26,18 @@ class QueryLimits(BaseModel):
     max_tokens: int = Field(default=4_000, ge=100)
     # Distinct query texts whose parse and validation results are kept.
     document_cache_size: int = Field(default=256, ge=1)
+    # Checked before validation (whose overlapping-fields rule is quadratic): fields in a document,
+    # fragments counted each time they are spread (the README's product page has ~45), and how often
+    # one response name may appear in one selection set (a fragment overlapping a field is 2).
+    max_fields: int = Field(default=1_000, ge=10)
+    max_repeats: int = Field(default=4, ge=1)
+    # The most vendor calls one operation may make, counted before it runs (`schema/cost.py`). The
+    # README's product page is 7 (catalog, stock, tax, insurance, two BNPL, engraving); a 50-product
+    # listing with every variant's stock is 53, with financing on each 150. 100 lets a page and a
+    # listing through with room, and refuses fanning fields out over a listing (15 taxEstimate and 15
+    # shippingInsurance over 50 products is 1,501). What does run is still held to
+    # `vendor_calls_per_request`. Trusted (manifest) operations are reviewed code and are not counted.
+    max_cost: int = Field(default=100, ge=1)
+    # Per request and per vendor, the calls actually sent: beyond it, answers come from cache or the
+    # field is refused for that request only, so no one request can fill a vendor's bulkhead (64).
+    vendor_calls_per_request: int = Field(default=16, ge=1)

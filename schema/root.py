@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import strawberry
-from graphql import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxTokensLimiter,
-    max_aliases,
-    query_depth_limiter,
-)
+from graphql import ASTValidationRule, NoSchemaIntrospectionCustomRule
+from strawberry.extensions import max_aliases, query_depth_limiter
 from strawberry.schema.config import StrawberryConfig
 
 from resolvers import products as product_resolvers
@@ -55,33 +50,38 @@ class Mutation:
 
 
 class BezelSchema(strawberry.Schema):
+    documents: DocumentStore
+
     def process_errors(self, errors: list, execution_context: object = None) -> None:  # type: ignore[override]
         """Silence strawberry's default logging: `ShapeErrors` logs what needs logging, once."""
 
 
-def build_schema(limits: QueryLimits | None = None, *, introspection: bool = True,
-                 fast_leaves: bool = True) -> strawberry.Schema:
-    """The schema with its extensions. Validation rules are built here, once, so the validation
-    cache keeps hitting (a rule class built per request would be a new cache key every time)."""
+def build_schema(limits: QueryLimits | None = None, *, introspection: bool = True, suggestions: bool = True,
+                 fast_leaves: bool = True) -> BezelSchema:
+    """The schema with its extensions and its document store. Validation rules are built here, once,
+    so every document is validated with the same rule classes (`DocumentStore` keeps the results).
+    Production turns introspection and "Did you mean ...?" suggestions off."""
     limits = limits or QueryLimits()
-    documents = DocumentStore(limits.document_cache_size)
-    rules = [
+    rules: list[type[ASTValidationRule]] = [
         query_depth_limiter.create_validator(limits.max_depth, None),
         max_aliases.create_validator(limits.max_aliases),
     ]
     if not introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
-    return BezelSchema(
+    documents = DocumentStore(limits, rules, hide_suggestions=not suggestions)
+    executor = FastLeafExecutionContext if suggestions else FastLeafExecutionContext.quiet()
+    schema = BezelSchema(
         query=Query,
         mutation=Mutation,
-        execution_context_class=FastLeafExecutionContext if fast_leaves else None,
+        execution_context_class=executor if fast_leaves else None,
         config=StrawberryConfig(),
         extensions=[
             OperationTelemetry,  # outermost: its span covers parsing, validation and execution
             ShapeErrors,
             VendorReport,
-            lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
-            lambda: AddValidationRules(rules),
             lambda: DocumentCache(documents),
         ],
     )
+    documents.bind(schema._schema)
+    schema.documents = documents
+    return schema

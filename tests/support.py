@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from connectors.checkout import CheckoutStore
 from gateway.app import create_app
@@ -122,6 +123,25 @@ async def shop_in_process(redis_url: str, **sections: dict[str, Any]) -> AsyncIt
                              **sections)
     async with running_services(settings, vendor_transport=httpx.ASGITransport(app=box)) as services:
         yield Shop(services, box)
+
+
+async def scrape(gateway: Gateway) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    response = await gateway.http.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    samples = {}
+    for family in text_string_to_metric_families(response.text):  # parses, or the test fails
+        for s in family.samples:
+            labels = tuple(sorted((k, v) for k, v in s.labels.items() if k not in {"otel_scope_name",
+                                                                                    "otel_scope_version"}))
+            samples[(s.name, labels)] = s.value
+    return samples
+
+
+def value(samples: dict[Any, float], name: str, **labels: str) -> float:
+    """The sum of samples named `name` whose labels include `labels` (0 if none yet)."""
+    wanted = set(labels.items())
+    return sum(v for (n, ls), v in samples.items() if n == name and wanted <= set(ls))
 
 
 def error_codes(result: dict[str, Any]) -> list[tuple[str, str | None]]:

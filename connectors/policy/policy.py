@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from connectors.config import VendorConfig
-from connectors.errors import VendorError, VendorRejectedInput, VendorTimeout, VendorUnavailable
+from connectors.errors import OverQuota, VendorError, VendorRejectedInput, VendorTimeout, VendorUnavailable
 from connectors.http import BatchCall, VendorCall, VendorClient
 from connectors.models import Freshness, Source, Sourced
 from connectors.policy.attempts import Attempts
@@ -90,6 +90,7 @@ class CallPolicy:
                     self._record(scope, trace, call.operation, "cache", Source.CACHE, age, cached.tier)
                     return Sourced(cached.value, Freshness(Source.CACHE, int(age * 1000), self.vendor))
         try:
+            self._spend(scope, call.operation)
             fetched = await self._fetch_once(call, scope.deadline, trace)
         except VendorRejectedInput as exc:
             self._record(scope, trace, call.operation, "bad_input", None, detail=str(exc))
@@ -137,6 +138,7 @@ class CallPolicy:
             return answers
         call = batch.build(missing)
         try:
+            self._spend(scope, call.operation)
             fetched = await self._fetch_once(call, scope.deadline, trace, store=False)
         except VendorError as exc:
             served_stale = False
@@ -170,6 +172,10 @@ class CallPolicy:
             event("fallback", {"bezel.failure": exc.outcome, "bezel.cache.age_ms": int(age * 1000)})
             log.info("serving stale %s answer (%.0f ms old): %s", self.vendor, age * 1000, exc)
         return Sourced(entry.value, Freshness(Source.STALE, int(age * 1000), self.vendor))
+
+    def _spend(self, scope: CallScope, operation: str) -> None:
+        if not scope.spend(self.vendor):
+            raise OverQuota(self.vendor, f"{operation}: this request's {scope.quota} calls to the vendor are spent")
 
     def _record(self, scope: CallScope, trace: Trace, operation: str, outcome: str, source: Source | None,
                 age_s: float = 0.0, tier: str | None = None, *, detail: str = "") -> None:

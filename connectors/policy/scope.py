@@ -61,10 +61,23 @@ class CallLog:
 
 @dataclass
 class CallScope:
-    """A request's deadline and call log; checkout lends its calls a longer deadline, the same log."""
+    """A request's deadline, call log and quota; checkout lends its calls a longer deadline, the same log."""
 
     deadline: Deadline
     log: CallLog = field(default_factory=CallLog)
+    # Calls this request may send to each vendor (0: no limit): no one request fills a vendor's bulkhead.
+    quota: int = 0
+    _sent: dict[str, int] = field(default_factory=dict, repr=False)
+
+    def spend(self, vendor: str) -> bool:
+        """Count one more call to `vendor` for this request; False once its quota is spent."""
+        if not self.quota:
+            return True
+        sent = self._sent.get(vendor, 0)
+        if sent >= self.quota:
+            return False
+        self._sent[vendor] = sent + 1
+        return True
 
 
 def _name(source: Source | None) -> str | None:

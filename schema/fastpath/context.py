@@ -15,6 +15,20 @@ from schema.fastpath.plans import NOT_FAST, Flat, Leaf, Selection, plan, unwrap
 
 
 class FastLeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    # True in production: no "Did you mean ...?" in errors, even about variables (see `quiet`).
+    hide_suggestions_always = False
+
+    @classmethod
+    def build(cls, *args: Any, **kwargs: Any) -> Any:
+        if cls.hide_suggestions_always:
+            kwargs["hide_suggestions"] = True
+        return super().build(*args, **kwargs)
+
+    @classmethod
+    def quiet(cls) -> type[FastLeafExecutionContext]:
+        """This execution context, never suggesting names (which would describe the schema to anyone)."""
+        return type(cls.__name__, (cls,), {"hide_suggestions_always": True})
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._flat_selections: dict[int, tuple[Any, Selection | None]] = {}
@@ -134,14 +148,24 @@ class FastLeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
 _SHARED: LRUCache[int, tuple[Any, Any, dict[tuple[Any, ...], Selection | None] | None]] = LRUCache(maxsize=256)
 
 
+# The trusted documents' entries: kept for the life of the process, out of reach of the LRU.
+_PINNED: dict[int, tuple[Any, Any, dict[tuple[Any, ...], Selection | None] | None]] = {}
+
+
 def _shared_selections(operation: Any, fragments: Any) -> dict[tuple[Any, ...], Selection | None] | None:
     """The operation's shared selections, or None when variables steer its directives."""
-    entry = _SHARED.get(id(operation))
+    entry = _PINNED.get(id(operation)) or _SHARED.get(id(operation))
     if entry is None or entry[0] is not operation:
         steered = bool(operation.variable_definitions) and _directives_take_variables(operation, fragments)
         entry = (operation, fragments, None if steered else {})
         _SHARED[id(operation)] = entry
     return entry[2]
+
+
+def pin(operation: Any, fragments: Any) -> None:
+    """Keep this operation's shared selections for good (a trusted document's, planned at startup)."""
+    _shared_selections(operation, fragments)
+    _PINNED[id(operation)] = _SHARED.pop(id(operation), None) or _PINNED[id(operation)]
 
 
 class _DirectiveVariables(Visitor):
@@ -158,7 +182,9 @@ class _DirectiveVariables(Visitor):
 
 def _directives_take_variables(operation: Any, fragments: Any) -> bool:
     finder = _DirectiveVariables()
-    for node in (operation, *(fragments or {}).values()):
+    # graphql-core 3.3 keeps fragments as FragmentDetails, the definition inside.
+    definitions = [getattr(f, "definition", f) for f in (fragments or {}).values()]
+    for node in (operation, *definitions):
         visit(node, finder)
         if finder.found:
             return True

@@ -46,6 +46,10 @@ async def test_wrong_variables_are_bad_user_input(gateway: Gateway) -> None:
         (b'{"query": "{ products { nodes { handle } } }", "variables": []}', "application/json", 400, "BAD_REQUEST"),
         (b"{ products { nodes { handle } } }", "text/plain", 400, "BAD_REQUEST"),
         (b"[]", "application/json", 400, "BAD_REQUEST"),
+        # JSON, but not an object: once a plain-text 500 and a traceback in the log, per request
+        (b"1", "application/json", 400, "BAD_REQUEST"),
+        (b'"x"', "application/json", 400, "BAD_REQUEST"),
+        (b"null", "application/json", 400, "BAD_REQUEST"),
     ],
 )
 async def test_broken_http_bodies_get_json_errors(

@@ -5,35 +5,13 @@ from __future__ import annotations
 import asyncio
 import re
 import tomllib
-from typing import Any
-
-from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.app import create_app
 from gateway.cli import _parser
 from gateway.upkeep import StockKeeper
 from sandbox.handle import Sandbox, free_port
 from tests.e2e.test_checkout import PLACE, order_input, variant
-from tests.support import PRODUCT_PAGE_QUERY, ROOT, US_ADDRESS, Gateway, run_gateway, settings_for
-
-
-async def scrape(gateway: Gateway) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    response = await gateway.http.get("/metrics")
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/plain")
-    samples = {}
-    for family in text_string_to_metric_families(response.text):  # parses, or the test fails
-        for s in family.samples:
-            labels = tuple(sorted((k, v) for k, v in s.labels.items() if k not in {"otel_scope_name",
-                                                                                    "otel_scope_version"}))
-            samples[(s.name, labels)] = s.value
-    return samples
-
-
-def value(samples: dict[Any, float], name: str, **labels: str) -> float:
-    """The sum of samples named `name` whose labels include `labels` (0 if none yet)."""
-    wanted = set(labels.items())
-    return sum(v for (n, ls), v in samples.items() if n == name and wanted <= set(ls))
+from tests.support import PRODUCT_PAGE_QUERY, ROOT, US_ADDRESS, run_gateway, scrape, settings_for, value
 
 
 async def test_vendor_counters_move_by_the_traffic_and_faults_sent(sandbox: Sandbox) -> None:

@@ -6,14 +6,13 @@ from typing import Any
 
 import pytest
 
-from schema import documents
-from schema.documents import DocumentStore
+from schema import QueryLimits, build_schema, documents
 
 
 @pytest.fixture
 def counted(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     counts = {"parse": 0, "validate": 0}
-    parse, validate = documents.parse, documents.validate_document
+    parse, validate = documents.parse, documents.validate
 
     def counting_parse(*args: Any, **kwargs: Any) -> Any:
         counts["parse"] += 1
@@ -24,7 +23,7 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
         return validate(*args, **kwargs)
 
     monkeypatch.setattr(documents, "parse", counting_parse)
-    monkeypatch.setattr(documents, "validate_document", counting_validate)
+    monkeypatch.setattr(documents, "validate", counting_validate)
     return counts
 
 
@@ -61,9 +60,9 @@ async def test_a_syntax_error_is_reported_as_such_and_not_kept(counted: dict[str
 
 
 def test_the_store_is_bounded() -> None:
-    store = DocumentStore(maxsize=4)
+    store = build_schema(QueryLimits(document_cache_size=4)).documents
     for i in range(10):
-        assert store.parsed(f"{{ f{i} }}", {}) is not None
+        assert store.parsed(f"{{ f{i} }}") is not None
     assert len(store) == 4
-    assert store.parsed("{ broken", {}) is None
+    assert store.parsed("{ broken") is None
     assert len(store) == 4

@@ -40,8 +40,14 @@ CART = """query($a: AddressInput!) { cartQuote(input: {lines: [{variantId: "gid:
   {variantId: "gid://bezel/ProductVariant/45210000700", quantity: 2}], shipTo: $a}) {
   lines { quantity variant { sku price { amount } availability { status } } lineTotal { amount } }
   subtotal { amount } total { amount } complete tax { rate } } }"""
+# A directive steered by a variable inside a fragment (not in the operation itself).
+STEERED_FRAGMENT = """query Steered($withStock: Boolean!) { product(handle: "lumiere-sapphire-pendant") {
+  title variants { ...Row } } }
+fragment Row on ProductVariant { sku availability @include(if: $withStock) { status } }"""
 CASES = [
     (PRODUCT_PAGE_QUERY, None),
+    (STEERED_FRAGMENT, {"withStock": True}),
+    (STEERED_FRAGMENT, {"withStock": False}),
     (FRAGMENTS, {"withStock": True, "skipPrice": False}),
     (FRAGMENTS, {"withStock": False, "skipPrice": True}),
     (PRODUCTS, None),

@@ -1,0 +1,176 @@
+"""bench/results/summary.md from the benchmarks' numbers: targets first, then every scenario."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _ps(stats: dict[str, float] | None) -> str:
+    return " / ".join(_p(stats, key) for key in ("median", "p95", "p99"))
+
+
+def _p(stats: dict[str, float] | None, key: str) -> str:
+    return f"{stats[key]:.1f}" if stats and key in stats else "n/a"
+
+
+def render(doc: dict[str, Any]) -> str:
+    r = doc["results"]
+    m = doc["machine"]
+    lines = [
+        "# Bezel benchmarks",
+        "",
+        f"Command: `{doc['command']}` ({doc['elapsed_s']} s)  ",
+        f"Machine: {m['cores']} cores, {m['cpu']}; {m['platform']}; Python {m['python']}; git {m['git']}; "
+        f"{m['when']}  ",
+        f"Versions: {', '.join(f'{k} {v}' for k, v in m['versions'].items())}  ",
+        "Setup: sandbox vendors at fixed latencies (catalog 45, inventory 35, tax 90, insurance 180, bnpl 70, "
+        "engraving 240, payments 280, erp 150, wms 110, crm 80 ms); `bezel serve` as it ships (production "
+        "settings, one worker process) pinned to core 0; sandbox, workers and load generators on core 1.",
+        "",
+    ]
+    targets = []
+    page = r.get("product_page_30", {}).get("fixed_rate")
+    if page and page.get("overhead_ms"):
+        views = (("as the client sees it", page["overhead_ms"]),
+                 ("inside the gateway", page.get("gateway_overhead_ms")))
+        for view, o in views:
+            if o:
+                targets.append((f"Gateway overhead p50 at 100 rps, 30 variants ({view})", "<= 3 ms",
+                                f"{o['median']:.1f} ms", o["median"] <= 3))
+                targets.append((f"Gateway overhead p99 at 100 rps, 30 variants ({view})", "<= 10 ms",
+                                f"{o['p99']:.1f} ms", o["p99"] <= 10))
+    warm = r.get("warm_ceiling", {}).get("c16")
+    if warm:
+        targets.append(("Warm-cache throughput per worker", ">= 400 rps", f"{warm['throughput_rps']:.0f} rps",
+                        warm["throughput_rps"] >= 400))
+    hung = r.get("degraded", {}).get("engraving_hung")
+    if hung:
+        targets.append(("Hung vendor: p99", "<= budget + 10 ms (1210)", f"{hung['latency_ms']['p99']:.0f} ms",
+                        hung["latency_ms"]["p99"] <= 1210))
+        targets.append(("Hung vendor: non-200 responses", "0", str(hung["non_200"]), hung["non_200"] == 0))
+    store = r.get("storefront")
+    if store:
+        ratio = store["ratio_sequential_vs"]["bezel_new_shopper"]
+        targets.append(("Page ready vs today's sequential browser (new shopper)", ">= 3x", f"{ratio:.2f}x",
+                        ratio >= 3))
+    if targets:
+        lines += ["## Targets", "", "| target | wanted | measured | met |", "|---|---|---|---|"]
+        lines += [f"| {name} | {want} | {got} | {'yes' if ok else '**no**'} |" for name, want, got, ok in targets]
+        lines.append("")
+    for key, title in (("product_page_30", "1. Product page, 30 variants, healthy vendors"),
+                       ("product_page_220", "2. Product page, 220 variants, healthy vendors")):
+        if key not in r:
+            continue
+        f = r[key]["fixed_rate"]
+        lines += [f"## {title}", "",
+                  "Every request is a different shopper (address, engraving text): tax, insurance and engraving are "
+                  "mostly asked live; the product and BNPL terms come from cache.", "",
+                  "| load | requests | throughput | latency p50 / p95 / p99 (ms) | overhead, client view "
+                  "p50 / p95 / p99 (ms) | overhead inside the gateway p50 / p95 / p99 (ms) | non-200 | with errors |",
+                  "|---|---|---|---|---|---|---|---|",
+                  f"| {f['rate_rps']} rps fixed, open loop | {f['requests']} | {f['throughput_rps']} rps | "
+                  f"{_ps(f['latency_ms'])} | {_ps(f['overhead_ms'])} | {_ps(f.get('gateway_overhead_ms'))} | "
+                  f"{f['non_200']} | {f['with_errors']} |"]
+        s = r[key].get("saturation")
+        if s:
+            lines.append(f"| saturation (wrk, 64 connections) | {s['requests']} | {s['throughput_rps']:.0f} rps | "
+                         f"{s['latency_ms']['p50']:.1f} / - / {s['latency_ms']['p99']:.1f} | gateway CPU "
+                         f"{s.get('gateway_cpu_us_per_request', 'n/a')} us/request | - | {s['non_2xx']} | - |")
+        lines += ["", f"Vendors' critical path p50: {_p(f['vendor_critical_ms'], 'median')} ms; load generator used "
+                  f"{f['generator_cpu'] * 100:.0f}% of its core. Errors in answered pages: "
+                  f"{f.get('errors_by_code') or 'none'}. Overhead = latency minus the vendors' critical path "
+                  "(catalog, then the slowest other vendor, from `extensions.vendors`); the client view takes the "
+                  "latency the generator saw, inside the gateway takes its `Server-Timing` (parse, execute, encode; "
+                  "no network, no client work).", ""]
+    w = r.get("warm_ceiling")
+    if w:
+        lines += ["## 3. Warm caches: the gateway's own ceiling (30 variants, every answer cached)", "",
+                  "| connections | throughput | latency p50 / p99 (ms) | gateway CPU per request |",
+                  "|---|---|---|---|"]
+        for c in ("c16", "c64"):
+            if c in w:
+                x = w[c]
+                lines.append(f"| {c[1:]} | {x['throughput_rps']:.0f} rps | {x['latency_ms']['p50']:.1f} / "
+                             f"{x['latency_ms']['p99']:.1f} | {x.get('gateway_cpu_us_per_request')} us |")
+        lines += ["", f"Vendor calls during the runs: {w['vendor_calls_during_run']}. Profile: "
+                  "`bench/results/warm_profile.txt`.", ""]
+    d = r.get("degraded")
+    if d:
+        lines += ["## 4. A vendor hung, a vendor failing half the time (50 rps)", "",
+                  "| case | latency p50 / p95 / p99 (ms) | non-200 | served stale | VENDOR_UNAVAILABLE "
+                  "| breaker after |",
+                  "|---|---|---|---|---|---|"]
+        for name, x in d.items():
+            lines.append(f"| {name} | {_p(x['latency_ms'], 'median')} / {_p(x['latency_ms'], 'p95')} / "
+                         f"{_p(x['latency_ms'], 'p99')} | {x['non_200']} | {x['share_stale'] * 100:.0f}% | "
+                         f"{x['share_unavailable'] * 100:.0f}% | {x['readyz']['breaker']} |")
+        lines.append("")
+    st = r.get("storefront")
+    if st:
+        lines += ["## 5. What storefronts do today, on the same sandbox", "",
+                  f"Page-ready time, median of {st['runs']} runs (ms): the browser asks the catalog, then the five "
+                  "other vendors (six calls), with no timeouts; Bezel answers one query.", "",
+                  "| how | p50 | p95 | sequential / this | parallel / this |", "|---|---|---|---|---|",
+                  f"| browser, one call after another | {_p(st['browser_sequential_ms'], 'median')} | "
+                  f"{_p(st['browser_sequential_ms'], 'p95')} | 1.00x | - |",
+                  f"| browser, in parallel after the catalog | {_p(st['browser_parallel_ms'], 'median')} | "
+                  f"{_p(st['browser_parallel_ms'], 'p95')} | - | 1.00x |"]
+        for key, label in (("bezel_nothing_cached", "Bezel, nothing cached (every vendor live)"),
+                           ("bezel_new_shopper", "Bezel, a new shopper on a viewed product"),
+                           ("bezel_returning_page", "Bezel, a page already answered")):
+            lines.append(f"| {label} | {_p(st[key + '_ms'], 'median')} | {_p(st[key + '_ms'], 'p95')} | "
+                         f"{st['ratio_sequential_vs'][key]}x | {st['ratio_parallel_vs'][key]}x |")
+        lines.append("")
+    c = r.get("checkout")
+    if c:
+        po = c["place_order"]
+        lag = c["sync_lag_ms"]
+        lines += ["## 6. Checkout", "",
+                  f"placeOrder, {po['concurrency']} clients back to back for {po['seconds']} s: **{po['orders_per_s']} "
+                  f"orders/s**, confirmation latency p50 {_p(po['latency_ms'], 'median')} / p95 "
+                  f"{_p(po['latency_ms'], 'p95')} / p99 {_p(po['latency_ms'], 'p99')} ms (the payment authorization "
+                  f"alone takes {po['payments_latency_ms']} ms). Outcomes: {po['outcomes']}.", "",
+                  f"Downstream sync with the ERP ten times slower ({c['erp_latency_ms']} ms per call), "
+                  f"{c['sync_orders']} orders at 4/s, order confirmed -> system has it (ms). The worker first "
+                  f"synced the orders above at normal speed ({c.get('backlog_drained_s', 'n/a')} s), so these "
+                  "are the new orders' own lag:", "",
+                  "| system | p50 | p95 | max |", "|---|---|---|---|"]
+        for system in ("erp", "wms", "crm"):
+            if system in lag:
+                lines.append(f"| {system} | {_p(lag[system], 'median')} | {_p(lag[system], 'p95')} | "
+                             f"{_p(lag[system], 'max')} |")
+        lines += ["", f"Not synced after 120 s: {lag['unsynced_after_120s']}.", ""]
+    t = r.get("tracing")
+    if t:
+        lines += ["## 7. Tracing off, on, and sampled 1 in 10 (warm 30-variant page, saturation, alternating runs)", "",
+                  "| tracing | throughput | gateway CPU per request | p50 / p99 (ms) |", "|---|---|---|---|",
+                  *(f"| {mode} | {t[mode]['throughput_rps']:.0f} rps | "
+                    f"{t[mode]['gateway_cpu_us_per_request']:.0f} us | "
+                    f"{t[mode]['p50_ms']:.1f} / {t[mode]['p99_ms']:.1f} |"
+                    for mode in ("off", "on", "sampled_10pct") if mode in t),
+                  "", f"Cost of tracing every request: {t['cost_us_per_request']} us of CPU per request; sampling "
+                  f"one trace in ten (`OTEL_TRACES_SAMPLER=parentbased_traceidratio`, `OTEL_TRACES_SAMPLER_ARG=0.1`): "
+                  f"{t.get('sampled_cost_us_per_request', 'n/a')} us. In-process detail, and "
+                  "why fields are not traced one by one: `bench/results/tracing_cost.md`.", ""]
+
+    tv = r.get("trusted_vs_text")
+    if tv:
+        lines += ["## 8. A trusted document by id vs the same document as text (warm README page, wrk, 16 connections)",
+                  "", "| sent as | throughput | gateway CPU per request |", "|---|---|---|",
+                  *(f"| {mode} | {tv[mode]['throughput_rps']:.0f} rps | "
+                    f"{tv[mode]['gateway_cpu_us_per_request']:.0f} us |" for mode in ("text", "id")),
+                  "", f"By id: {tv['cpu_saved_pct']}% less CPU per page (best of {len(tv['runs']['id'])} alternating "
+                  "runs each). An id skips parsing, validation, the document-cache lookup and the cost count.", ""]
+    da = r.get("document_attack")
+    if da:
+        h, u, a = da["healthy"], da["under_attack"], da["attacker"]
+        lines += [f"## 9. Shoppers while an attacker sends {da['attack_rate_rps']} hostile documents/s", "",
+                  f"New shoppers at {da['rate_rps']} rps on the README page; the attacker alternates validation bombs "
+                  "(480 copies of `variants { id }`, each a new text) and fan-outs over a 50-product listing.", "",
+                  "| run | latency p50 / p95 / p99 (ms) | non-200 | vendor calls |", "|---|---|---|---|",
+                  f"| shoppers alone | {_ps(h['latency_ms'])} | {h['non_200']} | {da['vendor_calls']['healthy']} |",
+                  f"| shoppers under attack | {_ps(u['latency_ms'])} | {u['non_200']} | "
+                  f"{da['vendor_calls']['under_attack']} |",
+                  "", f"Attacker: {a['requests']} documents, answered {a['codes']}, latency "
+                  f"{_ps(a['latency_ms'])} ms.", ""]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,142 @@
+"""Which document a request runs: a trusted one by id, a registered one by hash, or its own text.
+
+    {"documentId": "<id>", "variables": ...}                     GraphQL-over-HTTP trusted documents
+    {"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "<id>"}}}     Apollo (APQ or PQ)
+    {"query": "<text>"}                                          a document sent as text
+    (the same as query parameters of a GET: ?documentId=...&variables=...)
+
+With `require_trusted`, only the manifest's operations run: a text, or an id not in the manifest, is
+refused before anything parses it (PERSISTED_QUERY_NOT_IN_LIST), and a request with neither is
+PERSISTED_QUERY_ID_REQUIRED. Without it, Apollo's automatic persisted queries work as Apollo Client
+expects: an unknown hash alone is PERSISTED_QUERY_NOT_FOUND (HTTP 200, so the client sends the text),
+a hash with its text registers the text once it has parsed and validated, and a hash that does not
+match its text is a 400. The codes are Apollo's, so Apollo Client's persisted-query link handles them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.documents import manifest
+from gateway.documents.apq import PersistedQueries, sha256
+from gateway.errors import ConfigError, DocumentRefused
+from schema.documents import Prepared
+from schema.fastpath.planner import plan_ahead
+from schema.limits import REFUSED
+from schema.root import BezelSchema
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+MAX_ID = 200
+
+
+@dataclass(frozen=True)
+class Resolved:
+    query: str | None
+    prepared: Prepared | None = None  # a trusted document, prepared at startup
+
+
+def refused(status: int, code: str, message: str, reason: str) -> DocumentRefused:
+    REFUSED.add(1, (("reason", reason),))
+    return DocumentRefused(status, code, message)
+
+
+class Documents:
+    """The manifest's operations (prepared and planned at startup) and the APQ registry."""
+
+    def __init__(self, schema: BezelSchema, *, manifest_path: str = "", require_trusted: bool = False,
+                 apq: PersistedQueries | None = None) -> None:
+        self.schema = schema
+        self.require_trusted = require_trusted
+        self.apq = None if require_trusted else apq
+        self.trusted: dict[str, Prepared] = {}
+        self.operation_names: set[str] = set()
+        if manifest_path:
+            self._load(manifest_path)
+
+    def _load(self, path: str) -> None:
+        """Prepare and plan every operation; `ConfigError` naming every one that no longer validates."""
+        problems = []
+        for op in manifest.load(path):
+            label = op.name or op.id
+            prepared = self.schema.documents.prepare(op.body, trusted=True)
+            if prepared is None:
+                problems.append(f"{label}: does not parse")
+                continue
+            if prepared.errors:
+                problems.append(f"{label}: {'; '.join(e.message for e in prepared.errors)}")
+                continue
+            plan_ahead(self.schema._schema, prepared.document, self.schema.execution_context_class)
+            self.trusted[op.id] = prepared
+            if _SHA256.match(op.id):
+                self.trusted[f"sha256:{op.id}"] = prepared  # the GraphQL-over-HTTP spelling of the same id
+            self.operation_names.update(d.name.value for d in prepared.document.definitions
+                                        if getattr(d, "name", None) is not None and hasattr(d, "operation"))
+        if problems:
+            raise ConfigError(f"documents.manifest: {len(problems)} operation(s) in {path} no longer validate "
+                              "against the schema: " + " | ".join(problems))
+
+    async def resolve(self, data: dict[str, Any]) -> Resolved:
+        """The document this request runs, or `DocumentRefused` (before anything is parsed)."""
+        query = data.get("query")
+        document_id = data.get("documentId")
+        extensions = data.get("extensions")
+        persisted = extensions.get("persistedQuery") if isinstance(extensions, dict) else None
+        if document_id is not None:
+            if not isinstance(document_id, str) or not 0 < len(document_id) <= MAX_ID:
+                raise refused(400, "BAD_REQUEST", "documentId must be a string of 1 to 200 characters.", "bad_id")
+            return await self._by_id(document_id, query)
+        if persisted is not None:
+            return await self._persisted(persisted, query)
+        if self.require_trusted:
+            if query:
+                raise refused(403, "PERSISTED_QUERY_NOT_IN_LIST", "Only the storefront's registered operations "
+                              "run here: send its documentId, not the document.", "not_in_list")
+            raise refused(400, "PERSISTED_QUERY_ID_REQUIRED", "Send the registered operation's documentId.",
+                          "id_required")
+        return Resolved(query if isinstance(query, str) else None)
+
+    async def _by_id(self, document_id: str, query: Any) -> Resolved:
+        trusted = self.trusted.get(document_id)
+        if query and (self.require_trusted or trusted is not None):
+            raise refused(400, "BAD_REQUEST", "Send a documentId or a query, not both.", "both")
+        if trusted is not None:
+            return Resolved(trusted.text, trusted)
+        if self.require_trusted or self.trusted:
+            raise refused(404, "PERSISTED_QUERY_NOT_IN_LIST", "No registered operation has this documentId.",
+                          "not_in_list")
+        registered = await self.apq.get(document_id.removeprefix("sha256:")) if self.apq else None
+        if registered is None:
+            raise refused(404, "PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound", "not_found")
+        return Resolved(registered)
+
+    async def _persisted(self, persisted: Any, query: Any) -> Resolved:
+        digest = persisted.get("sha256Hash") if isinstance(persisted, dict) else None
+        if not isinstance(persisted, dict) or persisted.get("version") != 1 or not isinstance(digest, str) \
+                or not _SHA256.match(digest):
+            raise refused(400, "BAD_REQUEST", "extensions.persistedQuery must be {version: 1, sha256Hash: "
+                          "<64 hex digits>}.", "bad_id")
+        trusted = self.trusted.get(digest)
+        if self.require_trusted:
+            if query:
+                raise refused(403, "PERSISTED_QUERY_NOT_IN_LIST", "Only the storefront's registered operations "
+                              "run here: send the hash alone.", "not_in_list")
+            if trusted is None:
+                raise refused(404, "PERSISTED_QUERY_NOT_IN_LIST", "No registered operation has this hash.",
+                              "not_in_list")
+        if trusted is not None and not query:
+            return Resolved(trusted.text, trusted)
+        if self.apq is None:
+            raise refused(400, "PERSISTED_QUERY_NOT_SUPPORTED", "PersistedQueryNotSupported", "not_supported")
+        if not isinstance(query, str) or not query:
+            registered = await self.apq.get(digest)
+            if registered is None:  # a 200, as Apollo Client's link expects: it retries with the text
+                raise refused(200, "PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound", "not_found")
+            return Resolved(registered)
+        if sha256(query) != digest:
+            raise refused(400, "BAD_REQUEST", "provided sha does not match query", "hash_mismatch")
+        prepared = self.schema.documents.parsed(query)
+        if prepared is not None and not prepared.errors:  # only documents that can run are registered
+            await self.apq.register(digest, query)
+        return Resolved(query)

@@ -1,0 +1,177 @@
+"""What a document may cost, known before anything expensive runs.
+
+- `check_shape`, right after parsing and before validation: at most `max_fields` fields in all
+  (fragments counted every time they are spread) and no response name more than `max_repeats`
+  times in one merged selection set. graphql-core's OverlappingFieldsCanBeMerged rule compares
+  every pair of same-named fields, so 480 copies of `variants { id }` cost ~0.6 s of CPU to
+  validate; a document within these caps cannot make the rule quadratic, and checking them is linear.
+- `vendor_calls`, after validation and before execution: the most vendor calls the operation can
+  make, from what each field asks of vendors (`WEIGHTS`), multiplied by list sizes it asks for
+  (`products(first:)`, cart lines). Over `max_cost`, the operation is refused, having asked no one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    InlineFragmentNode,
+    IntValueNode,
+    ListValueNode,
+    ObjectValueNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    ValueNode,
+    VariableNode,
+)
+
+# The most vendor calls one resolution of a field can cause (batched reads count once).
+WEIGHTS: dict[tuple[str, str], int] = {
+    ("Query", "product"): 1,  # catalog (handles of one request share a call)
+    ("Query", "products"): 1,  # catalog, one page
+    ("Query", "order"): 1,  # the order store, no vendor
+    ("Product", "taxEstimate"): 1,
+    ("Product", "shippingInsurance"): 1,
+    ("Product", "financing"): 2,  # Affirm and Afterpay
+    ("Product", "engravingPreview"): 1,
+    ("ProductVariant", "availability"): 1,  # every variant of a request in one inventory call
+}
+# Fields whose cost grows with their input: a cart's lines (one variant lookup each), then catalog,
+# tax, insurance and two financing calls; an order also authorizes, and may seed stock from the ERP.
+PER_LINE_EXTRA = {("Query", "cartQuote"): 5, ("Mutation", "placeOrder"): 9}
+MAX_LINES = 50
+# `products(first:)`: every field under it is asked once per product.
+PAGE_DEFAULT, PAGE_MAX = 10, 50
+
+
+class TooComplex(Exception):
+    """The document is refused before validation or execution; the message says why, in our words."""
+
+
+def check_shape(document: DocumentNode, *, max_fields: int, max_repeats: int) -> None:
+    """Raises `TooComplex` if the document has too many fields, or a name repeated too often."""
+    fragments = _fragments(document)
+    left = [max_fields]
+
+    def visit(sets: list[SelectionSetNode]) -> None:
+        groups: dict[str, list[FieldNode]] = {}
+        for selection_set in sets:
+            for node in _fields(selection_set, fragments, frozenset()):
+                left[0] -= 1
+                if left[0] < 0:
+                    raise TooComplex(f"The document selects more than {max_fields} fields.")
+                groups.setdefault(node.alias.value if node.alias else node.name.value, []).append(node)
+        for key, nodes in groups.items():
+            if len(nodes) > max_repeats:
+                raise TooComplex(f"'{key}' is selected {len(nodes)} times in one selection set; "
+                                 f"at most {max_repeats} are allowed.")
+            children = [node.selection_set for node in nodes if node.selection_set]
+            if children:
+                visit(children)
+
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode):
+            visit([definition.selection_set])
+
+
+def vendor_calls(document: DocumentNode, operation_name: str | None, variables: Mapping[str, Any] | None) -> int:
+    """The most vendor calls the operation named (or the only one) can make with these variables."""
+    operation = _operation(document, operation_name)
+    if operation is None:
+        return 0
+    fragments = _fragments(document)
+    variables = variables or {}
+    root = "Mutation" if operation.operation is OperationType.MUTATION else "Query"
+
+    def cost(parent: str, selection_set: SelectionSetNode) -> int:
+        total = 0
+        for node in _fields(selection_set, fragments, frozenset()):
+            name = node.name.value
+            own = WEIGHTS.get((parent, name), 0)
+            if (parent, name) in PER_LINE_EXTRA:
+                own = _lines(node, variables) + PER_LINE_EXTRA[(parent, name)]
+            child = _CHILD_TYPES.get((parent, name))
+            below = cost(child, node.selection_set) if child and node.selection_set else 0
+            if (parent, name) == ("Query", "products"):
+                below *= _page_size(node, variables)
+            total += own + below
+        return total
+
+    return cost(root, operation.selection_set)
+
+
+# The object type each object-valued field returns, for the fields that can lead to a weighted one.
+_CHILD_TYPES: dict[tuple[str, str], str] = {
+    ("Query", "product"): "Product",
+    ("Query", "products"): "ProductConnection",
+    ("ProductConnection", "nodes"): "Product",
+    ("ProductConnection", "edges"): "ProductEdge",
+    ("ProductEdge", "node"): "Product",
+    ("Product", "variants"): "ProductVariant",
+    ("Product", "variantBySelectedOptions"): "ProductVariant",
+    ("Query", "cartQuote"): "CartQuote",
+    ("CartQuote", "lines"): "CartLine",
+    ("CartLine", "variant"): "ProductVariant",
+}
+
+
+def _fields(selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode],
+            seen: frozenset[str]) -> Iterator[FieldNode]:
+    """The fields of a selection set with fragments inlined (each spread as often as it is spread)."""
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            yield selection
+        elif isinstance(selection, InlineFragmentNode):
+            yield from _fields(selection.selection_set, fragments, seen)
+        elif isinstance(selection, FragmentSpreadNode):
+            name = selection.name.value
+            fragment = fragments.get(name)
+            if fragment is not None and name not in seen:  # a cycle is invalid anyway: do not follow it
+                yield from _fields(fragment.selection_set, fragments, seen | {name})
+
+
+def _fragments(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
+    return {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+
+
+def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if name is None:
+        return operations[0] if len(operations) == 1 else None
+    return next((o for o in operations if o.name and o.name.value == name), None)
+
+
+def _argument(node: FieldNode, name: str) -> ValueNode | None:
+    return next((a.value for a in node.arguments or () if a.name.value == name), None)
+
+
+def _value(value: ValueNode | None, variables: Mapping[str, Any]) -> Any:
+    """A literal as Python, or a variable's value; objects and lists only as far as needed here."""
+    if isinstance(value, VariableNode):
+        return variables.get(value.name.value)
+    if isinstance(value, IntValueNode):
+        return int(value.value)
+    if isinstance(value, ListValueNode):
+        return [_value(v, variables) for v in value.values]
+    if isinstance(value, ObjectValueNode):
+        return {f.name.value: _value(f.value, variables) for f in value.fields}
+    return None
+
+
+def _page_size(node: FieldNode, variables: Mapping[str, Any]) -> int:
+    first = _value(_argument(node, "first"), variables)
+    if first is None:
+        return PAGE_DEFAULT
+    return first if isinstance(first, int) and 0 < first <= PAGE_MAX else PAGE_MAX
+
+
+def _lines(node: FieldNode, variables: Mapping[str, Any]) -> int:
+    given = _value(_argument(node, "input"), variables)
+    lines = given.get("lines") if isinstance(given, dict) else None
+    return min(len(lines), MAX_LINES) if isinstance(lines, list) else MAX_LINES
