@@ -4,6 +4,7 @@ an attacker sends documents built to burn CPU (validation bombs) or fan out over
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from typing import Any
 
 import httpx
@@ -56,12 +57,20 @@ def attack_documents(n: int) -> list[bytes]:
 
 
 def under_document_attack(box: env.Sandbox, *, rate: float, attack_rate: float, seconds: float) -> dict[str, Any]:
+    """Both ways a gateway can be configured: texts accepted (bounded by shape and cost), and the
+    production setting, `require_trusted` (shoppers send ids; the attacker's texts are refused unparsed)."""
+    return {"texts_accepted": _attacked(box, rate=rate, attack_rate=attack_rate, seconds=seconds, trusted=False),
+            "require_trusted": _attacked(box, rate=rate, attack_rate=attack_rate, seconds=seconds, trusted=True)}
+
+
+def _attacked(box: env.Sandbox, *, rate: float, attack_rate: float, seconds: float, trusted: bool) -> dict[str, Any]:
     """New shoppers at `rate` on the README page: alone, then while `attack_rate` attack documents/s arrive."""
     box.reset()
-    shoppers = shopper_mix(STANDARD)
+    shoppers = shopper_mix(STANDARD, by_id=trusted)
     attack = attack_documents(int(attack_rate * seconds) + 10)
     out: dict[str, Any] = {"rate_rps": rate, "attack_rate_rps": attack_rate}
-    with env.gateway(box) as gw:
+    extra = {**_manifest_env(), "BEZEL_DOCUMENTS__REQUIRE_TRUSTED": "true"} if trusted else {}
+    with env.gateway(box, **extra) as gw:
         url = f"{gw.url}/graphql"
         asyncio.run(loadgen.fixed_rate(url, shoppers[-200:], rate=20, seconds=5))  # warm-up
         calls0 = sum(box.calls().values())
@@ -81,6 +90,7 @@ def under_document_attack(box: env.Sandbox, *, rate: float, attack_rate: float, 
         out["attacker"] = {"requests": len(attacked.samples),
                            "codes": {c: sum(1 for s in attacked.samples if c in s.error_codes)
                                      for c in {c for s in attacked.samples for c in s.error_codes}},
+                           "statuses": {str(k): v for k, v in Counter(s.status for s in attacked.samples).items()},
                            "latency_ms": summary(attacked)["latency_ms"]}
         out["vendor_calls"] = {"healthy": healthy_calls, "under_attack": sum(box.calls().values()) - calls1}
     for key in ("healthy", "under_attack"):

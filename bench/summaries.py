@@ -10,10 +10,10 @@ from bench.common import percentiles
 from bench.pages import NY_ZIPS, page_body
 
 
-def shopper_mix(handle: str, n: int = 4000) -> list[bytes]:
+def shopper_mix(handle: str, n: int = 4000, *, by_id: bool = False) -> list[bytes]:
     """Many shoppers on one product page: each a different address and engraving text, so tax,
     insurance and engraving are mostly asked live while the product itself comes from cache."""
-    return [page_body(handle, NY_ZIPS[i % len(NY_ZIPS)], f"Love {i:05d}") for i in range(n)]
+    return [page_body(handle, NY_ZIPS[i % len(NY_ZIPS)], f"Love {i:05d}", by_id=by_id) for i in range(n)]
 
 
 def summary(run: loadgen.Run) -> dict[str, Any]:

@@ -106,6 +106,15 @@ def vendor_calls(document: DocumentNode, operation_name: str | None, variables: 
     return cost(root, operation.selection_set)
 
 
+def fixed_vendor_calls(document: DocumentNode) -> int | None:
+    """The most vendor calls any operation of a document without variables can make; None when an
+    operation takes variables (its cost is known only with them, at request time)."""
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if not operations or any(op.variable_definitions for op in operations):
+        return None
+    return max(vendor_calls(document, op.name.value if op.name else None, {}) for op in operations)
+
+
 # The object type each object-valued field returns, for the fields that can lead to a weighted one.
 _CHILD_TYPES: dict[tuple[str, str], str] = {
     ("Query", "product"): "Product",

@@ -26,7 +26,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
-from schema.cost import TooComplex, check_shape, vendor_calls
+from schema.cost import TooComplex, check_shape, fixed_vendor_calls, vendor_calls
 from schema.limits import REFUSED, QueryLimits
 
 PREPARED = "bezel.prepared"  # key in a request's operation extensions: a document already prepared
@@ -44,6 +44,7 @@ class Prepared:
     document: DocumentNode
     errors: list[GraphQLError]
     trusted: bool = False  # from the manifest: reviewed code, not counted against `max_cost`
+    refused: bool = False  # refused for its shape, before validation
     extras: dict[str, Any] = field(default_factory=dict)  # what later stages keep with it (a plan)
 
 
@@ -63,11 +64,14 @@ class DocumentStore:
         self.schema = schema
 
     def parsed(self, text: str) -> Prepared | None:
-        """The prepared document for this text (prepared now if new), or None if it does not parse."""
+        """The prepared document for this text (prepared now if new), or None if it does not parse.
+
+        A document refused for its shape is not kept: its AST is what such a document is built to be
+        large, and hundreds of them held in the LRU would make every full garbage collection slow."""
         entry = self._entries.get(text)
         if entry is None:
             entry = self.prepare(text)
-            if entry is not None:
+            if entry is not None and not entry.refused:
                 self._entries[text] = entry
         return entry
 
@@ -81,7 +85,11 @@ class DocumentStore:
             check_shape(document, max_fields=self.limits.max_fields, max_repeats=self.limits.max_repeats)
         except TooComplex as exc:
             REFUSED.add(1, (("reason", "shape"),))
-            return Prepared(text, document, [too_complex(str(exc))], trusted)
+            return Prepared(text, document, [too_complex(str(exc))], trusted, refused=True)
+        calls = None if trusted else fixed_vendor_calls(document)
+        if calls is not None and calls > self.limits.max_cost:  # refused whatever comes: no need to validate
+            REFUSED.add(1, (("reason", "cost"),))
+            return Prepared(text, document, [over_cost(calls, self.limits.max_cost)], trusted, refused=True)
         assert self.schema is not None, "DocumentStore.bind() was not called"
         errors = validate(self.schema, document, self.rules, hide_suggestions=self.hide_suggestions)
         return Prepared(text, document, errors, trusted)
@@ -126,5 +134,9 @@ class DocumentCache(SchemaExtension):
         if calls <= limit:
             return []
         REFUSED.add(1, (("reason", "cost"),))
-        return [too_complex(f"This operation could ask vendors up to {calls} times; the limit is {limit}. "
-                            "Ask for fewer products or fields per request.", cost=calls, maxCost=limit)]
+        return [over_cost(calls, limit)]
+
+
+def over_cost(calls: int, limit: int) -> GraphQLError:
+    return too_complex(f"This operation could ask vendors up to {calls} times; the limit is {limit}. Ask for fewer "
+                       "products or fields per request.", cost=calls, maxCost=limit)
