@@ -155,8 +155,15 @@ class CheckoutConfig(_Strict):
 
     # A checkout has this long to finish (reserve -> authorize -> confirm); abandoned holds go back after it.
     reservation_ttl_s: float = Field(default=600, gt=0)
-    # Results are replayed for the same idempotency key at least this long (Stripe keeps 24 h).
+    # Results are replayed for the same idempotency key at least this long (Stripe keeps 24 h)...
     idempotency_ttl_s: float = Field(default=172_800, ge=86_400)
+    # ...but results that say nothing lasting (OUT_OF_STOCK, a decline) only this long: an attacker's
+    # thousands of failed attempts must not sit in Redis for two days.
+    failure_result_ttl_s: float = Field(default=900, ge=60)
+    # Checkouts one client may have running at once (a second one answers RATE_LIMITED).
+    max_in_flight_per_client: int = Field(default=1, ge=1)
+    # Checkout's own Redis (never evicted: `noeviction`); empty: the shared [redis] url.
+    redis_url: str = ""
     # A request still running after this long (a crashed gateway) no longer blocks its key.
     in_flight_ttl_s: float = Field(default=120, gt=0)
     # The whole placeOrder (pricing, reservation, payment, confirmation) must finish within this.

@@ -15,12 +15,9 @@ from connectors.http import ProviderError, VendorCall, VendorRequest, bearer
 from connectors.models import Money, PaymentAuthorization
 
 VENDOR = "payments"
-# Stripe decline codes a shopper may be told about; anything else reads as a plain decline.
-_DECLINE_MESSAGES = {
-    "insufficient_funds": "Your card has insufficient funds.",
-    "expired_card": "Your card has expired.",
-    "processing_error": "The card could not be processed. Please try again or use another card.",
-}
+# What a shopper is told of any decline. The reason (insufficient_funds, fraudulent, ...) goes to logs
+# and metrics only: telling it to the client is what makes card testing worth its while (Stripe's advice).
+DECLINED = "Your card was declined. Please use another card or contact your card issuer."
 
 
 auth_headers = bearer  # the provider takes `Authorization: Bearer <key>`
@@ -33,7 +30,7 @@ def read_error(status: int, body: Any) -> ProviderError:
     if kind == "card_error":
         reason = error.get("decline_code") or code
         return ProviderError(code=str(reason or "card_declined"), message=message, rejected_field="paymentToken",
-                             public_message=_DECLINE_MESSAGES.get(str(reason), "Your card was declined."))
+                             public_message=DECLINED)
     if status == 400 and error.get("param") == "payment_method":
         return ProviderError(code=str(code), message=message, rejected_field="paymentToken",
                              public_message="The payment token is not valid.")

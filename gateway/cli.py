@@ -29,10 +29,11 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from gateway import telemetry
-from gateway.app import create_app, healthz, prometheus_metrics
+from gateway.admin import admin_app, healthz, prometheus_metrics
+from gateway.app import create_app
 from gateway.devredis import PrivateRedis
 from gateway.errors import ConfigError
-from gateway.runner import serve_all, server
+from gateway.runner import gateway_server, serve_all, server
 from gateway.services import running_services
 from gateway.settings import Settings, load_settings
 from gateway.worker import run_workers
@@ -93,7 +94,7 @@ def _dev(args: argparse.Namespace) -> None:
         asyncio.run(serve_all(
             server(sandbox.create_app(latency_scale=args.latency_scale), host=host, port=args.sandbox_port,
                    access_log=False),
-            server(create_app(settings), host=host, port=port, access_log=False),
+            gateway_server(create_app(settings), settings, host=host, port=port),
             background=background,
         ))
     finally:
@@ -109,7 +110,7 @@ async def _work(settings: Settings, stop: asyncio.Event) -> None:
 
 def _worker(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    if not settings.redis_url:
+    if not settings.checkout_redis_url:
         print("bezel worker: the order stream lives in Redis; set REDIS_URL (or [redis] url)", file=sys.stderr)
         return 2
     log.info("syncing orders for %s; /metrics and /healthz on port %d", ", ".join(settings.worker.consumers),
@@ -123,7 +124,15 @@ def _serve(args: argparse.Namespace) -> None:
     settings = _settings(args)
     host = args.host or settings.gateway.host
     port = args.port or settings.gateway.port
-    asyncio.run(serve_all(server(create_app(settings), host=host, port=port, access_log=False)))
+    if args.admin_port is not None:
+        settings = _settings(args, admin={"port": args.admin_port})
+    app = create_app(settings)
+    servers = [gateway_server(app, settings, host=host, port=port)]
+    if settings.admin.port:  # /metrics and /readyz for the platform (in production, only there)
+        log.info("admin (metrics, readiness) on http://%s:%s", settings.admin.host, settings.admin.port)
+        servers.append(server(admin_app(app), host=settings.admin.host, port=settings.admin.port, access_log=False,
+                              log_level="warning"))
+    asyncio.run(serve_all(*servers))
 
 
 def _sandbox(args: argparse.Namespace) -> int:
@@ -198,6 +207,8 @@ def _parser() -> argparse.ArgumentParser:
     config_arg(serve)
     serve.add_argument("--host", help="interface to bind (default from config: 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default from config: 8000)")
+    serve.add_argument("--admin-port", type=int, help="port for /metrics and /readyz (default from config: 8001; "
+                       "0: none)")
     serve.set_defaults(run=_serve)
 
     config = sub.add_parser("config", help="print the effective configuration as JSON")

@@ -3,7 +3,8 @@
     Exception
     ├── ConfigError          the configuration does not validate; the message names the keys
     ├── BodyTooLarge         a request body turned out larger than allowed while it was being read
-    └── DocumentRefused      the request's document is not one this gateway runs (trusted documents)
+    └── DocumentRefused      refused before running: not a document this gateway runs (trusted
+                             documents), over a rate limit, or not allowed as sent
 
 Errors a client may see below the edge are `connectors.errors.PublicError`s; the edge answers its own
 refusals in GraphQL's error shape (`gateway.view.error_response`).
@@ -23,8 +24,9 @@ class BodyTooLarge(Exception):
 class DocumentRefused(Exception):
     """Refused before parsing: an HTTP status, an `extensions.code`, and a message for the client."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, *, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = headers or {}

@@ -10,6 +10,9 @@ from typing import Any
 
 import uvicorn
 
+from gateway.edge.protocol import GuardedHttpTools
+from gateway.settings import Settings
+
 
 class _Server(uvicorn.Server):
     @contextlib.contextmanager
@@ -19,9 +22,24 @@ class _Server(uvicorn.Server):
         yield
 
 
-def server(app: Any, *, host: str, port: int, access_log: bool = True, log_level: str = "info") -> uvicorn.Server:
+def server(app: Any, *, host: str, port: int, access_log: bool = True, log_level: str = "info",
+           http: type[Any] | None = None) -> uvicorn.Server:
+    """A uvicorn server; `http` is its HTTP protocol class (the gateway's guards its headers).
+
+    uvicorn's own X-Forwarded-For handling is off: it would trust 127.0.0.1 whatever the config says
+    and rewrite the peer before `gateway.edge.clients` (the one place that decides who a client is)
+    sees it."""
     return _Server(uvicorn.Config(app, host=host, port=port, access_log=access_log, log_level=log_level,
-                                  log_config=None, lifespan="auto", timeout_graceful_shutdown=5))
+                                  log_config=None, lifespan="auto", timeout_graceful_shutdown=5,
+                                  http=http or "auto", proxy_headers=False))
+
+
+def gateway_server(app: Any, settings: Settings, *, host: str, port: int) -> uvicorn.Server:
+    """The public server: headers bounded in time, size and count (`gateway.edge.protocol`)."""
+    g = settings.gateway
+    http = GuardedHttpTools.with_limits(header_timeout_s=g.header_timeout_ms / 1000,
+                                        max_header_bytes=g.max_header_bytes, max_headers=g.max_headers)
+    return server(app, host=host, port=port, access_log=False, http=http)
 
 
 async def serve_all(*servers: uvicorn.Server,

@@ -8,16 +8,21 @@ from collections.abc import AsyncIterator
 import httpx
 
 from connectors.checkout import CheckoutStore
+from connectors.ratelimits import RateLimits
 from connectors.vendors import build_vendors
 from gateway.settings import Settings
 from resolvers.context import Services
 
+# Page requests reach the shared count in Redis in batches of this many per client and process: a
+# Redis hit costs ~125 us of CPU per limit, a tenth of a warm page (connectors/ratelimits.py).
+PAGES_BATCH = 10
+
 
 def open_store(settings: Settings) -> CheckoutStore | None:
     """Checkout's Redis store, if Redis is configured (without it, checkout answers CHECKOUT_UNAVAILABLE)."""
-    if not settings.redis_url:
+    if not settings.checkout_redis_url:
         return None
-    return CheckoutStore(settings.redis_url, settings.checkout, settings.redis)
+    return CheckoutStore(settings.checkout_redis_url, settings.checkout, settings.redis)
 
 
 @contextlib.asynccontextmanager
@@ -27,10 +32,11 @@ async def running_services(settings: Settings, *, vendor_transport: httpx.AsyncB
     vendors = build_vendors(settings.vendors, store=settings.store, sandbox_url=settings.sandbox.url,
                             cache=settings.cache, redis=settings.redis, transport=vendor_transport)
     store = open_store(settings)
+    limits = RateLimits(settings.limits.model_dump(), redis=vendors.cache.redis, batch={"pages": PAGES_BATCH})
     try:
         yield Services(vendors=vendors, shop=settings.store, safety_stock=settings.availability.safety_stock,
                        store=store, checkout=settings.checkout,
-                       calls_per_vendor=settings.gateway.vendor_calls_per_request)
+                       calls_per_vendor=settings.gateway.vendor_calls_per_request, limits=limits)
     finally:
         await vendors.aclose()
         if store is not None:

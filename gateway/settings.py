@@ -9,11 +9,13 @@ never silently falls back to a default.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
+from limits import parse_many
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
@@ -50,9 +52,65 @@ class GatewaySettings(QueryLimits):
     budget_ms: int = Field(default=1200, ge=50, le=30_000)
     # Far above any real query or cart (a 50-line cart is ~6 KiB); refuses abuse before parsing.
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
-    # GraphQL requests one process works on at once; beyond it, 503 OVERLOADED at once (0: no limit).
+    # GraphQL requests one process works on at once, counted once their body is read; beyond it,
+    # 503 OVERLOADED at once (0: no limit).
     max_in_flight: int = Field(default=256, ge=0)
+    # A request body must arrive within this (408 otherwise); headers within header_timeout_ms of the
+    # connection (or of the previous answer), in at most max_header_bytes and max_headers (431).
+    body_timeout_ms: int = Field(default=10_000, ge=100)
+    header_timeout_ms: int = Field(default=10_000, ge=100)
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024)
+    max_headers: int = Field(default=100, ge=10)
+    # Your load balancers (CIDRs): behind them, the client is the right-most X-Forwarded-For address
+    # that is not one of them. Anyone else's traceparent does not force sampling (follow_client_sampling).
+    trusted_proxies: list[str] = Field(default_factory=list)
+    follow_client_sampling: bool = False
+    # Operation names that get their own metric label (the manifest's are added); others count as "other".
+    operation_labels: list[str] = Field(default_factory=lambda: ["ProductPage", "CartQuote", "PlaceOrder",
+                                                                 "OrderLookup"])
+    # Browser origins allowed to call /graphql directly (CORS). "*" is refused: name the storefronts.
     cors_origins: list[str] = Field(default_factory=list)
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _named_origins(cls, value: list[str]) -> list[str]:
+        if "*" in value:
+            raise ValueError('"*" would let any site call the gateway from a shopper\'s browser; list the '
+                             "storefront origins")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            ipaddress.ip_network(cidr, strict=False)  # ValueError names the bad one
+        return value
+
+
+class AdminSettings(_Section):
+    """Where /metrics and /readyz are served (in production, only there); /healthz is on both ports."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8001, ge=0, le=65535)  # 0: no admin port
+
+
+class LimitsSettings(_Section):
+    """Per client, in the `limits` notation ("20/second;600/minute"); see README "Running on the internet"."""
+
+    # Every GraphQL request. A product page is one; a browser session rarely needs more than a few a second.
+    pages: str = "20/second;600/minute"
+    # placeOrder: a shopper places one order; a card tester places hundreds.
+    checkout: str = "5/minute;30/hour"
+    # order(id, token): the order page polls while ERP, WMS and CRM catch up.
+    order_lookups: str = "60/minute"
+    # Declined payments per client, per email and per card before checkout answers RATE_LIMITED.
+    declines: str = "3/10minutes"
+
+    @field_validator("pages", "checkout", "order_lookups", "declines")
+    @classmethod
+    def _notation(cls, value: str) -> str:
+        parse_many(value)  # ValueError names the problem
+        return value
 
 
 class DocumentsSettings(_Section):
@@ -81,6 +139,8 @@ class Settings(BaseSettings):
 
     env: Literal["development", "production", "test"] = "development"
     gateway: GatewaySettings = GatewaySettings()
+    admin: AdminSettings = AdminSettings()
+    limits: LimitsSettings = LimitsSettings()
     documents: DocumentsSettings = DocumentsSettings()
     sandbox: SandboxSettings = SandboxSettings()
     store: StoreConfig = StoreConfig()
@@ -112,6 +172,11 @@ class Settings(BaseSettings):
     def redis_url(self) -> str:
         """`[redis] url` (from the file, BEZEL_REDIS__URL, or REDIS_URL); empty: no Redis at all."""
         return self.redis.url
+
+    @property
+    def checkout_redis_url(self) -> str:
+        """Checkout's own Redis if it has one (`[checkout] redis_url`), else the shared one."""
+        return self.checkout.redis_url or self.redis.url
 
     @classmethod
     def settings_customise_sources(

@@ -21,6 +21,7 @@ from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetr
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, Sampler, TraceIdRatioBased
 from pythonjsonlogger.json import JsonFormatter
 
 log = logging.getLogger("bezel.telemetry")
@@ -65,7 +66,7 @@ def setup(default_service_name: str = "bezel-gateway") -> Telemetry:
 
             exporter = OTLPSpanExporter()
         if exporter is not None:
-            tracer_provider = TracerProvider(resource=resource)  # sampler from OTEL_TRACES_SAMPLER
+            tracer_provider = TracerProvider(resource=resource, sampler=sampler_from_env())
             tracer_provider.add_span_processor(BatchSpanProcessor(exporter))
             trace.set_tracer_provider(tracer_provider)
 
@@ -83,6 +84,23 @@ def setup(default_service_name: str = "bezel-gateway") -> Telemetry:
     log.info("telemetry: tracing %s, metrics on /metrics%s", "on" if _installed.tracing else "off",
              " and OTLP" if len(readers) > 1 else "")
     return _installed
+
+
+def sampler_from_env() -> Sampler:
+    """`OTEL_TRACES_SAMPLER` / `_ARG` as the SDK reads them, except that a remote parent marked "not
+    sampled" is decided as a new trace would be (`gateway.edge.clients.SamplingGuard` marks so the
+    traceparents of callers that are not trusted proxies: their trace id continues, their choice does not)."""
+    name = os.environ.get("OTEL_TRACES_SAMPLER", "parentbased_always_on").strip().lower()
+    try:
+        ratio = float(os.environ.get("OTEL_TRACES_SAMPLER_ARG", "1.0"))
+    except ValueError:
+        ratio = 1.0
+    roots: dict[str, Sampler] = {"always_on": ALWAYS_ON, "always_off": ALWAYS_OFF,
+                                 "traceidratio": TraceIdRatioBased(ratio)}
+    root = roots.get(name.removeprefix("parentbased_"), ALWAYS_ON)
+    if not name.startswith("parentbased_"):
+        return root
+    return ParentBased(root=root, remote_parent_not_sampled=root)
 
 
 def tracing_enabled() -> bool:

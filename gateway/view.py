@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextvars import ContextVar
 from importlib import resources
 from typing import Any
 
@@ -21,7 +22,10 @@ from strawberry.http.parse_content_type import parse_content_type
 from strawberry.types import ExecutionResult
 
 from connectors.telemetry import Tally
-from gateway.documents import Documents
+from gateway.documents import Documents, Resolved
+from gateway.edge.admission import admit_operation, admit_request
+from gateway.edge.clients import Network, client_of
+from gateway.edge.responses import error_response
 from gateway.errors import DocumentRefused
 from resolvers.context import RequestContext, Services
 from schema.documents import PREPARED
@@ -35,10 +39,7 @@ REQUESTS_SHED = Tally(
     description="GraphQL requests answered 503 OVERLOADED because the process had max_in_flight already.")
 
 
-def error_response(status: int, message: str, code: str) -> Response:
-    """A transport-level failure in GraphQL's error shape, so clients parse one format."""
-    body = orjson.dumps({"data": None, "errors": [{"message": message, "extensions": {"code": code}}]})
-    return Response(body, status_code=status, media_type="application/json")
+_REQUEST: ContextVar[Request] = ContextVar("bezel_request")  # the request this task is answering
 
 
 _CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE",
@@ -49,10 +50,13 @@ class BezelGraphQL(GraphQL):
     """Strawberry's ASGI view with Bezel's context, budget header, encoding and GraphiQL page."""
 
     def __init__(self, schema: Any, documents: Documents, *, budget_ms: int, graphiql: bool,
-                 max_in_flight: int = 0) -> None:
+                 max_in_flight: int = 0, trusted_proxies: tuple[Network, ...] = (), production: bool = False
+                 ) -> None:
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None, allow_queries_via_get=True,
                          subscription_protocols=())
         self.documents = documents
+        self.trusted_proxies = trusted_proxies
+        self.production = production
         self.budget_ms = budget_ms
         self.max_in_flight = max_in_flight
         self.in_flight = 0
@@ -68,16 +72,14 @@ class BezelGraphQL(GraphQL):
             return
         started = time.perf_counter()
         request = Request(scope, receive)
+        request.state.client = client_of(scope, self.trusted_proxies)
+        _REQUEST.set(request)
         if self.max_in_flight and self.in_flight >= self.max_in_flight:
             response = self._shed()
         else:
-            self.in_flight += 1
+            self.in_flight += 1  # the body is in already (gateway.edge.body): slow senders hold no slot
             try:
-                response = await self.run(request)
-            except HTTPException as exc:
-                response = error_response(exc.status_code, exc.reason, _CODES.get(exc.status_code, "BAD_REQUEST"))
-            except DocumentRefused as exc:
-                response = error_response(exc.status, exc.message, exc.code)
+                response = await self._answer(request)
             finally:
                 self.in_flight -= 1
         # The gateway's own time (parse, execute, encode; not the network), for browser dev tools and
@@ -85,6 +87,17 @@ class BezelGraphQL(GraphQL):
         response.headers["server-timing"] = f"gateway;dur={(time.perf_counter() - started) * 1000:.1f}"
         await response(scope, receive, send)
         _log_request(request, response.status_code, time.perf_counter() - started)
+
+    async def _answer(self, request: Request) -> Response:
+        try:
+            services: Services | None = request.app.state.services
+            if services is not None:
+                await admit_request(services.limits, request.state.client)
+            return await self.run(request)
+        except HTTPException as exc:
+            return error_response(exc.status_code, exc.reason, _CODES.get(exc.status_code, "BAD_REQUEST"))
+        except DocumentRefused as exc:
+            return error_response(exc.status, exc.message, exc.code, exc.headers)
 
     def _shed(self) -> Response:
         """Overloaded: answer now, cheaply, rather than queue work that would finish past its budget
@@ -96,7 +109,8 @@ class BezelGraphQL(GraphQL):
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> RequestContext:
         services: Services = request.app.state.services
-        context = RequestContext.start(services, budget_ms=self.request_budget_ms(request))
+        context = RequestContext.start(services, budget_ms=self.request_budget_ms(request),
+                                       client=request.state.client)
         request.state.bezel = context  # for the request's log line
         return context
 
@@ -137,8 +151,20 @@ class BezelGraphQL(GraphQL):
         resolved = await self.documents.resolve(data)
         if resolved.prepared is not None:
             extensions = {**(extensions or {}), PREPARED: resolved.prepared}
+        await self._admit(request.method, resolved, data.get("operationName"))
         return GraphQLRequestData(query=resolved.query, variables=variables, operation_name=data.get("operationName"),
                                   extensions=extensions, protocol="http")
+
+    async def _admit(self, method: str, resolved: Resolved, operation_name: str | None) -> None:
+        """The operation's own budgets (checkout, order lookups), and what it may not do by GET."""
+        request = _REQUEST.get()
+        services: Services | None = request.app.state.services
+        if services is None:
+            return
+        prepared = resolved.prepared or (self.schema.documents.parsed(resolved.query) if resolved.query else None)
+        await admit_operation(services.limits, request.state.client, method=method,
+                              document=prepared.document if prepared else None, operation_name=operation_name,
+                              production=self.production)
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)

@@ -15,6 +15,7 @@ from connectors.errors import PublicError
 from connectors.http import VendorCall
 from connectors.models import Sourced
 from connectors.policy import CallScope, Deadline
+from connectors.ratelimits import RateLimits
 from connectors.vendors import Vendors
 from resolvers.loaders import Loaders
 
@@ -31,6 +32,7 @@ class Services:
     store: CheckoutStore | None  # None: no Redis configured, so no checkout
     checkout: CheckoutConfig
     calls_per_vendor: int  # each request's quota of calls per vendor (`vendor_calls_per_request`)
+    limits: RateLimits  # per-client budgets (checkout counts declines in them)
 
     @property
     def currency(self) -> str:
@@ -47,16 +49,18 @@ class RequestContext:
     partial_errors: dict[str, PublicError] = field(default_factory=dict)
     # (name, type) of the GraphQL operation, once known: for the request's log line.
     operation: tuple[str | None, str] | None = None
+    # Who sent the request (the TCP peer, or behind trusted proxies the forwarded address).
+    client: str = "unknown"
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.services.vendors, self.scope, safety_stock=self.services.safety_stock)
 
     @classmethod
-    def start(cls, services: Services, *, budget_ms: float) -> RequestContext:
+    def start(cls, services: Services, *, budget_ms: float, client: str = "unknown") -> RequestContext:
         """A context for a new request, whose deadline starts now."""
         scope = CallScope(deadline=Deadline.after_ms(budget_ms), quota=services.calls_per_vendor)
-        return cls(services=services, scope=scope)
+        return cls(services=services, scope=scope, client=client)
 
     async def call(self, call: VendorCall[T]) -> Sourced[T]:
         """Run a vendor call through that vendor's call policy, under this request's deadline."""

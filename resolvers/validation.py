@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import unicodedata
 from typing import Protocol
 
 from connectors.errors import InputError, VendorRejectedInput
@@ -34,7 +35,10 @@ _POSTAL = {
     "CA": (re.compile(r"^[A-Za-z]\d[A-Za-z] ?\d[A-Za-z]\d$"), "a postal code like K1A 0B1"),
 }
 _GENERIC_POSTAL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 -]{1,9}$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+def printable(text: str) -> bool:
+    """No control characters and no invisible formatting (bidi overrides, zero-width joiners): text that
+    would reach a receipt, a CRM or a label must read as what it is."""
+    return not any(unicodedata.category(ch) in {"Cc", "Cf", "Co", "Cs"} for ch in text)
 # Input field names the client uses, for each Address attribute.
 ADDRESS_FIELDS = {"country_code": "countryCode", "zip": "zip", "province_code": "provinceCode",
                   "city": "city", "line1": "line1", "line2": "line2"}
@@ -59,11 +63,11 @@ def address(raw: AddressFields, argument: str = "shipTo") -> Address:
     def clean(name: str, value: str | None, limit: int) -> str | None:
         if value is None:
             return None
-        value = value.strip()
+        value = unicodedata.normalize("NFC", value.strip())
         if len(value) > limit:
             problems.append((name, f"is longer than {limit} characters"))
-        elif _CONTROL.search(value):
-            problems.append((name, "contains control characters"))
+        elif not printable(value):
+            problems.append((name, "contains control or invisible formatting characters"))
         return value or None
 
     country = (clean("country_code", raw.country_code, 2) or "").upper()

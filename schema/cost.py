@@ -145,6 +145,11 @@ def _fields(selection_set: SelectionSetNode, fragments: dict[str, FragmentDefini
                 yield from _fields(fragment.selection_set, fragments, seen | {name})
 
 
+def fields_of(document: DocumentNode, selection_set: SelectionSetNode) -> list[FieldNode]:
+    """A selection set's fields, fragments of the document inlined."""
+    return list(_fields(selection_set, _fragments(document), frozenset()))
+
+
 def _fragments(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
     return {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
 

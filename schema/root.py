@@ -16,6 +16,7 @@ from schema.errors import ShapeErrors, VendorReport
 from schema.fastpath import FastLeafExecutionContext
 from schema.limits import QueryLimits
 from schema.product import Product, ProductConnection
+from schema.rules import OnePlaceOrder
 from schema.telemetry import OperationTelemetry
 
 
@@ -51,6 +52,9 @@ class Mutation:
 
 class BezelSchema(strawberry.Schema):
     documents: DocumentStore
+    # Operation names that get their own metric label (the manifest's, and [gateway] operation_labels):
+    # client-chosen names must not decide the metric's cardinality, or push a real page's out of it.
+    operation_labels: frozenset[str] = frozenset()
 
     def process_errors(self, errors: list, execution_context: object = None) -> None:  # type: ignore[override]
         """Silence strawberry's default logging: `ShapeErrors` logs what needs logging, once."""
@@ -65,6 +69,7 @@ def build_schema(limits: QueryLimits | None = None, *, introspection: bool = Tru
     rules: list[type[ASTValidationRule]] = [
         query_depth_limiter.create_validator(limits.max_depth, None),
         max_aliases.create_validator(limits.max_aliases),
+        OnePlaceOrder,
     ]
     if not introspection:
         rules.append(NoSchemaIntrospectionCustomRule)

@@ -7,7 +7,6 @@ operation here and every vendor call in the call policy, which is where the time
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator
 
@@ -23,22 +22,13 @@ GRAPHQL_DURATION = meter.create_histogram(
     explicit_bucket_boundaries_advisory=[0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.25, 2.0,
                                          5.0, 10.0],
 )
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-MAX_OPERATION_NAMES = 200  # distinct names kept as metric labels; any more count as "other"
-_seen: set[str] = set()
 
 
-def operation_label(name: str | None) -> str:
-    """A bounded label for the metric: client-chosen names must not explode cardinality."""
+def operation_label(name: str | None, allowed: frozenset[str]) -> str:
+    """A bounded label for the metric: an allowed name, "anonymous", or "other"."""
     if not name:
         return "anonymous"
-    if not _NAME.match(name):
-        return "other"
-    if name not in _seen:
-        if len(_seen) >= MAX_OPERATION_NAMES:
-            return "other"
-        _seen.add(name)
-    return name
+    return name if name in allowed else "other"
 
 
 class OperationTelemetry(SchemaExtension):
@@ -52,7 +42,7 @@ class OperationTelemetry(SchemaExtension):
                 kind = context.operation_type.value
             except RuntimeError:  # the document did not parse: no operation to speak of
                 kind = "unknown"
-            label = operation_label(name)
+            label = operation_label(name, getattr(context.schema, "operation_labels", frozenset()))
             if span.is_recording():
                 span.update_name(f"{kind} {name or 'anonymous'}")
                 span.set_attributes({"graphql.operation.name": name or "", "graphql.operation.type": kind})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import AsyncIterator, Iterator
 
@@ -9,7 +10,7 @@ import pytest
 import redis
 
 from sandbox.handle import Sandbox
-from tests.support import Gateway, redis_test_url, run_gateway, sandbox_for_tests, settings_for
+from tests.support import CHECKOUT_REDIS_DB, Gateway, redis_test_url, run_gateway, sandbox_for_tests, settings_for
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +38,19 @@ def redis_url() -> Iterator[str]:
 
     With CI=true a missing Redis fails the run; locally the test is skipped, saying why.
     """
-    url = redis_test_url()
+    with _emptied(redis_test_url()) as url:
+        yield url
+
+
+@pytest.fixture
+def checkout_redis_url(redis_url: str) -> Iterator[str]:
+    """A second dedicated db index, for checkout kept apart from the cache (`[checkout] redis_url`)."""
+    with _emptied(redis_test_url(CHECKOUT_REDIS_DB)) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def _emptied(url: str) -> Iterator[str]:
     client = redis.Redis.from_url(url, socket_connect_timeout=1)
     try:
         client.ping()

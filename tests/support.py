@@ -26,14 +26,15 @@ from sandbox.handle import Sandbox, free_port, run_sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_REDIS_DB = 13  # tests own this db index and empty it; nothing else should use it
+CHECKOUT_REDIS_DB = 12  # and this one, for checkout on a Redis of its own
 PRODUCT_PAGE_QUERY = (ROOT / "gateway" / "static" / "product-page.graphql").read_text()
 US_ADDRESS = {"countryCode": "US", "provinceCode": "NY", "zip": "10001"}
 
 
-def redis_test_url() -> str:
-    """REDIS_URL (default redis://127.0.0.1:6379) pointed at the tests' own db index."""
+def redis_test_url(db: int = TEST_REDIS_DB) -> str:
+    """REDIS_URL (default redis://127.0.0.1:6379) pointed at one of the tests' own db indexes."""
     base = urlsplit(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379")
-    return urlunsplit((base.scheme, base.netloc, f"/{TEST_REDIS_DB}", base.query, ""))
+    return urlunsplit((base.scheme, base.netloc, f"/{db}", base.query, ""))
 
 
 @contextlib.contextmanager
@@ -47,7 +48,11 @@ def sandbox_for_tests() -> Iterator[Sandbox]:
 # 2-core CI machine paused the test process. Tests about timeouts set their own, shorter ones.
 ROOMY = {"BEZEL_GATEWAY__BUDGET_MS": "5000", "BEZEL_CHECKOUT__REDIS_TIMEOUT_MS": "5000",
          **{f"BEZEL_VENDORS__{v}__TIMEOUT_MS": "2500"
-            for v in ("CATALOG", "INVENTORY", "TAX", "INSURANCE", "BNPL", "ENGRAVING")}}
+            for v in ("CATALOG", "INVENTORY", "TAX", "INSURANCE", "BNPL", "ENGRAVING")},
+         # Every test request comes from one address: client budgets as if it were a whole crowd. The tests
+         # about those budgets set their own.
+         **{f"BEZEL_LIMITS__{b}": "100000/second" for b in ("PAGES", "CHECKOUT", "ORDER_LOOKUPS", "DECLINES")},
+         "BEZEL_CHECKOUT__MAX_IN_FLIGHT_PER_CLIENT": "1000", "BEZEL_ADMIN__PORT": "0"}
 
 
 def settings_for(sandbox: Sandbox, **env: str) -> Settings:
@@ -126,7 +131,11 @@ async def shop_in_process(redis_url: str, **sections: dict[str, Any]) -> AsyncIt
 
 
 async def scrape(gateway: Gateway) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    response = await gateway.http.get("/metrics")
+    from gateway.admin import admin_app  # the admin port's app: in production /metrics is only there
+
+    transport = httpx.ASGITransport(app=admin_app(gateway.app))
+    async with httpx.AsyncClient(transport=transport, base_url="http://admin.test") as admin:
+        response = await admin.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     samples = {}

@@ -59,6 +59,13 @@ return {'ok'}
 # longer) there, or is confirmed: whoever comes second (a retry, the expiry sweep) gives nothing back.
 RELEASE = _GIVE_BACK + "return give_back(ARGV[1])"
 
+# KEYS: atp, reservations, expiry. ARGV: n, sku1, ... Each SKU's counter (false if never seeded), after
+# giving back holds that have expired, as RESERVE would see it.
+AVAILABLE = _GIVE_BACK + """
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now_ms(), 'LIMIT', 0, 100)) do give_back(id) end
+return redis.call('HMGET', KEYS[1], unpack(ARGV, 2))
+"""
+
 # KEYS: atp, reservations, expiry. ARGV: limit. Returns how many expired reservations went back.
 RECLAIM = _GIVE_BACK + """
 local count = 0
@@ -158,4 +165,24 @@ if not existing then return 0 end
 local doc = cjson.decode(existing)
 if doc.state == 'in_flight' and doc.attempt == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
+"""
+
+# KEYS: the client's counter. ARGV: limit, ttl ms. One more checkout in flight for this client, if it has
+# fewer than `limit`: returns 1 (taken) or 0. The counter expires with the longest checkout, so a crashed
+# gateway's checkouts stop counting by themselves.
+ENTER = """
+local n = redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+if n > tonumber(ARGV[1]) then
+  redis.call('DECR', KEYS[1])
+  return 0
+end
+return 1
+"""
+
+# KEYS: the client's counter. One checkout of this client ended.
+LEAVE = """
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n <= 1 then return redis.call('DEL', KEYS[1]) end
+return redis.call('DECR', KEYS[1])
 """

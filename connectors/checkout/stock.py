@@ -35,6 +35,7 @@ class StockCounters:
         self._reclaim = redis.script(lua.RECLAIM)
         self._commit = redis.script(lua.COMMIT)
         self._reconcile = redis.script(lua.RECONCILE)
+        self._available = redis.script(lua.AVAILABLE)
 
     async def reserve(self, reservation_id: str, lines: Sequence[tuple[str, int]], *, ttl_s: float,
                       reclaim_limit: int = 100) -> Reservation:
@@ -62,6 +63,12 @@ class StockCounters:
 
     async def reclaim_expired(self, limit: int = 500) -> int:
         return int(await self.redis.do(lambda: self._reclaim(keys=self._holds, args=[limit])))
+
+    async def available(self, skus: Sequence[str]) -> dict[str, int | None]:
+        """Each SKU's counter now, expired holds given back first (None: never seeded). A reading, not a
+        hold: `reserve` decides."""
+        values = await self.redis.do(lambda: self._available(keys=self._holds, args=[len(skus), *skus]))
+        return {sku: int(v) if v is not None else None for sku, v in zip(skus, values, strict=True)}
 
     async def commit_marks(self, skus: Sequence[str]) -> dict[str, int]:
         """Each SKU's commit counter. Read it before asking the vendor, and pass it to `reconcile`."""

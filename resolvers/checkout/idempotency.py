@@ -12,12 +12,13 @@ from typing import Any
 
 from connectors.checkout import CheckoutStore, Claim
 from connectors.errors import CheckoutUnavailable
-from resolvers.checkout.outcome import PlaceOrderResult, Stop, UserError, failed, unavailable
+from resolvers.checkout.outcome import PlaceOrderResult, Stop, failed, unavailable
 
 log = logging.getLogger("bezel.checkout")
 
 
-async def replay_or_refuse(store: CheckoutStore, claim: Claim, fingerprint: str) -> PlaceOrderResult:
+async def replay_or_refuse(store: CheckoutStore, claim: Claim, fingerprint: str, idempotency_key: str
+                           ) -> PlaceOrderResult:
     """The answer for a key that was already claimed: its stored result, or why not."""
     if claim.fingerprint != fingerprint:
         return failed("IDEMPOTENCY_KEY_REUSED", "This idempotency key was used for a different order. Use a new "
@@ -25,11 +26,10 @@ async def replay_or_refuse(store: CheckoutStore, claim: Claim, fingerprint: str)
     if claim.state == "in_flight":
         return failed("IDEMPOTENCY_KEY_IN_USE", "An order with this idempotency key is still being placed. Wait "
                                                 "for it, then retry to get its result.", ("idempotencyKey",))
-    return await _replay(store, claim.result or {})
+    return await _replay(store, claim.result or {}, idempotency_key)
 
 
-async def _replay(store: CheckoutStore, record: dict[str, Any]) -> PlaceOrderResult:
-    errors = [UserError(e["code"], e["message"], tuple(e["field"]) or None) for e in record.get("user_errors", [])]
+async def _replay(store: CheckoutStore, record: dict[str, Any], idempotency_key: str) -> PlaceOrderResult:
     order = None
     if record.get("order_id"):
         try:
@@ -37,15 +37,16 @@ async def _replay(store: CheckoutStore, record: dict[str, Any]) -> PlaceOrderRes
         except CheckoutUnavailable:
             return unavailable("the order store is not answering")
         order = found[0] if found else None
-    return PlaceOrderResult(order=order, order_token=record.get("order_token"), user_errors=errors, replayed=True)
+    return PlaceOrderResult.from_record(record, idempotency_key, order)
 
 
-async def settle(store: CheckoutStore, key_digest: str, fingerprint: str, attempt: str, stop: Stop, *,
+async def settle(store: CheckoutStore, key: str, key_digest: str, fingerprint: str, attempt: str, stop: Stop, *,
                  ttl_s: float) -> None:
-    """After an early stop: keep its result for replay, free the key, or leave it held (unclear outcome)."""
+    """After an early stop: keep its result for replay (for `ttl_s`: such results say nothing lasting),
+    free the key, or leave it held (unclear outcome)."""
     try:
         if stop.keep:
-            await store.idempotency.finish(key_digest, fingerprint, stop.result.to_record(), ttl_s=ttl_s)
+            await store.idempotency.finish(key_digest, fingerprint, stop.result.to_record(key), ttl_s=ttl_s)
         elif not stop.hold_key:
             await store.idempotency.abandon(key_digest, attempt)
     except CheckoutUnavailable:

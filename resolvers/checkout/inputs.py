@@ -5,14 +5,17 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from collections.abc import Sequence
 from typing import Protocol
 
 from resolvers.cart import CartLineRequest
 from resolvers.checkout.outcome import UserError
-from resolvers.validation import AddressFields
+from resolvers.validation import AddressFields, printable
 
-EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+# An address a mail server takes: no spaces, no quotes or brackets (nothing a receipt or a CRM would render
+# as markup), letters of any script (checked after NFC normalization), a dotted domain.
+EMAIL = re.compile(r"^[^@\s<>()\[\]\\,;:\"']{1,64}@[^@\s<>()\[\]\\,;:\"'.]+(\.[^@\s<>()\[\]\\,;:\"'.]+)+$")
 MAX_KEY = 255
 MAX_ENGRAVING = 64
 
@@ -40,7 +43,8 @@ def validate(raw: PlaceOrderRequest) -> list[UserError]:
     if not 1 <= len(key) <= MAX_KEY or not key.isprintable():
         problems.append(UserError("INVALID_INPUT", f"The idempotency key must be 1 to {MAX_KEY} printable "
                                                    "characters.", ("idempotencyKey",)))
-    if len(raw.email) > 254 or not EMAIL.match(raw.email.strip()):
+    email = email_of(raw)
+    if len(email) > 254 or not EMAIL.match(email) or not printable(email):
         problems.append(UserError("INVALID_INPUT", "Enter a valid email address.", ("email",)))
     if not raw.payment_token.strip() or len(raw.payment_token) > 255:
         problems.append(UserError("INVALID_INPUT", "A payment token is required.", ("paymentToken",)))
@@ -57,6 +61,11 @@ def validate(raw: PlaceOrderRequest) -> list[UserError]:
     return problems
 
 
+def email_of(raw: PlaceOrderRequest) -> str:
+    """The email as it is kept and sent on: trimmed, NFC-normalized (one spelling per address)."""
+    return unicodedata.normalize("NFC", raw.email.strip())
+
+
 def field_path(field: str | None) -> tuple[str, ...] | None:
     """"lines[1].variantId" -> ("lines", "1", "variantId")."""
     if not field:
@@ -70,7 +79,7 @@ def fingerprint(raw: PlaceOrderRequest) -> str:
     doc = {
         "lines": [[line.variant_id, line.quantity, line.engraving_text] for line in raw.lines],
         "ship_to": [a.country_code, a.zip, a.province_code, a.city, a.line1, a.line2],
-        "email": raw.email.strip().lower(),
+        "email": email_of(raw).lower(),
         "token": raw.payment_token,
         "insure": insured(raw),
         "financing": raw.financing_provider,

@@ -1,7 +1,10 @@
 """placeOrder, step by step: the order of the steps is the design.
 
-    validate -> claim the idempotency key -> price (catalog, tax, insurance) -> reserve every line
-    -> authorize the payment (manual capture) -> write order + stream entry + result in one step
+    validate -> claim the idempotency key -> one checkout per client at a time -> declines budget
+    -> price (catalog, tax, insurance) -> check stock (OUT_OF_STOCK now if short)
+    -> reserve every line, then authorize (manual capture)      plentiful stock
+       or authorize, then reserve (voided if the hold is lost)  scarce stock (below safety stock)
+    -> write order + stream entry + result in one step
 
 The customer is answered as soon as the order is written; ERP, WMS, CRM and the insurer get it from
 the order stream (`gateway.worker`, with `resolvers.checkout.sync`).
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import secrets
@@ -20,11 +24,11 @@ import stamina
 
 from connectors.checkout import CheckoutStore, done_record
 from connectors.errors import CheckoutUnavailable
-from connectors.models import DownstreamSystem, Order, OrderStatus
+from connectors.models import DownstreamSystem, Order, OrderStatus, PaymentAuthorization
 from connectors.policy import CallScope, Deadline
 from connectors.telemetry import current_traceparent, meter, tracer
-from resolvers.checkout import idempotency, payment, pricing, stock
-from resolvers.checkout.inputs import PlaceOrderRequest, fingerprint, validate
+from resolvers.checkout import guard, idempotency, payment, pricing, stock
+from resolvers.checkout.inputs import PlaceOrderRequest, email_of, fingerprint, validate
 from resolvers.checkout.outcome import PlaceOrderResult, Stop, unavailable, unclear
 from resolvers.context import RequestContext
 
@@ -81,7 +85,7 @@ async def _place_order(ctx: RequestContext, raw: PlaceOrderRequest) -> PlaceOrde
         log.warning("checkout refused: %s", exc)
         return unavailable("the order store is not answering")
     if claim.state != "new":
-        return await idempotency.replay_or_refuse(store, claim, fp)
+        return await idempotency.replay_or_refuse(store, claim, fp, raw.idempotency_key)
     # A shopper closing the tab must not cut a checkout in half (a payment authorized, no order):
     # the execution runs to its end regardless, and its result is there for a retry with the same key.
     execution = asyncio.ensure_future(_run(ctx, store, raw, key_digest, fp, attempt))
@@ -90,11 +94,14 @@ async def _place_order(ctx: RequestContext, raw: PlaceOrderRequest) -> PlaceOrde
 
 async def _run(ctx: RequestContext, store: CheckoutStore, raw: PlaceOrderRequest, key_digest: str, fp: str,
                attempt: str) -> PlaceOrderResult:
+    settings = ctx.services.checkout
     try:
-        return await _execute(ctx, store, raw, key_digest, fp, attempt)
-    except Stop as stop:
-        await idempotency.settle(store, key_digest, fp, attempt, stop,
-                                 ttl_s=ctx.services.checkout.idempotency_ttl_s)
+        async with guard.one_at_a_time(store, ctx.client, limit=settings.max_in_flight_per_client,
+                                       ttl_s=2 * settings.budget_ms / 1000):
+            return await _execute(ctx, store, raw, key_digest, fp, attempt)
+    except Stop as stop:  # no order came of it: its answer is kept minutes, not days
+        await idempotency.settle(store, raw.idempotency_key, key_digest, fp, attempt, stop,
+                                 ttl_s=settings.failure_result_ttl_s)
         return stop.result
     except Exception:
         log.exception("checkout failed unexpectedly")
@@ -107,25 +114,47 @@ async def _execute(ctx: RequestContext, store: CheckoutStore, raw: PlaceOrderReq
                    fp: str, attempt: str) -> PlaceOrderResult:
     settings = ctx.services.checkout
     vendors = ctx.services.vendors
+    email = email_of(raw)
+    who = {"client": ctx.client, "email": email, "payment_token": raw.payment_token}
+    await guard.refuse_if_over_declines(ctx.services.limits, **who)
     # Checkout has its own budget (a payment may take seconds); its calls still land in this request's log.
     scope = CallScope(deadline=Deadline.after_ms(settings.budget_ms), log=ctx.scope.log)
-    priced = await pricing.price(RequestContext(services=ctx.services, scope=scope), raw)
+    priced = await pricing.price(RequestContext(services=ctx.services, scope=scope, client=ctx.client), raw)
+    scarce = await stock.precheck(vendors, scope, store, priced.lines, safety_stock=ctx.services.safety_stock)
 
     order_id = f"ord_{secrets.token_hex(10)}"
     reservation_id = f"res_{attempt}{key_digest[:8]}"
-    await stock.reserve(vendors, scope, store, reservation_id, priced.lines, ttl_s=settings.reservation_ttl_s)
-    try:
-        authorized = await payment.authorize(vendors, scope, total=priced.total, token=raw.payment_token,
-                                             email=raw.email.strip(), order_id=order_id,
-                                             payment_key=f"bezel-{key_digest[:32]}-{attempt}")
-    except Stop:
-        await stock.release(store, reservation_id)
-        raise
+
+    async def authorize() -> PaymentAuthorization:
+        try:
+            return await payment.authorize(vendors, scope, total=priced.total, token=raw.payment_token, email=email,
+                                           order_id=order_id, payment_key=f"bezel-{key_digest[:32]}-{attempt}")
+        except Stop as stop:
+            if any(e.code == "PAYMENT_DECLINED" for e in stop.result.user_errors):
+                await guard.count_decline(ctx.services.limits, **who)
+            raise
+
+    reserve = functools.partial(stock.reserve, vendors, scope, store, reservation_id, priced.lines,
+                                ttl_s=settings.reservation_ttl_s)
+    if scarce:  # the last units: pay first, then hold, so a declined card never keeps a piece from a buyer
+        authorized = await authorize()
+        try:
+            await reserve()
+        except Stop:
+            await payment.void(vendors, scope, authorized, why="hold_lost")
+            raise
+    else:
+        await reserve()
+        try:
+            authorized = await authorize()
+        except Stop:
+            await stock.release(store, reservation_id, unpaid=True)
+            raise
 
     insurance = priced.insurance
     systems = tuple(s for s in DownstreamSystem if s is not DownstreamSystem.INSURANCE or insurance is not None)
     order = Order(
-        id=order_id, status=OrderStatus.CONFIRMED, created_at=time.time(), email=raw.email.strip(),
+        id=order_id, status=OrderStatus.CONFIRMED, created_at=time.time(), email=email,
         ship_to=priced.ship_to, lines=tuple(priced.lines), subtotal=priced.subtotal,
         tax=priced.tax.amount_to_collect, insurance=insurance.premium if insurance else None, total=priced.total,
         payment=authorized, reservation_id=reservation_id, downstream_systems=systems,
@@ -133,8 +162,8 @@ async def _execute(ctx: RequestContext, store: CheckoutStore, raw: PlaceOrderReq
     )
     token = secrets.token_urlsafe(24)
     result = PlaceOrderResult(order=order, order_token=token)
-    confirmed = await _confirm(store, scope, order, token, key_digest, done_record(fp, result.to_record()),
-                               ctx)
+    confirmed = await _confirm(store, scope, order, token, key_digest,
+                               done_record(fp, result.to_record(raw.idempotency_key)), ctx)
     if confirmed is None:  # Redis never said: the order may or may not be written; touch nothing
         log.error("order %s: confirmation unclear; payment %s left authorized, key %s held until in_flight_ttl_s",
                   order_id, authorized.intent_id, key_digest[:12])
@@ -142,7 +171,7 @@ async def _execute(ctx: RequestContext, store: CheckoutStore, raw: PlaceOrderReq
     if not confirmed:
         log.error("order %s: reservation %s expired before confirmation; voiding", order_id, reservation_id)
         await stock.release(store, reservation_id)
-        await payment.void(vendors, scope, authorized)
+        await payment.void(vendors, scope, authorized, why="reservation_expired")
         raise Stop(unavailable("the reservation expired"), keep=False)
     return result
 
@@ -152,6 +181,7 @@ async def _confirm(store: CheckoutStore, scope: CallScope, order: Order, token: 
     """Write the order. Confirming is idempotent, so an unclear answer (a timeout after Redis may have
     run it) is settled by asking again; None if Redis never gives a clear answer within the budget."""
     settings = ctx.services.checkout
+    retention_s = settings.retention_days * 86_400  # personal data goes then, the replayable result no later
     with tracer.start_as_current_span("checkout confirm", attributes={"bezel.order.id": order.id}) as span:
         # The order-stream entry carries this span's context: each downstream sync continues this trace.
         traceparent = current_traceparent()
@@ -174,8 +204,8 @@ async def _confirm(store: CheckoutStore, scope: CallScope, order: Order, token: 
                 with attempt:
                     return await store.orders.confirm(
                         order, token_hash=hashlib.sha256(token.encode()).hexdigest(), key_digest=key_digest,
-                        idempotency_record=record, idempotency_ttl_s=settings.idempotency_ttl_s,
-                        retention_s=settings.retention_days * 86_400, traceparent=traceparent,
+                        idempotency_record=record, idempotency_ttl_s=min(settings.idempotency_ttl_s, retention_s),
+                        retention_s=retention_s, traceparent=traceparent,
                     )
         except CheckoutUnavailable:
             return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,7 +12,7 @@ from connectors.models import Order
 
 @dataclass(frozen=True)
 class UserError:
-    code: str  # OUT_OF_STOCK, PAYMENT_DECLINED, INVALID_INPUT, IDEMPOTENCY_KEY_*, CHECKOUT_UNAVAILABLE
+    code: str  # OUT_OF_STOCK, PAYMENT_DECLINED, INVALID_INPUT, IDEMPOTENCY_KEY_*, CHECKOUT_UNAVAILABLE, RATE_LIMITED
     message: str
     field: tuple[str, ...] | None = None
 
@@ -22,10 +24,36 @@ class PlaceOrderResult:
     user_errors: list[UserError] = field(default_factory=list)
     replayed: bool = False
 
-    def to_record(self) -> dict[str, Any]:
-        return {"order_id": self.order.id if self.order else None, "order_token": self.order_token,
+    def to_record(self, idempotency_key: str) -> dict[str, Any]:
+        """What is kept to replay this answer: the order token sealed with the client's idempotency key,
+        which Redis never holds (only its digest), so the record alone does not give the order away."""
+        return {"order_id": self.order.id if self.order else None,
+                "order_token": seal(self.order_token, idempotency_key) if self.order_token else None,
                 "user_errors": [{"code": e.code, "message": e.message, "field": list(e.field or [])}
                                 for e in self.user_errors]}
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any], idempotency_key: str, order: Order | None) -> PlaceOrderResult:
+        errors = [UserError(e["code"], e["message"], tuple(e["field"]) or None) for e in record.get("user_errors", [])]
+        token = record.get("order_token")
+        return cls(order=order, order_token=unseal(token, idempotency_key) if token else None, user_errors=errors,
+                   replayed=True)
+
+
+def _pad(idempotency_key: str, size: int) -> bytes:
+    return hashlib.blake2b(idempotency_key.encode(), digest_size=size, person=b"bezel-ordertok").digest()
+
+
+def seal(token: str, idempotency_key: str) -> str:
+    """The token XORed with a pad derived from the idempotency key (one token per key: a one-time pad)."""
+    raw = token.encode()
+    return base64.urlsafe_b64encode(bytes(a ^ b for a, b in zip(raw, _pad(idempotency_key, len(raw)),
+                                                                  strict=True))).decode()
+
+
+def unseal(sealed: str, idempotency_key: str) -> str:
+    raw = base64.urlsafe_b64decode(sealed.encode())
+    return bytes(a ^ b for a, b in zip(raw, _pad(idempotency_key, len(raw)), strict=True)).decode()
 
 
 def failed(code: str, message: str, field: tuple[str, ...] | None = None) -> PlaceOrderResult:

@@ -24,9 +24,19 @@ log = logging.getLogger("bezel.checkout")
 PAYMENT_FAILURES = meter.create_counter(
     "bezel.payment.failures",
     description="Payment authorizations that did not succeed, by reason (a decline code, timeout, error).")
+PAYMENT_REASKS = meter.create_counter(
+    "bezel.payment.reasks", description="Authorizations asked again with the same key after a lost answer.")
+PAYMENT_VOIDS = meter.create_counter(
+    "bezel.payment.voids", description="Authorizations voided, by why: lost_answer, hold_lost (scarce stock sold to "
+                                       "another buyer first), reservation_expired.")
 # Asking again after a lost answer: first after 0.2 s, then 0.5 s, then 1 s (a 409 means the first
 # request is still running at the provider).
 RECOVER_FIRST_WAIT_S = 0.2
+# Outcomes of a call that was never sent (breaker open, bulkhead full, backing off after a 429).
+NOT_SENT = {"rejected", "circuit_open"}
+# A void is tried this many times while our own limits keep it from being sent, each with this long.
+VOID_ATTEMPTS = 8
+VOID_BUDGET_MS = 5_000
 RECOVER_ATTEMPTS = 3
 
 
@@ -40,9 +50,12 @@ async def authorize(vendors: Vendors, scope: CallScope, *, total: Money, token: 
             return (await vendors.call(call, scope)).value
         except VendorRejectedInput as exc:
             PAYMENT_FAILURES.add(1, {"reason": exc.code or "declined"})
+            log.info("payment declined for %s: %s", order_id, exc.code or "declined")  # the shopper is told less
             _declined(exc)
         except VendorUnavailable as exc:
             PAYMENT_FAILURES.add(1, {"reason": exc.outcome})
+            if exc.outcome in NOT_SENT:  # nothing reached the provider: nothing to learn, nothing to void
+                raise Stop(unavailable("the payment provider is busy"), keep=False) from exc
             await _unknown(vendors, scope, call, order_id, exc)
 
 
@@ -62,7 +75,7 @@ async def _unknown(vendors: Vendors, scope: CallScope, call: VendorCall[Any], or
         log.error("payment outcome for %s still unknown; if authorized, it lapses uncaptured", order_id)
         raise Stop(unclear("the payment provider did not answer"), keep=False, hold_key=True) from exc
     if isinstance(recovered, PaymentAuthorization):
-        await void(vendors, scope, recovered)
+        await void(vendors, scope, recovered, why="lost_answer")
     raise Stop(unavailable("the payment provider did not answer"), keep=False) from exc
 
 
@@ -83,6 +96,7 @@ async def _recover(vendors: Vendors, scope: CallScope, call: VendorCall[Any],
                                                    wait_initial=0.5, wait_exp_base=2, wait_max=1.0,
                                                    wait_jitter=0):
             with attempt:
+                PAYMENT_REASKS.add(1)
                 # Each ask gets the provider's whole timeout, whatever is left of the checkout's budget.
                 return (await vendors.call(call, CallScope(Deadline.after_ms(timeout_ms), scope.log))).value
     except VendorRejectedInput:
@@ -94,10 +108,20 @@ async def _recover(vendors: Vendors, scope: CallScope, call: VendorCall[Any],
     raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
 
 
-async def void(vendors: Vendors, scope: CallScope, payment: PaymentAuthorization) -> None:
-    """Cancel an authorization (no money moves); if that fails too, it lapses uncaptured."""
+def _not_sent(exc: Exception) -> bool:
+    return isinstance(exc, VendorUnavailable) and exc.outcome in NOT_SENT
+
+
+async def void(vendors: Vendors, scope: CallScope, payment: PaymentAuthorization, *, why: str) -> None:
+    """Cancel an authorization (no money moves); if that fails too, it lapses uncaptured. A void our own
+    bulkhead or breaker would not send (a crowd voiding at once) is sent again, a little later: repeating
+    it is safe (one key per intent), and leaving a shopper's funds held is not."""
+    PAYMENT_VOIDS.add(1, {"why": why})
+    call = vendors.payments.cancel(payment.intent_id, idempotency_key=f"void-{payment.intent_id}")
     try:
-        await vendors.call(vendors.payments.cancel(payment.intent_id, idempotency_key=f"void-{payment.intent_id}"),
-                           scope)
+        async for attempt in stamina.retry_context(on=_not_sent, attempts=VOID_ATTEMPTS, timeout=None,
+                                                   wait_initial=0.05, wait_max=1.0, wait_jitter=0.05):
+            with attempt:
+                await vendors.call(call, CallScope(Deadline.after_ms(VOID_BUDGET_MS), scope.log))
     except (VendorUnavailable, VendorRejectedInput) as exc:
         log.error("could not void authorization %s (%s); it lapses uncaptured", payment.intent_id, exc)

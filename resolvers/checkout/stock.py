@@ -15,11 +15,15 @@ from connectors.checkout import CheckoutStore, Reconciled
 from connectors.errors import CheckoutUnavailable, VendorUnavailable
 from connectors.models import OrderLine, Source
 from connectors.policy import CallScope
-from connectors.telemetry import tracer
+from connectors.telemetry import meter, tracer
 from connectors.vendors import Vendors
 from resolvers.checkout.outcome import PlaceOrderResult, Stop, UserError, unavailable
 
 log = logging.getLogger("bezel.checkout")
+HOLDS_RELEASED_UNPAID = meter.create_counter(
+    "bezel.checkout.holds_released_unpaid",
+    description="Stock holds given back because their payment was declined or failed (plentiful stock only: "
+                "scarce stock is paid for before it is held).")
 # A source of available-to-promise numbers for some SKUs.
 Available = Callable[[list[str]], Awaitable[dict[str, int]]]
 
@@ -50,6 +54,24 @@ def inventory_available(vendors: Vendors, scope: CallScope) -> Available:
     return ask
 
 
+async def precheck(vendors: Vendors, scope: CallScope, store: CheckoutStore, lines: list[OrderLine], *,
+                   safety_stock: int) -> bool:
+    """OUT_OF_STOCK now if a line is short (nothing asked of the payment provider), seeding counters never
+    seen; else whether any line is scarce (below safety stock), which decides the order of the steps."""
+    skus = [line.sku for line in lines]
+    try:
+        levels = await store.stock.available(skus)
+        if missing := [sku for sku, units in levels.items() if units is None]:
+            await _seed(vendors, scope, store, missing)
+            levels = await store.stock.available(skus)
+    except CheckoutUnavailable as exc:
+        raise Stop(unavailable("stock could not be read"), keep=False) from exc
+    short = {line.sku: units for line in lines if (units := levels[line.sku] or 0) < line.quantity}
+    if short:
+        raise Stop(_sold_out(lines, short), keep=True)
+    return any((levels[line.sku] or 0) < safety_stock for line in lines)
+
+
 async def reserve(vendors: Vendors, scope: CallScope, store: CheckoutStore, reservation_id: str,
                   lines: list[OrderLine], *, ttl_s: float) -> None:
     """Hold every line, or stop with OUT_OF_STOCK per short line (a result kept for replay)."""
@@ -68,14 +90,19 @@ async def reserve(vendors: Vendors, scope: CallScope, store: CheckoutStore, rese
         raise Stop(unavailable("stock levels are unknown"), keep=False)
     if held.ok:
         return
+    raise Stop(_sold_out(lines, held.short), keep=True)
+
+
+def _sold_out(lines: list[OrderLine], short: dict[str, int]) -> PlaceOrderResult:
+    """OUT_OF_STOCK for each short line, saying how many are left."""
     errors = []
     for index, line in enumerate(lines):
-        if line.sku in held.short:
-            left = held.short[line.sku]
+        if line.sku in short:
+            left = short[line.sku]
             message = (f"{line.title} is sold out." if left <= 0
                        else f"Only {left} of {line.title} left; {line.quantity} requested.")
             errors.append(UserError("OUT_OF_STOCK", message, ("lines", str(index), "quantity")))
-    raise Stop(PlaceOrderResult(user_errors=errors), keep=True)
+    return PlaceOrderResult(user_errors=errors)
 
 
 async def _seed(vendors: Vendors, scope: CallScope, store: CheckoutStore, skus: list[str]) -> None:
@@ -91,8 +118,10 @@ async def _seed(vendors: Vendors, scope: CallScope, store: CheckoutStore, skus: 
             raise Stop(unavailable("stock levels could not be read"), keep=False) from exc
 
 
-async def release(store: CheckoutStore, reservation_id: str) -> None:
+async def release(store: CheckoutStore, reservation_id: str, *, unpaid: bool = False) -> None:
     """Give a hold back now; if Redis cannot be reached, it returns by itself when it expires."""
+    if unpaid:
+        HOLDS_RELEASED_UNPAID.add(1)
     try:
         await store.stock.release(reservation_id)
     except CheckoutUnavailable:

@@ -90,15 +90,20 @@ async def test_an_order_is_shown_only_to_the_holder_of_its_token(shop: Gateway, 
 
 
 async def test_two_hundred_buyers_for_a_one_of_a_kind_ring(shop: Gateway, sandbox: Sandbox, redis_url: str) -> None:
+    """The last unit is paid for before it is held (a declined card must never hold it): everyone who
+    arrives together may be authorized, one gets the ring, and every other authorization is voided at once.
+    Past the payment vendor's bulkhead a buyer is told to retry, with nothing asked of the provider."""
     ring = await variant(shop, "padparadscha-cocktail-ring")
     sandbox.reset()
     results = await asyncio.gather(*(place(shop, lines=[{"variantId": ring["id"]}]) for _ in range(200)))
     orders = [r for r in results if r["order"]]
     assert len(orders) == 1
-    assert sorted({codes(r)[0] for r in results if not r["order"]}) == ["OUT_OF_STOCK"]
-    assert sandbox.calls()["payments"] == 1
+    assert {codes(r)[0] for r in results if not r["order"]} <= {"OUT_OF_STOCK", "CHECKOUT_UNAVAILABLE"}
     atp = redis.Redis.from_url(redis_url).hget("bezel:{checkout}:atp", "PAD-S0600")
     assert int(atp) == 0  # never negative
+    intents = sandbox.admin().get("/requests", params={"vendor": "payments", "limit": "2000"}).json()
+    kinds = [r["path"].rsplit("/", 1)[-1] for r in intents]
+    assert kinds.count("cancel") == kinds.count("payment_intents") - 1  # every loser's authorization voided
 
 
 async def test_k_units_and_more_buyers_sell_exactly_k(shop: Gateway, sandbox: Sandbox) -> None:
@@ -160,8 +165,9 @@ async def test_a_declined_card_releases_the_stock(shop: Gateway, sandbox: Sandbo
     ring = await variant(shop, "art-deco-emerald-ring")
     payload = order_input([{"variantId": ring["id"]}], token="tok_chargeDeclinedInsufficientFunds")
     declined = (await shop.gql(PLACE, {"i": payload}))["data"]["placeOrder"]
-    assert declined["userErrors"] == [{"field": ["paymentToken"], "code": "PAYMENT_DECLINED",
-                                       "message": "Your card has insufficient funds."}]
+    assert declined["userErrors"] == [{"field": ["paymentToken"], "code": "PAYMENT_DECLINED",  # the reason: logs only
+                                       "message": "Your card was declined. Please use another card or contact your "
+                                                  "card issuer."}]
     assert int(redis.Redis.from_url(redis_url).hget("bezel:{checkout}:atp", "ADE-S0650")) == 1
     replay = (await shop.gql(PLACE, {"i": payload}))["data"]["placeOrder"]
     assert replay["replayed"]
@@ -211,18 +217,20 @@ async def test_a_lost_payment_answer_is_recovered_and_voided(sandbox: Sandbox, r
 
 async def test_an_expired_reservation_returns_stock_exactly_once(sandbox: Sandbox, redis_url: str) -> None:
     """The reservation outlives its TTL while the payment is slow: it goes back once, the order is refused,
-    the authorization is voided, and the ring is not counted twice."""
+    the authorization is voided, and no unit is counted twice. (Plentiful stock: held, then paid for.)"""
     env = {"REDIS_URL": redis_url, "BEZEL_CHECKOUT__RESERVATION_TTL_S": "0.3"}
     async with run_gateway(settings_for(sandbox, **env)) as shop:
-        ring = await variant(shop, "art-deco-emerald-ring")
+        hoops = await variant(shop, "gold-huggie-hoops")
+        sandbox.set_stock(hoops["sku"], 3)
         sandbox.fault("payments", delay_ms=800, times=1)
         slow, competitor = await asyncio.gather(
-            place(shop, lines=[{"variantId": ring["id"]}]),
-            _after(0.5, place(shop, lines=[{"variantId": ring["id"]}])),  # reserving sweeps the expired hold
+            place(shop, lines=[{"variantId": hoops["id"]}]),
+            # wants all three: only the slow order's expired hold, swept first, makes that possible
+            _after(0.5, place(shop, lines=[{"variantId": hoops["id"], "quantity": 3}])),
         )
     assert codes(slow) == ["CHECKOUT_UNAVAILABLE"]
     assert competitor["order"]["status"] == "CONFIRMED"
-    assert int(redis.Redis.from_url(redis_url).hget("bezel:{checkout}:atp", "ADE-S0650")) == 0
+    assert int(redis.Redis.from_url(redis_url).hget("bezel:{checkout}:atp", hoops["sku"])) == 0
     intents = sandbox.admin().get("/requests", params={"vendor": "payments"}).json()
     assert [r["path"].rsplit("/", 1)[-1] for r in intents].count("cancel") == 1  # the slow one was voided
 

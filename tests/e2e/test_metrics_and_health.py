@@ -155,5 +155,20 @@ def test_compose_wires_gateway_workers_sandbox_redis_and_jaeger() -> None:
         assert env["REDIS_URL"].startswith("redis://redis:6379")
         assert env["BEZEL_SANDBOX__URL"] == "http://sandbox:8900"
     assert services["jaeger"]["environment"]["COLLECTOR_OTLP_ENABLED"] == "true"
-    assert "16686:16686" in services["jaeger"]["ports"]
+    assert "127.0.0.1:16686:16686" in services["jaeger"]["ports"]
     assert services["worker"]["command"][0] == "worker"  # after the image's ENTRYPOINT ["bezel"]
+
+
+def test_compose_publishes_only_graphql_beyond_this_machine_and_splits_redis_by_eviction_policy() -> None:
+    """Admin APIs and metrics (the sandbox's /_admin, the gateway's admin port, the worker's metrics,
+    Jaeger) are bound to 127.0.0.1; checkout's Redis never evicts, the page cache's evicts LRU."""
+    import yaml
+
+    services = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]
+    public = [(name, port) for name, service in services.items() for port in service.get("ports", [])
+              if not str(port).startswith("127.0.0.1:")]
+    assert public == [("gateway", "8000:8000")]
+    assert "noeviction" in services["redis-checkout"]["command"]
+    assert "allkeys-lru" in services["redis"]["command"]
+    for name in ("gateway", "worker"):
+        assert services[name]["environment"]["BEZEL_CHECKOUT__REDIS_URL"].startswith("redis://redis-checkout:")

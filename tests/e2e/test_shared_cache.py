@@ -28,7 +28,7 @@ def gateway_process(sandbox: Sandbox, redis_url: str) -> Iterator[str]:
     # A roomy Redis timeout: on a loaded CI machine a 50 ms one can expire while the event loop is busy,
     # and a process that thinks Redis is down rightly stops waiting for its peer.
     env = {**os.environ, "BEZEL_SANDBOX__URL": sandbox.url, "REDIS_URL": redis_url, "BEZEL_ENV": "test",
-           "BEZEL_REDIS__TIMEOUT_MS": "1000"}
+           "BEZEL_REDIS__TIMEOUT_MS": "1000", "BEZEL_ADMIN__PORT": "0"}
     process = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve", "--port", str(port)], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

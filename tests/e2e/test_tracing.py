@@ -36,7 +36,8 @@ def bezel(command: str, sandbox: Sandbox, receiver: Receiver, log: Path, **env: 
     environment = {
         **os.environ, "BEZEL_SANDBOX__URL": sandbox.url, "BEZEL_ENV": "test",
         "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url, "OTEL_BSP_SCHEDULE_DELAY": "100",
-        "OTEL_METRIC_EXPORT_INTERVAL": "500", "OTEL_SERVICE_NAME": f"bezel-{command}", **env,
+        "OTEL_METRIC_EXPORT_INTERVAL": "500", "OTEL_SERVICE_NAME": f"bezel-{command}", "BEZEL_ADMIN__PORT": "0",
+        **env,
     }
     args = ["serve", "--port", str(port)] if command == "serve" else ["worker", "--metrics-port", str(port)]
     with log.open("wb") as out:
@@ -147,3 +148,32 @@ def test_a_checkout_trace_continues_into_the_workers_sync(
     assert erp.parent_id == confirm.span_id  # the stream entry carried the confirm span's context
     assert any(s.name == "vendor erp.sales_order" and s.parent_id == erp.span_id for s in trace)
     assert {"checkout reserve", "checkout authorize", "vendor payments.authorize"} <= {s.name for s in trace}
+
+
+@pytest.mark.parametrize("trusted", [False, True])
+def test_only_a_trusted_proxy_can_force_a_trace_to_be_recorded(
+    sandbox: Sandbox, receiver: Receiver, tmp_path: Path, trusted: bool
+) -> None:
+    """A sampler that records nothing new: a caller's sampled `traceparent` is followed only from a
+    trusted proxy (else anyone could make us record, and export, every request they send)."""
+    env = {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0"}
+    if trusted:
+        env["BEZEL_GATEWAY__TRUSTED_PROXIES"] = '["127.0.0.1/32"]'
+    with bezel("serve", sandbox, receiver, tmp_path / "gateway.log", **env) as url:
+        forced = f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01"
+        for traceparent in (forced, None):
+            headers = {"traceparent": traceparent} if traceparent else {}
+            assert httpx.post(f"{url}/graphql", json={"query": "{ __typename }"}, headers=headers,
+                              timeout=10).status_code == 200
+        # the marker: a trusted caller's trace, sent last, so everything before it has been exported
+        marker = f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01"
+        env_marker = {"traceparent": marker, "x-forwarded-for": "10.0.0.1"}
+        httpx.post(f"{url}/graphql", json={"query": "{ __typename }"}, headers=env_marker, timeout=10)
+        if trusted:
+            spans = receiver.wait_for(lambda s: any(x.trace_id == marker.split("-")[1] for x in s))
+        else:
+            time.sleep(1.0)  # nothing to wait for: give the exporter its schedule delay several times over
+            spans = list(receiver.spans)
+    recorded = {s.trace_id for s in spans if s.kind == "SERVER"}
+    assert (forced.split("-")[1] in recorded) is trusted
+    assert len(recorded) == (2 if trusted else 0)  # the caller without a traceparent: never (ratio 0)

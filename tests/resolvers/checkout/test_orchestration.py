@@ -61,6 +61,13 @@ def ring(shop: Shop) -> tuple[str, str]:
     return str(variant.id), variant.sku
 
 
+def hoops(shop: Shop) -> tuple[str, str]:
+    """Gold huggie hoops, ten on hand: plentiful stock."""
+    variant = shop.sandbox.sandbox.by_handle["gold-huggie-hoops"].variants[0]
+    shop.sandbox.sandbox.stock[variant.sku] = 10
+    return str(variant.id), variant.sku
+
+
 async def place(shop: Shop, request: Request) -> PlaceOrderResult:
     return await place_order(RequestContext.start(shop.services, budget_ms=5000), request)
 
@@ -118,15 +125,26 @@ async def test_redis_down_at_the_claim_charges_nothing_and_holds_nothing(shop: S
 
 async def test_redis_down_at_the_reservation_frees_the_key_for_a_retry(shop: Shop,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The last unit is paid for first: the authorization made before the failed hold is voided."""
     variant_id, sku = ring(shop)
     request = Request([Line(variant_id)])
     fail(monkeypatch, shop.store.stock, "reserve", times=1)
     assert codes(await place(shop, request)) == ["CHECKOUT_UNAVAILABLE"]
-    assert shop.calls("payments") == 0
-    retried = await place(shop, request)  # the same key: nothing was started, so it may run again
+    assert [i["status"] for i in intents(shop)] == ["canceled"]
+    retried = await place(shop, request)  # the same key: nothing lasting happened, so it may run again
     assert retried.order is not None
     assert not retried.replayed
     assert await counter(shop, sku) == 0
+
+
+async def test_redis_down_at_the_hold_of_plentiful_stock_asks_no_payment(shop: Shop,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plentiful stock is held first, then paid for: a failed hold asks the payment provider nothing."""
+    variant_id, sku = hoops(shop)
+    fail(monkeypatch, shop.store.stock, "reserve", times=1)
+    assert codes(await place(shop, Request([Line(variant_id)]))) == ["CHECKOUT_UNAVAILABLE"]
+    assert shop.calls("payments") == 0
+    assert await counter(shop, sku) == 10
 
 
 async def test_an_unclear_confirmation_is_asked_again_and_confirms_once(shop: Shop,

@@ -1,0 +1,64 @@
+"""What keeps one client from making checkout its playground: card testing and parallel attempts.
+
+- Declines are counted per client, per email and per card (`[limits] declines`); past the budget,
+  checkout answers RATE_LIMITED before asking the payment provider anything. The card is known by
+  the payment token (a test token, or a Stripe PaymentMethod the storefront reuses for one card),
+  digested, never stored as such.
+- A client has at most `max_in_flight_per_client` checkouts running at once; another one answers
+  RATE_LIMITED at once (counted in Redis, expiring with the checkout's budget if a gateway dies).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+from collections.abc import AsyncIterator
+
+from connectors.checkout import CheckoutStore
+from connectors.errors import CheckoutUnavailable
+from connectors.ratelimits import RateLimits
+from connectors.telemetry import meter
+from resolvers.checkout.outcome import Stop, failed, unavailable
+
+log = logging.getLogger("bezel.checkout")
+CHECKOUT_REFUSED = meter.create_counter(
+    "bezel.checkout.refused", description="placeOrder refused before any payment, by reason (declines budget "
+                                          "of a client, email or card; checkouts in flight per client).")
+
+
+def _identities(client: str, email: str, payment_token: str) -> list[tuple[str, str]]:
+    card = hashlib.sha256(payment_token.encode()).hexdigest()[:32]
+    return [("client", client), ("email", email.strip().lower()), ("card", card)]
+
+
+async def refuse_if_over_declines(limits: RateLimits, *, client: str, email: str, payment_token: str) -> None:
+    for kind, identity in _identities(client, email, payment_token):
+        if await limits.test("declines", kind, identity) is not None:
+            CHECKOUT_REFUSED.add(1, {"reason": f"declines_{kind}"})
+            log.warning("checkout refused: too many declines for this %s", kind)
+            raise Stop(failed("RATE_LIMITED", "Too many declined payments; please wait a few minutes or contact "
+                                              "us to complete your order."), keep=False)
+
+
+async def count_decline(limits: RateLimits, *, client: str, email: str, payment_token: str) -> None:
+    for kind, identity in _identities(client, email, payment_token):
+        await limits.hit("declines", kind, identity)
+
+
+@contextlib.asynccontextmanager
+async def one_at_a_time(store: CheckoutStore, client: str, *, limit: int, ttl_s: float) -> AsyncIterator[None]:
+    """Hold one of the client's checkout slots while the checkout runs, or stop it with RATE_LIMITED."""
+    try:
+        entered = await store.idempotency.enter_client(client, limit=limit, ttl_s=ttl_s)
+    except CheckoutUnavailable as exc:
+        raise Stop(unavailable("the order store is not answering"), keep=False) from exc
+    if not entered:
+        CHECKOUT_REFUSED.add(1, {"reason": "in_flight"})
+        raise Stop(failed("RATE_LIMITED", "A checkout from your connection is already in progress; please wait "
+                                          "for it to finish."), keep=False)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(CheckoutUnavailable):  # otherwise it expires with the checkout's budget
+            await store.idempotency.leave_client(client)
