@@ -46,6 +46,12 @@ def _git_head() -> str:
         return "unknown"
 
 
+def shopper_address(i: int) -> str:
+    """The i-th shopper's address, as the load balancer the benchmarks play reports it (X-Forwarded-For):
+    every gateway here trusts 127.0.0.1 as its proxy, so rate limits count per shopper, as in production."""
+    return f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"
+
+
 def percentiles(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
 

@@ -34,6 +34,7 @@ def pinned(core: str, args: list[str]) -> list[str]:
 class Process:
     url: str
     process: subprocess.Popen[bytes]
+    admin_url: str = ""  # a gateway's /metrics and /readyz (production serves them on their own port)
 
     @property
     def pid(self) -> int:
@@ -47,10 +48,11 @@ class Process:
 
 
 @contextlib.contextmanager
-def _spawn(args: list[str], url: str, health: str, env: dict[str, str], log: str) -> Iterator[Process]:
+def _spawn(args: list[str], url: str, health: str, env: dict[str, str], log: str, admin_url: str = ""
+           ) -> Iterator[Process]:
     WORK.mkdir(parents=True, exist_ok=True)
     with (WORK / log).open("wb") as out, handle.spawned(args, health=health, env=env, output=out, cwd=ROOT) as p:
-        yield Process(url=url, process=p)
+        yield Process(url=url, process=p, admin_url=admin_url)
 
 
 @contextlib.contextmanager
@@ -75,8 +77,10 @@ class Sandbox(handle.Sandbox, Process):
 
 def gateway_env(box: Sandbox, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BEZEL_", "OTEL_"))}
+    # The load generators play the load balancer: each request says which shopper it is from in
+    # X-Forwarded-For (bench.common.shopper_address), and rate limits count per shopper.
     env.update({"BEZEL_SANDBOX__URL": box.url, "BEZEL_ENV": "production", "BEZEL_LOG_LEVEL": "WARNING",
-                "OTEL_SDK_DISABLED": "false"})
+                "OTEL_SDK_DISABLED": "false", "BEZEL_GATEWAY__TRUSTED_PROXIES": '["127.0.0.1/32"]'})
     env.pop("REDIS_URL", None)
     env.update(extra)
     return env
@@ -85,10 +89,11 @@ def gateway_env(box: Sandbox, **extra: str) -> dict[str, str]:
 @contextlib.contextmanager
 def gateway(box: Sandbox, **extra: str) -> Iterator[Process]:
     """`bezel serve` as it ships (production settings), one worker process, pinned to its own core."""
-    port = free_port()
-    args = pinned(GATEWAY_CORE, [str(BIN / "bezel"), "serve", "--port", str(port)])
+    port, admin = free_port(), free_port()
+    args = pinned(GATEWAY_CORE, [str(BIN / "bezel"), "serve", "--port", str(port), "--admin-port", str(admin)])
     url = f"http://127.0.0.1:{port}"
-    with _spawn(args, url, f"{url}/healthz", gateway_env(box, **extra), f"gateway-{port}.log") as process:
+    with _spawn(args, url, f"{url}/healthz", gateway_env(box, **extra), f"gateway-{port}.log",
+                f"http://127.0.0.1:{admin}") as process:
         yield process
 
 

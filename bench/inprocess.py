@@ -6,6 +6,7 @@ cost and the warm-page profile, which both need an app they can reach into.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,10 +14,13 @@ from typing import Any
 
 import httpx
 
+from bench.common import shopper_address
+
 
 def _configure() -> None:
     os.environ["BEZEL_ENV"] = "test"
     os.environ["BEZEL_SANDBOX__URL"] = "http://sandbox"
+    os.environ["BEZEL_GATEWAY__TRUSTED_PROXIES"] = '["127.0.0.1/32"]'  # each request names its shopper
     for vendor in ("CATALOG", "INVENTORY", "TAX", "INSURANCE", "BNPL", "ENGRAVING"):
         os.environ[f"BEZEL_VENDORS__{vendor}__CACHE_TTL_S"] = "3600"
 
@@ -45,8 +49,11 @@ async def _stock_everything(sandbox: httpx.ASGITransport, quantity: int = 10) ->
                 (await client.put(f"/_admin/stock/{variant['sku']}", json={"quantity": quantity})).raise_for_status()
 
 
+_shoppers = itertools.count()
+
+
 async def post(app: Any, body: bytes) -> tuple[int, bytes]:
-    """One POST /graphql straight into the ASGI app: no client library on the profile."""
+    """One POST /graphql straight into the ASGI app, from the next shopper: no client library on the profile."""
     sent: list[dict[str, Any]] = []
     request = {"type": "http.request", "body": body, "more_body": False}
 
@@ -59,7 +66,8 @@ async def post(app: Any, body: bytes) -> tuple[int, bytes]:
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
              "scheme": "http", "path": "/graphql", "raw_path": b"/graphql", "query_string": b"",
              "root_path": "", "headers": [(b"host", b"bezel"), (b"content-type", b"application/json"),
-                                          (b"content-length", str(len(body)).encode())],
+                                          (b"content-length", str(len(body)).encode()),
+                                          (b"x-forwarded-for", shopper_address(next(_shoppers)).encode())],
              "client": ("127.0.0.1", 50000), "server": ("bezel", 80), "state": {}}
     await app(scope, receive, send)
     status = next(m["status"] for m in sent if m["type"] == "http.response.start")
@@ -71,7 +79,11 @@ async def warm_gateway() -> AsyncIterator[httpx.AsyncClient]:
     """A client for the gateway app; answers stay fresh for the whole run, stock included."""
     async with warm_app() as app:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bezel") as client:
+        async def next_shopper(request: httpx.Request) -> None:
+            request.headers["x-forwarded-for"] = shopper_address(next(_shoppers))
+
+        async with httpx.AsyncClient(transport=transport, base_url="http://bezel",
+                                     event_hooks={"request": [next_shopper]}) as client:
             yield client
 
 

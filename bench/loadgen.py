@@ -18,6 +18,8 @@ from typing import Any
 import aiohttp
 import orjson
 
+from bench.common import shopper_address
+
 
 @dataclass
 class Sample:
@@ -57,8 +59,10 @@ class Run:
 
 
 async def fixed_rate(url: str, bodies: Sequence[bytes], *, rate: float, seconds: float,
-                     headers: dict[str, str] | None = None, keep_body: Callable[[Any], Any] | None = None) -> Run:
-    """Send `rate` requests per second for `seconds`, cycling through `bodies`.
+                     headers: dict[str, str] | None = None, keep_body: Callable[[Any], Any] | None = None,
+                     client: Callable[[int], str] = shopper_address) -> Run:
+    """Send `rate` requests per second for `seconds`, cycling through `bodies`; request i comes from
+    `client(i)` (X-Forwarded-For; by default every request a new shopper).
 
     aiohttp, not httpx: when the gateway stalls, hundreds of requests wait for a connection, and
     httpx's pool (httpcore) does work per waiter on every release, so the generator itself ran out
@@ -72,7 +76,8 @@ async def fixed_rate(url: str, bodies: Sequence[bytes], *, rate: float, seconds:
             "content-type": "application/json", **(headers or {})}) as session:
         async def one(i: int, scheduled: float) -> None:
             try:
-                async with session.post(url, data=bodies[i % len(bodies)]) as response:
+                async with session.post(url, data=bodies[i % len(bodies)],
+                                        headers={"x-forwarded-for": client(i)}) as response:
                     content = await response.read()
                     latency = (time.perf_counter() - scheduled) * 1000
                     doc = orjson.loads(content) if response.status == 200 else {}
@@ -99,6 +104,19 @@ async def fixed_rate(url: str, bodies: Sequence[bytes], *, rate: float, seconds:
         elapsed = time.perf_counter() - started
         cpu = (time.process_time() - cpu_started) / elapsed
     return Run(samples=samples, seconds=elapsed, cpu=cpu)
+
+
+def warm(url: str, body: bytes, *, times: int = 30) -> None:
+    """Ask for one page `times` times (as many shoppers) so every answer is cached; raises unless each
+    answer is a clean 200."""
+    import httpx
+
+    with httpx.Client(timeout=10) as client:
+        for i in range(times):
+            response = client.post(url, content=body, headers={"content-type": "application/json",
+                                                               "x-forwarded-for": shopper_address(i)})
+            if response.status_code != 200 or "errors" in response.json():
+                raise RuntimeError(f"the page does not answer cleanly: {response.text[:300]}")
 
 
 def _code(error: dict[str, Any]) -> str:

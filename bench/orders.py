@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from bench import env, loadgen
-from bench.common import percentiles
+from bench.common import percentiles, shopper_address
 from bench.pages import NY_ZIPS
 
 PLACE = """mutation($i: PlaceOrderInput!) { placeOrder(input: $i) { order { id createdAt } orderToken
@@ -40,7 +40,7 @@ def checkout(box: env.Sandbox, redis_url: str, *, seconds: float, concurrency: i
                         "idempotencyKey": str(uuid.uuid4()), "lines": line, "email": f"b{i}@example.com",
                         "shipTo": {"countryCode": "US", "provinceCode": "NY", "zip": NY_ZIPS[i % 50]},
                         "paymentToken": "tok_visa"}}}
-                    doc = (await client.post(url, json=body)).json()
+                    doc = (await client.post(url, json=body, headers={"x-forwarded-for": shopper_address(i)})).json()
                     result = doc["data"]["placeOrder"]
                     codes.append("confirmed" if result["order"] else result["userErrors"][0]["code"])
 
@@ -66,7 +66,8 @@ def checkout(box: env.Sandbox, redis_url: str, *, seconds: float, concurrency: i
                         "idempotencyKey": str(uuid.uuid4()), "lines": line, "email": f"s{i}@example.com",
                         "shipTo": {"countryCode": "US", "provinceCode": "NY", "zip": "10001"},
                         "paymentToken": "tok_visa"}}}
-                    result = client.post(url, json=body).json()["data"]["placeOrder"]
+                    result = client.post(url, json=body, headers={"x-forwarded-for": shopper_address(50_000 + i)}
+                                         ).json()["data"]["placeOrder"]
                     placed.append((result["order"]["id"], result["orderToken"]))
                     time.sleep(0.25)  # 4 orders a second
                 lags: dict[str, list[float]] = {"erp": [], "wms": [], "crm": []}
@@ -75,7 +76,8 @@ def checkout(box: env.Sandbox, redis_url: str, *, seconds: float, concurrency: i
                 while pending and time.monotonic() < deadline:
                     for i in list(pending):
                         order_id, token = placed[i]
-                        doc = client.post(url, json={"query": ORDER, "variables": {"id": order_id, "t": token}}
+                        doc = client.post(url, json={"query": ORDER, "variables": {"id": order_id, "t": token}},
+                                          headers={"x-forwarded-for": shopper_address(50_000 + i)}  # the buyer
                                           ).json()["data"]["order"]
                         states = {d["system"].lower(): d for d in doc["downstream"]}
                         if all(states[s]["status"] == "SYNCED" for s in lags):
@@ -83,7 +85,7 @@ def checkout(box: env.Sandbox, redis_url: str, *, seconds: float, concurrency: i
                             for s in lags:
                                 lags[s].append((_ts(states[s]["updatedAt"]) - created) * 1000)
                             pending.discard(i)
-                    time.sleep(0.2)
+                    time.sleep(1.5)  # each buyer polls within its order_lookups budget (60/minute)
         out["sync_lag_ms"] = {s: percentiles(v) for s, v in lags.items() if v}
         out["sync_lag_ms"]["unsynced_after_120s"] = len(pending)
         out["erp_latency_ms"] = erp_ms

@@ -12,12 +12,12 @@ import sys
 import time
 from typing import Any
 
-from bench import documents, env, orders, pages, scenarios, tracing_load, wrk
+from bench import attack, documents, env, orders, pages, scenarios, tracing_load, wrk
 from bench.common import RESULTS, machine
 from bench.report import render
 
 SCENARIOS = ("product_page_30", "product_page_220", "warm_ceiling", "degraded", "storefront", "checkout",
-             "tracing", "trusted_vs_text", "document_attack")
+             "tracing", "trusted_vs_text", "document_attack", "under_attack")
 
 
 def main() -> int:
@@ -70,6 +70,13 @@ def main() -> int:
             results["document_attack"] = documents.under_document_attack(box, rate=50, attack_rate=20,
                                                                          seconds=5 if q else 20)
             _progress("document_attack", results)
+        if "under_attack" in only:
+            redis_url = env.redis_url()
+            if redis_url is None:
+                print("bench: no Redis (REDIS_URL); the under_attack scenario is skipped", file=sys.stderr)
+            else:
+                results["under_attack"] = attack.under_attack(box, redis_url, rate=50, seconds=5 if q else 20)
+                _progress("under_attack", results)
     stamp = machine()
     command = "make bench" + (" (quick)" if q else "")
     doc = {"command": command, "machine": stamp, "elapsed_s": round(time.time() - started), "results": results}

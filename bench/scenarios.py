@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from bench import env, loadgen, wrk
-from bench.common import percentiles
+from bench.common import percentiles, shopper_address
 from bench.pages import NY_ZIPS, STANDARD, page_body
 from bench.summaries import shopper_mix, summary, wrk_summary
 
@@ -39,8 +39,7 @@ def warm_ceiling(box: env.Sandbox, *, seconds: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     with env.gateway(box) as gw:
         url = f"{gw.url}/graphql"
-        for _ in range(30):
-            httpx.post(url, content=body, headers={"content-type": "application/json"}, timeout=10)
+        loadgen.warm(url, body)
         calls_before = sum(box.calls().values())
         for connections in (16, 64):
             cpu0 = gw.cpu_seconds()
@@ -84,7 +83,7 @@ def degraded(box: env.Sandbox, *, rate: float, seconds: float) -> dict[str, Any]
             row["share_unavailable"] = round(
                 sum(1 for s in run.ok if any(c.startswith("VENDOR_UNAVAILABLE") for c in s.error_codes))
                 / max(1, len(run.ok)), 3)
-            row["readyz"] = httpx.get(f"{gw.url}/readyz", timeout=5).json()["checks"]["vendors"][vendor]
+            row["readyz"] = httpx.get(f"{gw.admin_url}/readyz", timeout=5).json()["checks"]["vendors"][vendor]
             out[name] = row
             box.clear_faults()
     return out
@@ -134,7 +133,8 @@ def storefront_comparison(box: env.Sandbox, *, runs: int) -> dict[str, Any]:
             for i in range(runs):
                 body = page_body(STANDARD) if fixed else page_body(STANDARD, NY_ZIPS[1000 + i], f"{prefix} {i}")
                 started = time.perf_counter()
-                response = client.post(url, content=body, headers={"content-type": "application/json"})
+                response = client.post(url, content=body, headers={"content-type": "application/json",
+                                                                   "x-forwarded-for": shopper_address(i)})
                 times.append((time.perf_counter() - started) * 1000)
                 assert response.status_code == 200
         return times

@@ -9,9 +9,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import httpx
-
-from bench import env, wrk
+from bench import env, loadgen, wrk
 from bench.pages import STANDARD, page_body
 from bench.summaries import wrk_summary
 
@@ -55,8 +53,7 @@ def tracing_on_off(box: env.Sandbox, *, seconds: int, rounds: int = 2) -> dict[s
             for mode, extra in modes.items():
                 with env.gateway(box, **extra) as gw:
                     url = f"{gw.url}/graphql"
-                    for _ in range(30):
-                        httpx.post(url, content=body, headers={"content-type": "application/json"}, timeout=10)
+                    loadgen.warm(url, body)
                     cpu0 = gw.cpu_seconds()
                     result = wrk.run(url, [body], seconds=seconds, connections=16, name=f"tracing-{mode}")
                     results[mode].append(wrk_summary(result, gw.cpu_seconds() - cpu0))

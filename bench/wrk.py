@@ -11,13 +11,16 @@ from dataclasses import dataclass
 
 from bench.env import LOAD_CORE, WORK, pinned
 
+# Each request from one of 4096 shoppers (X-Forwarded-For; see bench.common.shopper_address), so the
+# gateway's per-client rate limits count as they would for a real crowd.
 _LUA = """
 local bodies = {}
 for line in io.lines("%s") do bodies[#bodies + 1] = line end
 math.randomseed(7)
 request = function()
   local body = bodies[math.random(#bodies)]
-  return wrk.format("POST", nil, {["content-type"] = "application/json"}, body)
+  local shopper = "10.0." .. math.random(0, 15) .. "." .. math.random(0, 255)
+  return wrk.format("POST", nil, {["content-type"] = "application/json", ["x-forwarded-for"] = shopper}, body)
 end
 """
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
