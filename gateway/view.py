@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from contextvars import ContextVar
 from importlib import resources
 from typing import Any
@@ -19,6 +20,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.async_base_view import AsyncHTTPRequestAdapter
 from strawberry.http.parse_content_type import parse_content_type
+from strawberry.http.streaming import MultipartTransport
 from strawberry.types import ExecutionResult
 
 from connectors.telemetry import Tally
@@ -30,6 +32,7 @@ from gateway.errors import DocumentRefused
 from resolvers.context import RequestContext, Services
 from schema.documents import PREPARED
 from schema.errors import ensure_coded
+from schema.incremental import INCREMENTAL
 
 log = logging.getLogger("bezel.requests")
 BUDGET_HEADER = "x-bezel-budget-ms"
@@ -46,8 +49,18 @@ _CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: 
           415: "UNSUPPORTED_MEDIA_TYPE"}
 
 
+class IncrementalParts(MultipartTransport):
+    """@defer/@stream parts as strawberry frames them, announced the way Apollo Client and urql expect."""
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return {"Content-Type": f'multipart/mixed; boundary="{self.separator}"; deferSpec=20220824'}
+
+
 class BezelGraphQL(GraphQL):
     """Strawberry's ASGI view with Bezel's context, budget header, encoding and GraphiQL page."""
+
+    multipart_transport_class = IncrementalParts
 
     def __init__(self, schema: Any, documents: Documents, *, budget_ms: int, graphiql: bool,
                  max_in_flight: int = 0, trusted_proxies: tuple[Network, ...] = (), production: bool = False
@@ -76,17 +89,21 @@ class BezelGraphQL(GraphQL):
         _REQUEST.set(request)
         if self.max_in_flight and self.in_flight >= self.max_in_flight:
             response = self._shed()
+            await self._send(response, started, scope, receive, send)
         else:
             self.in_flight += 1  # the body is in already (gateway.edge.body): slow senders hold no slot
-            try:
+            try:  # held until the last part of a streamed (@defer) answer has left
                 response = await self._answer(request)
+                await self._send(response, started, scope, receive, send)
             finally:
                 self.in_flight -= 1
-        # The gateway's own time (parse, execute, encode; not the network), for browser dev tools and
-        # for telling the gateway's time from a client's in benchmarks.
+        _log_request(request, response.status_code, time.perf_counter() - started)
+
+    async def _send(self, response: Response, started: float, scope: Scope, receive: Receive, send: Send) -> None:
+        # The gateway's own time (parse, execute, encode; not the network) to the first byte, for browser
+        # dev tools and for telling the gateway's time from a client's in benchmarks.
         response.headers["server-timing"] = f"gateway;dur={(time.perf_counter() - started) * 1000:.1f}"
         await response(scope, receive, send)
-        _log_request(request, response.status_code, time.perf_counter() - started)
 
     async def _answer(self, request: Request) -> Response:
         try:
@@ -149,8 +166,11 @@ class BezelGraphQL(GraphQL):
         if not isinstance(data.get("query"), str | None) or not isinstance(data.get("operationName"), str | None):
             raise HTTPException(400, "`query` and `operationName` must be strings (or null), if given.")
         resolved = await self.documents.resolve(data)
+        extensions = {k: v for k, v in (extensions or {}).items() if not k.startswith("bezel.")}  # ours to set
         if resolved.prepared is not None:
-            extensions = {**(extensions or {}), PREPARED: resolved.prepared}
+            extensions[PREPARED] = resolved.prepared
+        if "multipart/mixed" in (request.headers.get("accept") or ""):
+            extensions[INCREMENTAL] = True  # @defer/@stream parts; anyone else gets one JSON answer
         await self._admit(request.method, resolved, data.get("operationName"))
         return GraphQLRequestData(query=resolved.query, variables=variables, operation_name=data.get("operationName"),
                                   extensions=extensions, protocol="http")

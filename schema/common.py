@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
+from typing import Any
 
 import strawberry
 
@@ -49,7 +50,10 @@ class Money:
 
 
 def selects(info: Info, field_name: str) -> bool:
-    """Whether the current field's selection asks for `field_name` (directly or through fragments)."""
+    """Whether the current field's selection asks for `field_name` now (directly or through fragments).
+
+    A fragment under @defer does not count: what it asks for is not on the first part's critical path,
+    so it is not prefetched (a product's variants do not wait for stock the page shows later)."""
     raw = info._raw_info
     pending = [node.selection_set for node in raw.field_nodes if node.selection_set]
     while pending:
@@ -58,10 +62,20 @@ def selects(info: Info, field_name: str) -> bool:
             if kind == "field":
                 if selection.name.value == field_name:
                     return True
+            elif _deferred(selection):
+                continue
             elif kind == "inline_fragment":
                 pending.append(selection.selection_set)
             elif kind == "fragment_spread":
                 fragment = raw.fragments.get(selection.name.value)
                 if fragment is not None:
                     pending.append(fragment.selection_set)
+    return False
+
+
+def _deferred(fragment: Any) -> bool:
+    for directive in fragment.directives or ():
+        if directive.name.value == "defer":
+            condition = next((a.value for a in directive.arguments or () if a.name.value == "if"), None)
+            return not (condition is not None and condition.kind == "boolean_value" and not condition.value)
     return False

@@ -27,6 +27,7 @@ from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRul
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from schema.cost import TooComplex, check_shape, fixed_vendor_calls, vendor_calls
+from schema.incremental import INCREMENTAL, undeferred
 from schema.limits import REFUSED, QueryLimits
 
 PREPARED = "bezel.prepared"  # key in a request's operation extensions: a document already prepared
@@ -46,6 +47,15 @@ class Prepared:
     trusted: bool = False  # from the manifest: reviewed code, not counted against `max_cost`
     refused: bool = False  # refused for its shape, before validation
     extras: dict[str, Any] = field(default_factory=dict)  # what later stages keep with it (a plan)
+
+    def runnable(self, *, incremental: bool) -> DocumentNode:
+        """What runs: the document, or for a client that takes one answer, without @defer/@stream."""
+        if incremental:
+            return self.document
+        plain = self.extras.get("undeferred")
+        if plain is None:
+            plain = self.extras["undeferred"] = undeferred(self.document)
+        return plain
 
 
 class DocumentStore:
@@ -111,7 +121,8 @@ class DocumentCache(SchemaExtension):
         elif context.query and context.graphql_document is None:
             self.entry = self.store.parsed(context.query)
         if self.entry is not None:
-            context.graphql_document = self.entry.document
+            incremental = (context.operation_extensions or {}).get(INCREMENTAL) is True
+            context.graphql_document = self.entry.runnable(incremental=incremental)
         else:  # strawberry parses once more and reports the syntax error, within the same token limit
             context.parse_options["max_tokens"] = self.store.limits.max_tokens
         yield
@@ -119,7 +130,7 @@ class DocumentCache(SchemaExtension):
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
         entry = self.entry
-        if entry is not None and context.graphql_document is entry.document:
+        if entry is not None and context.graphql_document is not None:
             errors = entry.errors
             if not errors and not entry.trusted:
                 errors = self._counted(entry)

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterator
 
 from graphql import GraphQLError, GraphQLSyntaxError
+from graphql.execution import ExperimentalIncrementalExecutionResults
 from strawberry.extensions import SchemaExtension
 
 from connectors.errors import PublicError
@@ -40,6 +41,8 @@ class ShapeErrors(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
+        if isinstance(result, ExperimentalIncrementalExecutionResults):  # its later parts: schema.incremental
+            result = result.initial_result
         if result is None:
             return
         errors = list(getattr(result, "errors", None) or ())
@@ -50,19 +53,27 @@ class ShapeErrors(SchemaExtension):
             result.errors = [self.shape(e) for e in errors]
 
     def shape(self, error: GraphQLError) -> GraphQLError:
-        original = error.original_error
-        if isinstance(original, PublicError):
-            return error
-        if original is None or (isinstance(original, GraphQLError) and original.original_error is None):
-            if isinstance(error, GraphQLSyntaxError) or isinstance(original, GraphQLSyntaxError):
-                code = "GRAPHQL_PARSE_FAILED"
-            elif id(error) in self.validation_errors:
-                code = "GRAPHQL_VALIDATION_FAILED"
-            else:
-                code = "BAD_USER_INPUT"  # e.g. a variable of the wrong type, caught while executing
-            error.extensions = {"code": code, **(error.extensions or {})}  # a code set on purpose stays
-            return error
-        return masked(error)
+        if isinstance(error, GraphQLSyntaxError) or isinstance(error.original_error, GraphQLSyntaxError):
+            return _coded(error, "GRAPHQL_PARSE_FAILED")
+        if id(error) in self.validation_errors:
+            return _coded(error, "GRAPHQL_VALIDATION_FAILED")
+        return shape_execution_error(error)
+
+
+def shape_execution_error(error: GraphQLError) -> GraphQLError:
+    """An error raised while executing: a public one as it is, graphql-core's own (e.g. a variable of
+    the wrong type) as BAD_USER_INPUT, anything else masked."""
+    original = error.original_error
+    if isinstance(original, PublicError):
+        return error
+    if original is None or (isinstance(original, GraphQLError) and original.original_error is None):
+        return _coded(error, "BAD_USER_INPUT")
+    return masked(error)
+
+
+def _coded(error: GraphQLError, code: str) -> GraphQLError:
+    error.extensions = {"code": code, **(error.extensions or {})}  # a code set on purpose stays
+    return error
 
 
 def masked(error: GraphQLError) -> GraphQLError:

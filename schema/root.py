@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any
+
 import strawberry
-from graphql import ASTValidationRule, NoSchemaIntrospectionCustomRule
+from graphql import ASTValidationRule, NoSchemaIntrospectionCustomRule, experimental_execute_incrementally
+from graphql.execution import ExperimentalIncrementalExecutionResults
 from strawberry.extensions import max_aliases, query_depth_limiter
 from strawberry.schema.config import StrawberryConfig
 
@@ -14,6 +19,7 @@ from schema.common import Info
 from schema.documents import DocumentCache, DocumentStore
 from schema.errors import ShapeErrors, VendorReport
 from schema.fastpath import FastLeafExecutionContext
+from schema.incremental import deliver
 from schema.limits import QueryLimits
 from schema.product import Product, ProductConnection
 from schema.rules import OnePlaceOrder
@@ -59,6 +65,18 @@ class BezelSchema(strawberry.Schema):
     def process_errors(self, errors: list, execution_context: object = None) -> None:  # type: ignore[override]
         """Silence strawberry's default logging: `ShapeErrors` logs what needs logging, once."""
 
+    def _get_execute_function(self) -> Callable[..., Any]:
+        """Deferred work starts at once, alongside the first part (graphql-core's default waits for it):
+        a page's slow vendors are asked when its catalog is, not after."""
+        return functools.partial(experimental_execute_incrementally, enable_early_execution=True)
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        result = await super().execute(*args, **kwargs)
+        if isinstance(result, ExperimentalIncrementalExecutionResults):
+            context = kwargs.get("context_value", args[2] if len(args) > 2 else None)
+            return deliver(result, context)
+        return result
+
 
 def build_schema(limits: QueryLimits | None = None, *, introspection: bool = True, suggestions: bool = True,
                  fast_leaves: bool = True) -> BezelSchema:
@@ -79,7 +97,7 @@ def build_schema(limits: QueryLimits | None = None, *, introspection: bool = Tru
         query=Query,
         mutation=Mutation,
         execution_context_class=executor if fast_leaves else None,
-        config=StrawberryConfig(),
+        config=StrawberryConfig(enable_experimental_incremental_execution=True),
         extensions=[
             OperationTelemetry,  # outermost: its span covers parsing, validation and execution
             ShapeErrors,

@@ -83,7 +83,7 @@ class FastLeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
     ) -> Any:
         """A resolver's list of objects whose selection is flat is built in one step: a product's
         `variants` come from a resolver, and completing each through graphql-core was half the page."""
-        if self._fast and isinstance(result, list | tuple):
+        if self._fast and isinstance(result, list | tuple) and not _streamed(field_details_list):
             item_type = unwrap(return_type.of_type)
             if isinstance(item_type, GraphQLObjectType):
                 selection = self._flat_selection(item_type, field_details_list)
@@ -140,6 +140,11 @@ class FastLeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if shared_key is not None:
             self._shared[shared_key] = selection  # type: ignore[index]
         return selection
+
+
+def _streamed(field_details_list: Any) -> bool:
+    """Whether the list is asked for with @stream: its items are then graphql-core's to deliver."""
+    return any(d.name.value == "stream" for details in field_details_list for d in details.node.directives or ())
 
 
 # Flat selections kept across requests. The document cache hands every request the same AST, so a

@@ -177,3 +177,22 @@ def test_only_a_trusted_proxy_can_force_a_trace_to_be_recorded(
     recorded = {s.trace_id for s in spans if s.kind == "SERVER"}
     assert (forced.split("-")[1] in recorded) is trusted
     assert len(recorded) == (2 if trusted else 0)  # the caller without a traceparent: never (ratio 0)
+
+
+def test_a_deferred_page_shows_when_each_part_left(sandbox: Sandbox, receiver: Receiver, tmp_path: Path) -> None:
+    from tests.e2e.test_defer import PAGE, VARIABLES
+    from tests.multipart import ACCEPT_PARTS
+
+    sandbox.fault("engraving", delay_ms=300)
+    with bezel("serve", sandbox, receiver, tmp_path / "gateway.log") as url:
+        response = httpx.post(f"{url}/graphql", json={"query": PAGE, "variables": VARIABLES},
+                              headers={"accept": ACCEPT_PARTS}, timeout=10)
+        assert response.headers["content-type"].startswith("multipart/mixed")
+        spans = receiver.wait_for(lambda all_: any(s.name == "deliver DeferredPage" for s in all_))
+    deliver = next(s for s in spans if s.name == "deliver DeferredPage")
+    server = next(s for s in spans if s.trace_id == deliver.trace_id and s.kind == "SERVER")
+    assert deliver.parent_id == server.span_id
+    events = [attrs for name, attrs in deliver.events if name == "part"]
+    assert [e["index"] for e in events] == list(range(len(events)))
+    assert len(events) >= 3  # the first part, stock and tax, then engraving
+    assert events[-1]["bezel.has_next"] is False

@@ -197,3 +197,64 @@ def test_the_fast_path_refuses_to_load_when_a_strawberry_internal_it_uses_is_gon
     monkeypatch.delattr(GraphQLCoreConverter, "DEFINITION_BACKREF")
     with pytest.raises(ImportError, match="DEFINITION_BACKREF"):
         schema.fastpath._require_internals()
+
+
+DEFERRED = """query Deferred($a: AddressInput!) { product(handle: "lumiere-sapphire-pendant") {
+  title
+  variants { sku price { amount } ... @defer(label: "stock") { availability { status quantityAvailable } } }
+  ... @defer(label: "tax") { taxEstimate(shipTo: $a) { rate amountToCollect { amount } } }
+  ...Financing @defer(label: "financing")
+} }
+fragment Financing on Product { financing { offers { provider term } } }"""
+STREAMED = """{ product(handle: "seraphina-halo-ring") {
+  title variants @stream(initialCount: 3) { id sku price { amount } selectedOptions { name value } } } }"""
+INCREMENTAL_CASES = [(DEFERRED, {"a": US_ADDRESS}), (STREAMED, None)]
+
+
+async def _run_incremental(schema: Any, query: str, variables: dict | None, services: Any) -> list[dict]:
+    from graphql.execution import ExperimentalIncrementalExecutionResults
+
+    from schema.incremental import INCREMENTAL
+
+    result = await schema.execute(query, variable_values=variables, operation_extensions={INCREMENTAL: True},
+                                  context_value=RequestContext.start(services, budget_ms=5000))
+    assert isinstance(result, ExperimentalIncrementalExecutionResults)
+    answer = [result.initial_result.formatted]
+    answer += [part.formatted async for part in result.subsequent_results]
+    return answer
+
+
+@pytest.mark.parametrize(("query", "variables"), INCREMENTAL_CASES)
+async def test_deferred_and_streamed_answers_add_up_to_the_same_result_both_ways(
+    gateway: Gateway, query: str, variables: dict | None
+) -> None:
+    """Fast and plain execution delivering parts, and one answer without @defer/@stream: the same data."""
+    from tests.multipart import merged
+
+    await gateway.gql(query, variables)  # warm the caches (this one runs without the directives)
+    services = gateway.app.state.services
+    fast, plain = build_schema(), build_schema(fast_leaves=False)
+    fast_parts = await _run_incremental(fast, query, variables, services)
+    plain_parts = await _run_incremental(plain, query, variables, services)
+    assert len(fast_parts) > 1
+    assert fast_parts[0]["hasNext"] is True
+    whole = await fast.execute(query, variable_values=variables,
+                               context_value=RequestContext.start(services, budget_ms=5000))
+    expected = normalized(whole)
+    for answer in (fast_parts, plain_parts):
+        together = merged(answer)
+        assert normalized(_Result(together["data"], together["errors"])) == expected
+
+
+@dataclasses.dataclass
+class _Result:
+    data: Any
+    errors: list[dict]
+
+    def __post_init__(self) -> None:
+        self.errors = [_Formatted(e) for e in self.errors]
+
+
+@dataclasses.dataclass
+class _Formatted:
+    formatted: dict
