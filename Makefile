@@ -10,14 +10,37 @@ STAMP := $(VENV)/.synced-$(UV_VERSION)
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test lint sandbox bench clean
+.PHONY: run test browser image-tools lint sandbox bench clean
 
 run: $(STAMP)  ## the sandbox vendors and the gateway, GraphiQL on http://127.0.0.1:8000/graphql
 	$(VENV)/bin/bezel dev --config bezel.toml
 
-test: $(STAMP)  ## lint, then the whole test suite
+test: $(STAMP) browser image-tools  ## lint, then the whole test suite
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/python -m pytest
+
+# tests/browser drives Debian's Chromium through Playwright (Playwright's own browsers would need the internet).
+# Installed here when missing and running as root; otherwise those tests say what to install (CI=true: they fail).
+APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends
+browser:
+	@if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null \
+		&& [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing chromium for tests/browser"; \
+		$(APT_INSTALL) chromium || { apt-get update -q && $(APT_INSTALL) chromium; } || \
+			echo "chromium could not be installed: tests/browser will be skipped, or fail with CI=true"; \
+	fi
+
+# tests/deploy/test_image.py builds the container image with podman on a Debian base made by debootstrap (Docker
+# Hub may be out of reach). Installed the same way: when missing and running as root.
+IMAGE_TOOLS := podman debootstrap
+image-tools:
+	@if { ! command -v podman >/dev/null || ! command -v debootstrap >/dev/null; } \
+		&& [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing podman and debootstrap for tests/deploy/test_image.py"; \
+		$(APT_INSTALL) $(IMAGE_TOOLS) || { apt-get update -q && $(APT_INSTALL) $(IMAGE_TOOLS); } || \
+			echo "podman or debootstrap could not be installed: tests/deploy/test_image.py will be skipped," \
+				"or fail with CI=true"; \
+	fi
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -53,6 +53,17 @@ def render(doc: dict[str, Any]) -> str:
         ratio = store["ratio_sequential_vs"]["bezel_new_shopper"]
         targets.append(("Page ready vs today's sequential browser (new shopper)", ">= 3x", f"{ratio:.2f}x",
                         ratio >= 3))
+    ua = r.get("under_attack")
+    if ua:
+        worst = max(ua["p99_vs_healthy"].values())
+        targets.append(("Under attack: shoppers' p99 vs healthy (worst attack)", "<= 1.5x", f"{worst:.2f}x",
+                        worst <= 1.5))
+        targets.append(("Under attack: shopper non-200", "0", str(ua["shopper_non_200"]), ua["shopper_non_200"] == 0))
+    b = r.get("browser", {}).get("engraving_1s")
+    if b:
+        title, catalog = b["defer"]["title_ms"]["median"], r["browser"]["catalog_ms"]
+        targets.append(("Browser, engraving at 1 s: title painted with @defer (median)", f"<= catalog + 60 ms "
+                        f"({catalog + 60:.0f})", f"{title:.0f} ms", title <= catalog + 60))
     if targets:
         lines += ["## Targets", "", "| target | wanted | measured | met |", "|---|---|---|---|"]
         lines += [f"| {name} | {want} | {got} | {'yes' if ok else '**no**'} |" for name, want, got, ok in targets]
@@ -179,4 +190,46 @@ def render(doc: dict[str, Any]) -> str:
             lines.append(f"| {label} | the attacker | {_ps(x['attacker']['latency_ms'])} | HTTP "
                          f"{x['attacker']['statuses']}, {x['attacker']['codes'] or 'refused unparsed'} | - | - |")
         lines.append("")
+    ua = r.get("under_attack")
+    if ua:
+        lines += [f"## 10. Shoppers under attack (new shoppers at {ua['rate_rps']} rps, README page; each attack in "
+                  "turn, against the default limits and timeouts)", "",
+                  "| run | shoppers p50 / p95 / p99 (ms) | p99 vs healthy | non-200 | what the attacker got |",
+                  "|---|---|---|---|---|"]
+        for phase, name in (("healthy", "shoppers alone"), ("stock_hold", "+ 8 declining-card loops on the ring"),
+                            ("slow_connections", "+ 200 slow connections"), ("flood", "+ one client at 10x its limit")):
+            x = ua.get(phase)
+            if not x:
+                continue
+            ratio = ua["p99_vs_healthy"].get(phase, 1.0)
+            lines.append(f"| {name} | {_ps(x['shoppers']['latency_ms'])} | {ratio:.2f}x | "
+                         f"{x['shoppers']['non_200']} | {_attacker(x['attacker'])} |")
+        lines += ["", f"Shopper non-200 in all: {ua['shopper_non_200']}. What the operator sees on the admin port: "
+                  + ", ".join(f"`{k}` {v:.0f}" for k, v in sorted(ua.get("operator_metrics", {}).items())) + ".", ""]
+    b = r.get("browser")
+    if b:
+        lines += [f"## 11. The product page in headless Chromium ({b['loads']} new shoppers per row; the catalog "
+                  f"answers in {b['catalog_ms']:.0f} ms)", "",
+                  "| vendors | page asks | title painted p50 / p95 (ms) | page complete p50 / p95 (ms) |",
+                  "|---|---|---|---|"]
+        for case, name in (("usual", "usual latencies"), ("engraving_1s", "engraving slowed to 1 s")):
+            row = b.get(case)
+            if not row:
+                continue
+            for mode, label in (("defer", "with @defer"), ("no_defer", "one JSON answer")):
+                m = row[mode]
+                lines.append(f"| {name} | {label} | {_p(m['title_ms'], 'median')} / {_p(m['title_ms'], 'p95')} | "
+                             f"{_p(m['complete_ms'], 'median')} / {_p(m['complete_ms'], 'p95')} |")
+        lines += ["", "Times from navigation start (Performance API marks `bezel:title` and `bezel:complete`).", ""]
     return "\n".join(lines) + "\n"
+
+
+def _attacker(a: dict[str, Any]) -> str:
+    if "outcomes" in a:
+        return (f"{a['attempts']} attempts: {a['outcomes']}; the buyer who came halfway: {a['buyer_first_try']} "
+                "on the first try")
+    if "answers" in a:
+        return f"{a['connections']} connections, answers {a['answers'] or 'none yet (still inside their timeouts)'}"
+    if "statuses" in a:
+        return f"{a['requests']} requests: HTTP {a['statuses']}"
+    return "-"

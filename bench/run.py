@@ -12,12 +12,12 @@ import sys
 import time
 from typing import Any
 
-from bench import attack, documents, env, orders, pages, scenarios, tracing_load, wrk
+from bench import attack, browser, documents, env, orders, pages, scaling, scenarios, tracing_load, wrk
 from bench.common import RESULTS, machine
 from bench.report import render
 
 SCENARIOS = ("product_page_30", "product_page_220", "warm_ceiling", "degraded", "storefront", "checkout",
-             "tracing", "trusted_vs_text", "document_attack", "under_attack")
+             "tracing", "trusted_vs_text", "document_attack", "under_attack", "browser", "scaling")
 
 
 def main() -> int:
@@ -77,6 +77,20 @@ def main() -> int:
             else:
                 results["under_attack"] = attack.under_attack(box, redis_url, rate=50, seconds=5 if q else 20)
                 _progress("under_attack", results)
+        if "browser" in only:
+            if not browser.available():
+                print("bench: Chromium is not installed (apt-get install chromium); the browser scenario is skipped",
+                      file=sys.stderr)
+            else:
+                results["browser"] = browser.page_loads(box, loads=5 if q else 30)
+                _progress("browser", results)
+        if "scaling" in only:
+            if not scaling.available():
+                print("bench: no redis-server; the scaling scenario is skipped", file=sys.stderr)
+            else:
+                results["scaling"] = scaling.single_vs_cluster(box, rate=60, seconds=5 if q else 20,
+                                                               orders=20 if q else 100)
+                _progress("scaling", results)
     stamp = machine()
     command = "make bench" + (" (quick)" if q else "")
     doc = {"command": command, "machine": stamp, "elapsed_s": round(time.time() - started), "results": results}

@@ -23,6 +23,7 @@ from gateway.edge.body import BodyReader
 from gateway.edge.clients import SamplingGuard, networks
 from gateway.services import running_services
 from gateway.settings import Settings
+from gateway.storefront import storefront_manifest, storefront_routes
 from gateway.upkeep import watch_queues
 from gateway.view import ASSETS_PATH, BUDGET_HEADER, BezelGraphQL
 from schema import build_schema
@@ -37,7 +38,8 @@ def create_app(settings: Settings, *, vendor_transport: httpx.AsyncBaseTransport
                           suggestions=not settings.production)
     docs = settings.documents
     apq = PersistedQueries(ttl_s=docs.apq_ttl_s, local_max_entries=docs.apq_local_max_entries) if docs.apq else None
-    documents = Documents(schema, manifest_path=docs.manifest, require_trusted=docs.require_trusted, apq=apq)
+    documents = Documents(schema, manifest_paths=[docs.manifest, storefront_manifest(settings.storefront)],
+                          require_trusted=docs.require_trusted, apq=apq)
     schema.operation_labels = frozenset(settings.gateway.operation_labels) | documents.operation_names
     trusted = networks(settings.gateway.trusted_proxies)
     view = BezelGraphQL(schema, documents, budget_ms=settings.gateway.budget_ms, graphiql=not settings.production,
@@ -87,6 +89,7 @@ def create_app(settings: Settings, *, vendor_transport: httpx.AsyncBaseTransport
             Route("/healthz", healthz),
             # In production these are on the admin port only (`gateway.admin`).
             *([] if settings.production else admin_routes()[1:]),
+            *storefront_routes(settings.storefront),
         ],
         middleware=middleware,
         lifespan=lifespan,

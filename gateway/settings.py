@@ -48,6 +48,8 @@ class GatewaySettings(QueryLimits):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # Gateway processes serving the port (`bezel serve` supervises them); 0: one per core.
+    workers: int = Field(default=1, ge=0, le=256)
     # A page must be answered inside this. Clients may lower it per request (x-bezel-budget-ms).
     budget_ms: int = Field(default=1200, ge=50, le=30_000)
     # Far above any real query or cart (a 50-line cart is ~6 KiB); refuses abuse before parsing.
@@ -124,6 +126,13 @@ class DocumentsSettings(_Section):
     apq_local_max_entries: int = Field(default=1_000, ge=10)
 
 
+class StorefrontSettings(_Section):
+    """The demo storefront (storefront/): its pages at /, its operations trusted like the manifest's."""
+
+    enabled: bool = True
+    root: str = "storefront"  # holds web/ (the pages) and persisted-query-manifest.json (their operations)
+
+
 class SandboxSettings(_Section):
     url: str = SANDBOX_URL  # where vendors without their own `url` are reached
 
@@ -142,6 +151,7 @@ class Settings(BaseSettings):
     admin: AdminSettings = AdminSettings()
     limits: LimitsSettings = LimitsSettings()
     documents: DocumentsSettings = DocumentsSettings()
+    storefront: StorefrontSettings = StorefrontSettings()
     sandbox: SandboxSettings = SandboxSettings()
     store: StoreConfig = StoreConfig()
     availability: AvailabilitySettings = AvailabilitySettings()

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +18,8 @@ from gateway.app import create_app
 from gateway.services import running_services
 from gateway.settings import Settings, load_settings
 from resolvers.context import Services
-from sandbox.handle import Sandbox, free_port, run_sandbox
+from sandbox.handle import Sandbox, run_sandbox
+from sandbox.redis_servers import RedisServer, redis_server_binary, run_redis_server  # noqa: F401 (tests use them from here)
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_REDIS_DB = 13  # tests own this db index and empty it; nothing else should use it
@@ -52,7 +49,9 @@ ROOMY = {"BEZEL_GATEWAY__BUDGET_MS": "5000", "BEZEL_CHECKOUT__REDIS_TIMEOUT_MS":
          # Every test request comes from one address: client budgets as if it were a whole crowd. The tests
          # about those budgets set their own.
          **{f"BEZEL_LIMITS__{b}": "100000/second" for b in ("PAGES", "CHECKOUT", "ORDER_LOOKUPS", "DECLINES")},
-         "BEZEL_CHECKOUT__MAX_IN_FLIGHT_PER_CLIENT": "1000", "BEZEL_ADMIN__PORT": "0"}
+         "BEZEL_CHECKOUT__MAX_IN_FLIGHT_PER_CLIENT": "1000", "BEZEL_ADMIN__PORT": "0",
+         # The demo storefront's operations would be trusted documents: tests of the storefront ask for it.
+         "BEZEL_STOREFRONT__ENABLED": "false"}
 
 
 def settings_for(sandbox: Sandbox, **env: str) -> Settings:
@@ -157,50 +156,3 @@ def error_codes(result: dict[str, Any]) -> list[tuple[str, str | None]]:
     return [(e["extensions"]["code"], e["extensions"].get("vendor")) for e in result.get("errors") or []]
 
 
-@dataclass
-class RedisServer:
-    """A redis-server this test started itself (so it may kill it)."""
-
-    port: int
-    process: subprocess.Popen[bytes]
-    binary: str
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def kill(self) -> None:
-        self.process.kill()
-        self.process.wait(timeout=10)
-
-    def start(self) -> None:
-        self.process = _spawn_redis(self.binary, self.port)
-
-
-def redis_server_binary() -> str | None:
-    return shutil.which("redis-server")
-
-
-def _spawn_redis(binary: str, port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return process
-        time.sleep(0.02)
-    process.kill()
-    raise RuntimeError(f"redis-server did not start on port {port}")
-
-
-@contextlib.contextmanager
-def run_redis_server(binary: str) -> Iterator[RedisServer]:
-    port = free_port()
-    server = RedisServer(port=port, process=_spawn_redis(binary, port), binary=binary)
-    try:
-        yield server
-    finally:
-        server.process.kill()
-        server.process.wait(timeout=10)

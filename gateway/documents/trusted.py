@@ -16,6 +16,7 @@ match its text is a 400. The codes are Apollo's, so Apollo Client's persisted-qu
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,15 +46,17 @@ def refused(status: int, code: str, message: str, reason: str) -> DocumentRefuse
 class Documents:
     """The manifest's operations (prepared and planned at startup) and the APQ registry."""
 
-    def __init__(self, schema: BezelSchema, *, manifest_path: str = "", require_trusted: bool = False,
+    def __init__(self, schema: BezelSchema, *, manifest_paths: Sequence[str] = (), require_trusted: bool = False,
                  apq: PersistedQueries | None = None) -> None:
+        """`manifest_paths`: [documents] manifest, and the demo storefront's when it is served."""
         self.schema = schema
         self.require_trusted = require_trusted
         self.apq = None if require_trusted else apq
         self.trusted: dict[str, Prepared] = {}
         self.operation_names: set[str] = set()
-        if manifest_path:
-            self._load(manifest_path)
+        for path in manifest_paths:
+            if path:
+                self._load(path)
 
     def _load(self, path: str) -> None:
         """Prepare and plan every operation; `ConfigError` naming every one that no longer validates."""

@@ -113,7 +113,8 @@ def render_svg(text: str, font: str, placement: str) -> str:
     family = FONTS.get(font, FONTS["serif"])
     inside = placement == "inside_band"
     band = "#d8b25a" if placement != "back" else "#c0c0c8"
-    path = "M 150 250 A 300 120 0 0 0 750 250" if inside else "M 150 170 A 300 120 0 0 1 750 170"
+    # Inside: along the lower band, where the inner surface shows; outside: along the top of the band.
+    path = "M 130 215 A 320 105 0 0 0 770 215" if inside else "M 150 170 A 300 120 0 0 1 750 170"
     return (
         '<svg xmlns="http://www.w3.org/2000/svg" width="900" height="360" viewBox="0 0 900 360">'
         '<defs><linearGradient id="metal" x1="0" x2="0" y1="0" y2="1">'

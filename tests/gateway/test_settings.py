@@ -31,8 +31,8 @@ def test_the_shipped_bezel_toml_shows_every_section_key_and_every_vendors_own_de
     """The file is the documentation: every key of every section, and each vendor's non-shared values."""
     raw = tomllib.loads((ROOT / "bezel.toml").read_text())
     defaults = Settings()
-    for section in ("gateway", "admin", "limits", "documents", "sandbox", "store", "availability", "cache", "redis",
-                    "checkout", "worker"):
+    for section in ("gateway", "admin", "limits", "documents", "storefront", "sandbox", "store", "availability",
+                    "cache", "redis", "checkout", "worker"):
         assert set(raw[section]) == set(getattr(defaults, section).model_dump()), section
     shared = VendorConfig().model_dump()
     for name, config in DEFAULT_VENDORS.items():
