@@ -41,10 +41,26 @@ class Process:
         return self.process.pid
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time the process has used so far."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks = os.sysconf("SC_CLK_TCK")
-        return (int(fields[11]) + int(fields[12])) / ticks
+        """User + system CPU time used so far by the process and the processes it runs (a `bezel serve`
+        supervisor's workers), children that exited included."""
+        return sum(_cpu(pid) for pid in _tree(self.pid))
+
+
+def _tree(pid: int) -> list[int]:
+    pids = [pid]
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        pids += _tree(int(child))
+    return pids
+
+
+def _cpu(pid: int) -> float:
+    """User + system time of the process and of its children that it has waited for."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:  # gone since it was listed
+        return 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    return sum(int(f) for f in fields[11:15]) / ticks
 
 
 @contextlib.contextmanager

@@ -148,6 +148,8 @@ class RedisConfig(_Strict):
     retry_after_ms: int = Field(default=500, ge=1)
     key_prefix: str = "bezel"
     max_connections: int = Field(default=64, ge=1)
+    # A Redis Cluster (the url names any node): commands go to each slot's master, failovers followed.
+    cluster: bool = False
 
 
 class CheckoutConfig(_Strict):
@@ -164,6 +166,11 @@ class CheckoutConfig(_Strict):
     max_in_flight_per_client: int = Field(default=1, ge=1)
     # Checkout's own Redis (never evicted: `noeviction`); empty: the shared [redis] url.
     redis_url: str = ""
+    # Whether redis_url is a Redis Cluster (without its own redis_url, checkout follows [redis] cluster).
+    redis_cluster: bool = False
+    # Replicas that must have an order before its buyer is told "confirmed" (Redis WAIT): with 1, a
+    # master lost right after a confirmation loses no order (its replica, promoted, has it). 0: no wait.
+    wait_replicas: int = Field(default=0, ge=0)
     # A request still running after this long (a crashed gateway) no longer blocks its key.
     in_flight_ttl_s: float = Field(default=120, gt=0)
     # The whole placeOrder (pricing, reservation, payment, confirmation) must finish within this.

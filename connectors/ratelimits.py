@@ -23,10 +23,11 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 from cachetools import TTLCache
 from limits import RateLimitItem, parse_many
-from limits.aio.storage import RedisStorage
+from limits.aio.storage import RedisClusterStorage, RedisStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
 from connectors.redisclient import SharedRedis
@@ -45,9 +46,7 @@ class RateLimits:
         self.redis = redis
         self.shared = None
         if redis is not None:
-            storage = RedisStorage("async+redis://localhost:6379", implementation="redispy",  # the pool decides
-                                   connection_pool=redis.client.connection_pool, key_prefix=redis.key("limits"))
-            self.shared = SlidingWindowCounterRateLimiter(storage)
+            self.shared = SlidingWindowCounterRateLimiter(_storage(redis))
         longest = max((i.get_expiry() for items in self.budgets.values() for i in items), default=60)
         self.local = LocalWindows(longest_s=longest)
         self._pending: TTLCache[tuple[str, ...], int] = TTLCache(MAX_TRACKED, ttl=longest)
@@ -107,6 +106,20 @@ async def _ask(limiter: SlidingWindowCounterRateLimiter, items: list[RateLimitIt
 def _wait(until: float) -> float:
     """Whole seconds to wait (at least one), as a Retry-After header says them."""
     return float(max(1, math.ceil(until - time.time())))
+
+
+def _storage(redis: SharedRedis) -> RedisStorage:
+    """The `limits` library's Redis storage, on the shared tier's own pool (a cluster: its own client, from
+    the same URL: the library builds cluster clients itself)."""
+    if redis.cluster:
+        url = urlsplit(redis.url)
+        auth = f"{url.username or ''}:{url.password}@" if url.password else ""
+        options = {"ssl": True} if url.scheme == "rediss" else {}
+        return RedisClusterStorage(f"async+redis+cluster://{auth}{url.hostname}:{url.port or 6379}",
+                                   implementation="redispy", key_prefix=redis.key("limits"),
+                                   socket_timeout=redis.timeout_s, socket_connect_timeout=redis.timeout_s, **options)
+    return RedisStorage("async+redis://localhost:6379", implementation="redispy",  # the pool decides
+                        connection_pool=redis.client.connection_pool, key_prefix=redis.key("limits"))
 
 
 class LocalWindows:

@@ -8,6 +8,7 @@ public port too, where load balancers look for it.
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
@@ -50,7 +51,8 @@ async def readyz(request: Request) -> Response:
         state = policy.breaker.state.value
         checks["vendors"][vendor] = {"breaker": state}
         degraded = degraded or state != "closed"
-    return JSONResponse({"status": "degraded" if degraded else "ok", "checks": checks})
+    return JSONResponse({"status": "degraded" if degraded else "ok", "checks": checks,
+                         "worker": {"pid": os.getpid()}})  # which of `bezel serve`'s workers answered
 
 
 async def _redis_check(services: Services) -> dict[str, Any]:

@@ -1,12 +1,14 @@
 """`bezel`: run the gateway, the sandbox, or both.
 
     bezel dev     [--port 8000] [--sandbox-port 8900] [--config PATH]   sandbox + gateway + workers (`make run`)
-    bezel serve   [--port 8000] [--config PATH]                         the gateway alone
+    bezel serve   [--port 8000] [--workers N] [--config PATH]           the gateway alone (N processes)
+    bezel reload  [--pid PID]                                           a running `serve` re-reads its config
     bezel worker  [--config PATH]                                       order sync and stock upkeep
     bezel sandbox [--port 8900] [--latency-scale 1.0]                   the vendor sandbox alone
     bezel config  [--config PATH]                                       the effective configuration
     bezel schema                                                        the GraphQL schema (SDL)
     bezel documents build DIR... [-o FILE] | check MANIFEST             trusted documents (manifests)
+    bezel orders show ID | dead | redrive --system S (--id ID | --all)   an order's sync; dead letters
 
 The sandbox (`dev`, `sandbox`) is imported only when asked for: it is not part of the production
 wheel or image, where those two commands say so and exit 2.
@@ -18,6 +20,8 @@ import argparse
 import asyncio
 import json
 import logging
+import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,7 +32,8 @@ from urllib.parse import urlsplit, urlunsplit
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from gateway import telemetry
+from gateway import orders as order_commands
+from gateway import supervisor, telemetry
 from gateway.admin import admin_app, healthz, prometheus_metrics
 from gateway.app import create_app
 from gateway.devredis import PrivateRedis
@@ -45,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # JSON lines for machines (serve, worker); text for people (dev, sandbox, config).
     telemetry.configure_logging("json" if args.run in (_serve, _worker) else "text")
-    if args.run in (_serve, _worker, _dev):
+    if args.run in (_worker, _dev) or (args.run is _serve and args.as_worker):  # not for the supervisor
         installed = telemetry.setup("bezel-worker" if args.run is _worker else "bezel-gateway")
     else:
         installed = None
@@ -120,19 +125,58 @@ def _worker(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve(args: argparse.Namespace) -> None:
-    settings = _settings(args)
+def _serve(args: argparse.Namespace) -> int:
+    """The supervisor (`gateway.supervisor`): binds the sockets, runs and replaces the workers."""
+    if args.as_worker:
+        return _serve_worker(args)
+    overrides: dict[str, Any] = {"admin": {"port": args.admin_port}} if args.admin_port is not None else {}
+    if args.workers is not None:
+        overrides["gateway"] = {"workers": args.workers}
+    settings = _settings(args, **overrides)
     host = args.host or settings.gateway.host
     port = args.port or settings.gateway.port
-    if args.admin_port is not None:
-        settings = _settings(args, admin={"port": args.admin_port})
-    app = create_app(settings)
-    servers = [gateway_server(app, settings, host=host, port=port)]
+    sockets = [supervisor.listen(host, port)]
     if settings.admin.port:  # /metrics and /readyz for the platform (in production, only there)
+        sockets.append(supervisor.listen(settings.admin.host, settings.admin.port))
         log.info("admin (metrics, readiness) on http://%s:%s", settings.admin.host, settings.admin.port)
-        servers.append(server(admin_app(app), host=settings.admin.host, port=settings.admin.port, access_log=False,
-                              log_level="warning"))
-    asyncio.run(serve_all(*servers))
+    log.info("gateway on http://%s:%s", host, port)
+    config = args.config
+    bound = (settings.gateway.host, settings.gateway.port, settings.admin.host, settings.admin.port)
+    return supervisor.Supervisor(
+        command=supervisor.worker_command(config, [s.fileno() for s in sockets], admin=len(sockets) > 1),
+        sockets=sockets, count=supervisor.worker_count(settings.gateway.workers),
+        reload_settings=lambda: _settings(args, **overrides), bound=bound).run()
+
+
+def _serve_worker(args: argparse.Namespace) -> int:
+    """One worker: the gateway on the supervisor's sockets, its own event loop."""
+    settings = _settings(args)
+    fds = [int(fd) for fd in args.as_worker.split(",")]
+    app = create_app(settings)
+    servers = [gateway_server(app, settings, fd=fds[0])]
+    if len(fds) > 1:
+        servers.append(server(admin_app(app), fd=fds[1], access_log=False, log_level="warning"))
+
+    async def ready(stop: asyncio.Event) -> None:
+        while not all(s.started for s in servers) and not stop.is_set():  # noqa: ASYNC110 (uvicorn has no event)
+            await asyncio.sleep(0.02)
+        if args.ready_fd is not None:
+            supervisor.notify_ready(args.ready_fd)
+
+    asyncio.run(serve_all(*servers, background=[ready]))
+    return 0
+
+
+def _reload(args: argparse.Namespace) -> int:
+    """`bezel reload`: SIGHUP to the `bezel serve` supervisor (the one on this machine or container)."""
+    pids = [args.pid] if args.pid else supervisor.find_supervisors()
+    if len(pids) != 1:
+        print(f"bezel reload: {'no' if not pids else len(pids)} `bezel serve` supervisor(s) found; "
+              "name one with --pid", file=sys.stderr)
+        return 2
+    os.kill(pids[0], signal.SIGHUP)
+    print(f"bezel reload: asked process {pids[0]} to reload its configuration (its log says how it went)")
+    return 0
 
 
 def _sandbox(args: argparse.Namespace) -> int:
@@ -168,6 +212,10 @@ def _documents(args: argparse.Namespace) -> int:
     if args.action == "build":
         return commands.build(args.paths, args.output)
     return commands.check(args.paths[0], _settings(args))
+
+
+def _orders(args: argparse.Namespace) -> int:
+    return order_commands.run(args, _settings(args))
 
 
 def _redact(url: str) -> str:
@@ -209,7 +257,15 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (default from config: 8000)")
     serve.add_argument("--admin-port", type=int, help="port for /metrics and /readyz (default from config: 8001; "
                        "0: none)")
+    serve.add_argument("--workers", type=int, help="gateway processes on the port (default from config: 1; "
+                       "0: one per core)")
+    serve.add_argument("--as-worker", help=argparse.SUPPRESS)  # set by the supervisor: the sockets' fds
+    serve.add_argument("--ready-fd", type=int, help=argparse.SUPPRESS)
     serve.set_defaults(run=_serve)
+
+    reload = sub.add_parser("reload", help="make a running `bezel serve` read its configuration again (SIGHUP)")
+    reload.add_argument("--pid", type=int, help="the supervisor's process id (default: the one found here)")
+    reload.set_defaults(run=_reload)
 
     config = sub.add_parser("config", help="print the effective configuration as JSON")
     config_arg(config)
@@ -224,6 +280,10 @@ def _parser() -> argparse.ArgumentParser:
     documents.add_argument("paths", nargs="+", help="build: .graphql files or folders; check: the manifest")
     documents.add_argument("-o", "--output", help="build: write the manifest here (default: stdout)")
     documents.set_defaults(run=_documents)
+
+    orders = sub.add_parser("orders", help="an order's downstream sync, the dead letters, and redriving them")
+    order_commands.add_arguments(orders, config_arg)
+    orders.set_defaults(run=_orders)
 
     sandbox = sub.add_parser("sandbox", help="run the vendor sandbox (flags: bezel sandbox --help)", add_help=False)
     sandbox.add_argument("sandbox_args", nargs=argparse.REMAINDER)

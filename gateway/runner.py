@@ -13,6 +13,8 @@ import uvicorn
 from gateway.edge.protocol import GuardedHttpTools
 from gateway.settings import Settings
 
+DRAIN_MARGIN_S = 2.0
+
 
 class _Server(uvicorn.Server):
     @contextlib.contextmanager
@@ -22,24 +24,33 @@ class _Server(uvicorn.Server):
         yield
 
 
-def server(app: Any, *, host: str, port: int, access_log: bool = True, log_level: str = "info",
-           http: type[Any] | None = None) -> uvicorn.Server:
+def server(app: Any, *, host: str = "127.0.0.1", port: int = 0, fd: int | None = None,
+           access_log: bool = True, log_level: str = "info", http: type[Any] | None = None,
+           drain_s: float = 5.0) -> uvicorn.Server:
     """A uvicorn server; `http` is its HTTP protocol class (the gateway's guards its headers).
 
     uvicorn's own X-Forwarded-For handling is off: it would trust 127.0.0.1 whatever the config says
     and rewrite the peer before `gateway.edge.clients` (the one place that decides who a client is)
     sees it."""
-    return _Server(uvicorn.Config(app, host=host, port=port, access_log=access_log, log_level=log_level,
-                                  log_config=None, lifespan="auto", timeout_graceful_shutdown=5,
+    return _Server(uvicorn.Config(app, host=host, port=port, fd=fd, access_log=access_log, log_level=log_level,
+                                  log_config=None, lifespan="auto", timeout_graceful_shutdown=drain_s,
                                   http=http or "auto", proxy_headers=False))
 
 
-def gateway_server(app: Any, settings: Settings, *, host: str, port: int) -> uvicorn.Server:
-    """The public server: headers bounded in time, size and count (`gateway.edge.protocol`)."""
+def gateway_server(app: Any, settings: Settings, *, fd: int | None = None, host: str = "127.0.0.1", port: int = 0
+                   ) -> uvicorn.Server:
+    """The public server (on the supervisor's socket, or its own for `bezel dev`): headers bounded in
+    time, size and count (`gateway.edge.protocol`); on SIGTERM, in-flight requests get the longest
+    budget (checkout's) and a margin to finish."""
     g = settings.gateway
     http = GuardedHttpTools.with_limits(header_timeout_s=g.header_timeout_ms / 1000,
                                         max_header_bytes=g.max_header_bytes, max_headers=g.max_headers)
-    return server(app, host=host, port=port, access_log=False, http=http)
+    return server(app, host=host, port=port, fd=fd, access_log=False, http=http, drain_s=drain_seconds(settings))
+
+
+def drain_seconds(settings: Settings) -> float:
+    """How long a stopping worker lets its in-flight requests run: the longest budget, plus a margin."""
+    return max(settings.gateway.budget_ms, settings.checkout.budget_ms) / 1000 + DRAIN_MARGIN_S
 
 
 async def serve_all(*servers: uvicorn.Server,

@@ -4,7 +4,9 @@ One consumer group per downstream system (erp, wms, crm, insurance) reads the or
 own pace. An entry is acknowledged when its system has the order; a failure leaves it pending and it
 is retried with exponential backoff (the same mechanism reclaims the entries of a crashed consumer,
 whose pending entries simply grow idle); after `max_deliveries` it moves to the dead-letter stream
-and the order shows that system FAILED. Alongside run the stock and queue upkeep (`gateway.upkeep`).
+and the order shows that system FAILED. An entry put back by `bezel orders redrive` names its one system;
+the other groups acknowledge it without calling anything. Alongside run the stock and queue upkeep
+(`gateway.upkeep`).
 """
 
 from __future__ import annotations
@@ -116,6 +118,9 @@ class GroupWorker:
             await self._handle(entry)
 
     async def _handle(self, entry: StreamEntry) -> None:
+        if not entry.is_for(self.group):  # redriven for another system (`bezel orders redrive`): not ours
+            await self.store.stream.ack(self.group, entry.id)
+            return
         order_id = entry.fields.get("order_id", "")
         try:
             found = await self.store.orders.get(order_id) if order_id else None
@@ -166,14 +171,16 @@ class GroupWorker:
         span = trace.get_current_span()
         span.set_status(StatusCode.ERROR, reason)
         if not retriable or attempts >= self.config.max_deliveries:
+            # FAILED before the move: once the dead letter exists, `bezel orders redrive` may reset the state,
+            # and a FAILED written after it would undo that.
+            if has_order:
+                await self.store.orders.set_sync(order_id, DownstreamState(self.group, SyncStatus.FAILED, attempts,
+                                                                    reason, time.time()))
             await self.store.stream.dead_letter(self.group, entry, reason)
             span.add_event("dead_letter", {"bezel.reason": reason, "bezel.attempts": attempts})
             SYNC_OUTCOMES.add(1, {"system": self.group, "result": "dead_lettered"})
             log.error("order %s: %s gave up after %d attempt(s) (%s); entry %s moved to the dead-letter stream",
                       order_id or "?", self.group, attempts, reason, entry.id)
-            if has_order:
-                await self.store.orders.set_sync(order_id, DownstreamState(self.group, SyncStatus.FAILED, attempts,
-                                                                    reason, time.time()))
             return
         SYNC_OUTCOMES.add(1, {"system": self.group, "result": "failed"})
         span.add_event("retry_scheduled", {"bezel.reason": reason, "bezel.attempts": attempts})

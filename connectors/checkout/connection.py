@@ -11,16 +11,15 @@ Unlike the page cache, checkout does not degrade: if Redis fails, checkout is un
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from redis.exceptions import RedisError
+from redis.asyncio.cluster import RedisCluster
 
 from connectors.config import CheckoutConfig, RedisConfig
 from connectors.errors import CheckoutUnavailable
-from connectors.redisclient import connect
+from connectors.redisclient import bounded, connect, failures
 
 T = TypeVar("T")
 TAG = "{checkout}"
@@ -71,16 +70,33 @@ class CheckoutRedis:
         self.timeout_s = config.redis_timeout_ms / 1000
         # No socket timeout: every call is bounded by `do`'s asyncio timeout instead, which also lets a
         # blocking stream read wait longer than an ordinary command.
+        self.cluster = config.redis_cluster if config.redis_url else redis.cluster
+        self.wait_replicas = config.wait_replicas
+        self._failures = failures(cluster=self.cluster)
         self.client = connect(url, max_connections=redis.max_connections, timeout_s=self.timeout_s,
-                              socket_timeout_s=None)
+                              socket_timeout_s=None, cluster=self.cluster)
         self.keys = Keys.under(redis.key_prefix)
 
     async def do(self, operation: Callable[[], Awaitable[T]], *, extra_s: float = 0.0) -> T:
         try:
-            async with asyncio.timeout(self.timeout_s + extra_s):
-                return await operation()
-        except (RedisError, OSError, TimeoutError) as exc:
+            return await bounded(operation(), self.timeout_s + extra_s, detach=self.cluster)
+        except self._failures as exc:
             raise CheckoutUnavailable(detail=f"checkout store: {type(exc).__name__}: {exc}") from exc
+
+    async def replicated(self, key: str) -> None:
+        """Return once `wait_replicas` replicas have every write so far to `key`'s node (Redis WAIT);
+        `CheckoutUnavailable` if they do not within the timeout (the write may yet be lost)."""
+        if not self.wait_replicas:
+            return
+        timeout_ms = max(1, int(self.timeout_s * 500))  # half the call's bound: WAIT answers before it
+        if isinstance(self.client, RedisCluster):
+            node = self.client.get_node_from_key(key)
+            acked = await self.do(lambda: self.client.execute_command("WAIT", self.wait_replicas, timeout_ms,
+                                                                      target_nodes=node))
+        else:
+            acked = await self.do(lambda: self.client.wait(self.wait_replicas, timeout_ms))
+        if int(acked) < self.wait_replicas:
+            raise CheckoutUnavailable(detail=f"checkout store: {acked} of {self.wait_replicas} replicas acknowledged")
 
     def script(self, source: str) -> Any:
         return self.client.register_script(source)

@@ -186,3 +186,39 @@ local n = tonumber(redis.call('GET', KEYS[1]) or '0')
 if n <= 1 then return redis.call('DEL', KEYS[1]) end
 return redis.call('DECR', KEYS[1])
 """
+
+# KEYS: dead letters, stream, order, sync. ARGV: system, order id, stream max length, PENDING state json,
+#       traceparent, dead-letter id1, id2, ...
+# `bezel orders redrive`: one order's dead-lettered sync to one system goes back on the stream, in one step:
+# the named dead letters still there (and still this order's, for this system) are deleted, the system's
+# sync state becomes the given PENDING one, and one entry naming the system ('system' field: the other
+# groups acknowledge it without calling anything) is added. Whoever comes second (a rerun, an operator
+# racing another) finds no dead letter left and adds nothing. Returns {'redriven', entry id}; {'none'}: no
+# named dead letter left; {'no_order'}: the order (or its sync states) is gone, the dead letters stay;
+# {'synced'}: the system has the order already, the dead letters are deleted and nothing is queued.
+REDRIVE = """
+local system, order = ARGV[1], ARGV[2]
+local alive = {}
+for i = 6, #ARGV do
+  local found = redis.call('XRANGE', KEYS[1], ARGV[i], ARGV[i])
+  if #found == 1 then
+    local fields, group, id = found[1][2], nil, nil
+    for j = 1, #fields, 2 do
+      if fields[j] == 'group' then group = fields[j + 1] elseif fields[j] == 'order_id' then id = fields[j + 1] end
+    end
+    if group == system and id == order then table.insert(alive, ARGV[i]) end
+  end
+end
+if #alive == 0 then return {'none'} end
+if redis.call('EXISTS', KEYS[3]) == 0 or redis.call('EXISTS', KEYS[4]) == 0 then return {'no_order'} end
+local current = redis.call('HGET', KEYS[4], system)
+if current and cjson.decode(current).status == 'SYNCED' then
+  redis.call('XDEL', KEYS[1], unpack(alive))
+  return {'synced'}
+end
+redis.call('HSET', KEYS[4], system, ARGV[4])
+local entry = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'order_id', order, 'system', system,
+                         'redrive_of', alive[1], 'traceparent', ARGV[5])
+redis.call('XDEL', KEYS[1], unpack(alive))
+return {'redriven', entry}
+"""

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -21,6 +24,7 @@ class OrderRecords:
         self.idempotency = idempotency
         self.stream_max_len = stream_max_len
         self._confirm = redis.script(lua.CONFIRM)
+        self._redrive = redis.script(lua.REDRIVE)
 
     async def confirm(self, order: Order, *, token_hash: str, key_digest: str, idempotency_record: str,
                       idempotency_ttl_s: float, retention_s: float, traceparent: str = "") -> bool:
@@ -37,7 +41,10 @@ class OrderRecords:
         keys = self.redis.keys
         script_keys = [keys.reservations, keys.expiry, keys.key("order", order.id), keys.key("sync", order.id),
                        self.idempotency.key(key_digest), keys.stream]
-        return bool(await self.redis.do(lambda: self._confirm(keys=script_keys, args=args)))
+        confirmed = bool(await self.redis.do(lambda: self._confirm(keys=script_keys, args=args)))
+        if confirmed:
+            await self.redis.replicated(keys.stream)  # no buyer is told "confirmed" of an order a failover could lose
+        return confirmed
 
     async def get(self, order_id: str) -> tuple[Order, str] | None:
         """The order and its token's hash, or None."""
@@ -47,6 +54,9 @@ class OrderRecords:
         doc = json.loads(raw)
         return _ORDER.validate_python(doc["order"]), doc["token"]
 
+    async def exists(self, order_id: str) -> bool:
+        return bool(await self.redis.do(lambda: self.redis.client.exists(self.redis.keys.key("order", order_id))))
+
     async def sync_states(self, order_id: str) -> dict[str, DownstreamState]:
         raw = await self.redis.do(lambda: self.redis.client.hgetall(self.redis.keys.key("sync", order_id)))
         return {text(k): _state_from(text(k), v) for k, v in raw.items()}
@@ -54,6 +64,40 @@ class OrderRecords:
     async def set_sync(self, order_id: str, state: DownstreamState) -> None:
         key = self.redis.keys.key("sync", order_id)
         await self.redis.do(lambda: self.redis.client.hset(key, state.system, _state_json(state)))
+
+    async def redrive(self, order_id: str, system: DownstreamSystem, dead_letter_ids: Sequence[str], *,
+                      last_error: str | None, traceparent: str = "") -> Redriven:
+        """Put an order's dead-lettered sync to `system` back on the stream, for that system only, in one step
+        (see `lua.REDRIVE`): the sync state becomes PENDING with its attempts reset to 0 (the worker gives up
+        after `max_deliveries` attempts counted from it, so a redrive gets a full set; `last_error` stays what
+        made it give up), and the dead letters named are deleted. Safe to repeat: a second call finds no dead
+        letter and adds nothing."""
+        keys = self.redis.keys
+        pending = _state_json(DownstreamState(system, SyncStatus.PENDING, 0, last_error, time.time()))
+        script_keys = [keys.dead_letters, keys.stream, keys.key("order", order_id), keys.key("sync", order_id)]
+        args = [str(system), order_id, self.stream_max_len, pending, traceparent, *dead_letter_ids]
+        reply = await self.redis.do(lambda: self._redrive(keys=script_keys, args=args))
+        outcome = text(reply[0])
+        if outcome == REDRIVEN:
+            await self.redis.replicated(keys.stream)  # no operator is told "redriven" of a step a failover could lose
+        return Redriven(order_id, system, outcome, text(reply[1]) if outcome == REDRIVEN else None)
+
+
+REDRIVEN = "redriven"  # the outcomes of a redrive, as `lua.REDRIVE` returns them
+NOT_DEAD = "none"
+NO_ORDER = "no_order"
+ALREADY_SYNCED = "synced"
+
+
+@dataclass(frozen=True)
+class Redriven:
+    """What a redrive did: `outcome` is one of REDRIVEN (queued as `entry_id`), NOT_DEAD (no dead letter: redriven
+    already), NO_ORDER (the order is gone; its dead letters stay), ALREADY_SYNCED (dead letters deleted)."""
+
+    order_id: str
+    system: DownstreamSystem
+    outcome: str
+    entry_id: str | None = None
 
 
 def _state_json(state: DownstreamState) -> str:

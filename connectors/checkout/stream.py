@@ -1,14 +1,22 @@
-"""The order stream: one consumer group per downstream system, reclaiming, and a dead-letter stream."""
+"""The order stream: one consumer group per downstream system, reclaiming, and a dead-letter stream.
+
+Every group reads every entry. An entry written at checkout is for every system the order names; one
+written by `bezel orders redrive` carries a `system` field and is for that system only (the other groups
+acknowledge it without calling anything).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from redis.exceptions import ResponseError
 
 from connectors.checkout.connection import CheckoutRedis, text
+
+TARGET = "system"  # the field naming the one system an entry is for (lua.REDRIVE writes it)
 
 
 @dataclass(frozen=True)
@@ -17,12 +25,50 @@ class StreamEntry:
     fields: dict[str, str]
     deliveries: int = 1
 
+    def is_for(self, group: str) -> bool:
+        """Whether this group's system should sync the entry (all do, unless the entry names one)."""
+        return _is_for(self.fields, group)
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """An entry a consumer group gave up on, as the dead-letter stream holds it (order ids only)."""
+
+    id: str  # in the dead-letter stream
+    order_id: str  # "" for an entry that had none (poison)
+    system: str  # the consumer group that gave up
+    reason: str
+    deliveries: int
+    at: float  # when it was dead-lettered (epoch seconds, Redis's clock: from its id)
+    entry_id: str  # the order-stream entry it was
+    traceparent: str = ""
+
+
+@dataclass(frozen=True)
+class QueuedEntry:
+    """An order's entry that a consumer group has not acknowledged yet."""
+
+    id: str
+    delivered: bool  # True: read by a consumer, being synced or waiting for its retry; False: not read yet
+    deliveries: int = 0
+    idle_ms: int | None = None
+    consumer: str | None = None
+
+
+@dataclass(frozen=True)
+class OrderQueue:
+    """Where one order's entries stand in each consumer group."""
+
+    entries: dict[str, list[QueuedEntry]]  # group -> its unacknowledged entries for the order (usually none)
+    missing_groups: list[str]  # groups that do not exist yet (no worker has run for them)
+    complete: bool  # False if a pending list or the backlog was longer than what was looked at
+
 
 class OrderStream:
     def __init__(self, redis: CheckoutRedis) -> None:
         self.redis = redis
         self.name = redis.keys.stream
-        self.dead_letters = redis.keys.dead_letters
+        self.dead_name = redis.keys.dead_letters
 
     async def ensure_group(self, group: str) -> None:
         """Create the consumer group (from the stream's start, so no order placed before it is missed)."""
@@ -72,7 +118,7 @@ class OrderStream:
 
         async def move() -> None:
             async with self.redis.client.pipeline(transaction=True) as pipe:
-                pipe.xadd(self.dead_letters, fields)
+                pipe.xadd(self.dead_name, fields)
                 pipe.xack(self.name, group, entry.id)
                 await pipe.execute()
 
@@ -87,8 +133,94 @@ class OrderStream:
         return 0, 0
 
     async def dead_letter_count(self) -> int:
-        return int(await self.redis.do(lambda: self.redis.client.xlen(self.dead_letters)))
+        return int(await self.redis.do(lambda: self.redis.client.xlen(self.dead_name)))
+
+    async def dead_letters(self, *, system: str | None = None, order_ids: Collection[str] | None = None,
+                           page: int = 500) -> list[DeadLetter]:
+        """Dead letters, newest first: all, or only one system's, or only these orders'. Reads the whole
+        dead-letter stream (each entry there waits for an operator; there are few)."""
+        client, found, upper = self.redis.client, [], "+"
+        while True:
+            batch = list(await self.redis.do(partial(client.xrevrange, self.dead_name, max=upper, min="-",
+                                                     count=page)) or [])
+            for raw_id, raw in batch:
+                letter = _dead_letter(text(raw_id), _fields(raw))
+                if (system is None or letter.system == system) and (order_ids is None or letter.order_id in order_ids):
+                    found.append(letter)
+            if len(batch) < page:
+                return found
+            upper = f"({text(batch[-1][0])}"
+
+    async def queued(self, order_id: str, groups: Iterable[str], *, scan: int = 10_000) -> OrderQueue:
+        """Where `order_id`'s entries stand in each group: delivered and not acknowledged (being synced, or
+        waiting for a retry), or not read yet. Looks at up to `scan` pending entries per group and `scan`
+        entries of the backlog, so its cost is bounded whatever the stream's length."""
+        client, wanted = self.redis.client, [str(g) for g in groups]
+
+        async def info() -> list[dict[Any, Any]]:
+            try:
+                return list(await client.xinfo_groups(self.name))
+            except ResponseError as exc:  # no stream yet: no order was ever placed
+                if "no such key" in str(exc).lower():
+                    return []
+                raise
+
+        last = {text(g["name"]): text(g["last-delivered-id"]) for g in await self.redis.do(info)}
+        present = [g for g in wanted if g in last]
+        pending: dict[str, list[Any]] = {
+            g: await self.redis.do(partial(client.xpending_range, self.name, g, min="-", max="+", count=scan))
+            for g in present}
+        backlog: dict[str, dict[str, str]] = {}
+        if present:
+            start = min((last[g] for g in present), key=_id_order)
+            read = list(await self.redis.do(partial(client.xrange, self.name, min=f"({start}", max="+",
+                                                    count=scan)) or [])
+            backlog = {text(i): _fields(f) for i, f in read}
+        fields = {**await self._fields_of({text(p["message_id"]) for ps in pending.values() for p in ps}
+                                          - backlog.keys()), **backlog}
+        entries: dict[str, list[QueuedEntry]] = {g: [] for g in wanted}
+        for g in present:
+            ours = {i for i, f in fields.items() if f.get("order_id") == order_id and _is_for(f, g)}
+            entries[g] += [QueuedEntry(text(p["message_id"]), True, int(p["times_delivered"]),
+                                       int(p["time_since_delivered"]), text(p["consumer"]))
+                           for p in pending[g] if text(p["message_id"]) in ours]
+            entries[g] += [QueuedEntry(i, False) for i in sorted(ours & backlog.keys(), key=_id_order)
+                           if _id_order(i) > _id_order(last[g])]
+        complete = len(backlog) < scan and all(len(ps) < scan for ps in pending.values())
+        return OrderQueue(entries, [g for g in wanted if g not in last], complete)
+
+    async def _fields_of(self, ids: Collection[str]) -> dict[str, dict[str, str]]:
+        """The fields of these entries (those still in the stream), in one round trip."""
+        if not ids:
+            return {}
+
+        async def read() -> list[Any]:
+            async with self.redis.client.pipeline(transaction=False) as pipe:
+                for entry_id in ids:
+                    pipe.xrange(self.name, min=entry_id, max=entry_id)
+                return list(await pipe.execute())
+
+        replies: list[list[Any]] = await self.redis.do(read)
+        return {text(i): _fields(f) for reply in replies for i, f in reply}
 
 
 def _fields(fields: dict[Any, Any]) -> dict[str, str]:
     return {text(k): text(v) for k, v in fields.items()}
+
+
+def _is_for(fields: dict[str, str], group: str) -> bool:
+    target = fields.get(TARGET)
+    return not target or target == group
+
+
+def _id_order(entry_id: str) -> tuple[int, int]:
+    """A stream id ("ms-seq") as something that sorts like Redis sorts ids."""
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _dead_letter(letter_id: str, fields: dict[str, str]) -> DeadLetter:
+    return DeadLetter(id=letter_id, order_id=fields.get("order_id", ""), system=fields.get("group", ""),
+                      reason=fields.get("reason", ""), deliveries=int(fields.get("deliveries") or 0),
+                      at=_id_order(letter_id)[0] / 1000, entry_id=fields.get("entry_id", ""),
+                      traceparent=fields.get("traceparent", ""))

@@ -20,10 +20,9 @@ from typing import Any, Generic, TypeVar
 import orjson
 from cachetools import LRUCache
 from pydantic import TypeAdapter, ValidationError
-from redis.asyncio import Redis
 
 from connectors.config import CacheConfig
-from connectors.redisclient import SharedRedis
+from connectors.redisclient import AnyRedis, SharedRedis, read_many
 from connectors.telemetry import Tally
 
 T = TypeVar("T")
@@ -124,7 +123,7 @@ class TieredCache:
     async def _read_shared(self, keys: list[str], result_type: Any) -> dict[str, Entry[Any]]:
         assert self.redis is not None
         shared_keys = [self.redis.key("cache", k) for k in keys]
-        raws = await self.redis.call(lambda r: r.mget(shared_keys), None) or [None] * len(keys)
+        raws = await self.redis.call(lambda r: read_many(r, shared_keys), None) or [None] * len(keys)
         hits = sum(raw is not None for raw in raws)
         if hits:
             CACHE_LOOKUPS.add(hits, _REDIS_HIT)
@@ -158,7 +157,7 @@ class TieredCache:
             redis = self.redis
             payloads = {redis.key("cache", k): encode(v, result_type, stored_at, expires_at) for k, v in values.items()}
 
-            async def write(r: Redis) -> None:
+            async def write(r: AnyRedis) -> None:
                 async with r.pipeline(transaction=False) as pipe:
                     for shared_key, payload in payloads.items():
                         pipe.set(shared_key, payload, px=max(1, int(keep_s * 1000)))

@@ -120,7 +120,8 @@ def test_the_dockerfile_builds_a_slim_non_root_image_from_the_lock_file() -> Non
         text = text.replace(f"${{{name}}}", default)
     stages = re.findall(r"^FROM\s+(\S+)(?:\s+AS\s+(\S+))?", text, flags=re.MULTILINE)
     assert len(stages) >= 2, "multi-stage"
-    assert all("slim" in image for image, _ in stages if not image.startswith("ghcr.io/astral-sh/uv"))
+    named = {stage for _, stage in stages}
+    assert all("slim" in image for image, _ in stages if image not in named)  # bases; the rest build on them
     assert "sandbox" in {stage for _, stage in stages}, "the sandbox has its own target"
     assert re.search(r"uv sync --locked --no-dev", text), "installs exactly the lock file, without dev tools"
     final = text[text.rindex("FROM"):]
@@ -128,9 +129,9 @@ def test_the_dockerfile_builds_a_slim_non_root_image_from_the_lock_file() -> Non
     user = re.findall(r"^USER\s+(\S+)", final, flags=re.MULTILINE)
     assert user
     assert user[-1] not in {"root", "0"}
-    assert re.search(r"^HEALTHCHECK .*\n?.*/healthz", final, flags=re.MULTILINE)
+    assert re.search(r"^HEALTHCHECK (.*\\\n)*.*/healthz", final, flags=re.MULTILINE)
     assert re.search(r'^ENTRYPOINT \["bezel"\]', final, flags=re.MULTILINE)
-    cmd = re.search(r'^CMD \["(\w+)"\]', final, flags=re.MULTILINE)
+    cmd = re.search(r'^CMD \["(\w+)"', final, flags=re.MULTILINE)
     assert cmd is not None
     assert cmd.group(1) == "serve"
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
