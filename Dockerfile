@@ -78,4 +78,5 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
     CMD ["python", "-c", \
          "import os, urllib.request as u; u.urlopen('http://127.0.0.1:%s/healthz' % os.getenv('BEZEL_GATEWAY__PORT', '8000'), timeout=2)"]
 ENTRYPOINT ["bezel"]
-CMD ["serve", "--host", "0.0.0.0"]
+# One worker: what Kubernetes wants (it scales pods). On a VM or in compose: --workers 0 (one per core).
+CMD ["serve", "--host", "0.0.0.0", "--workers", "1"]

@@ -3,8 +3,9 @@ without @defer (headless Chromium, Debian's; the demo storefront served by `beze
 
 Each load is a new shopper (a fresh browser context, its own ZIP and engraving text, so tax, insurance
 and engraving are asked live) on the README's page; the storefront marks `bezel:title` when the title
-is on screen and `bezel:complete` when every part is (Performance API, from navigation start). The
-same page asks for one JSON answer with `?defer=0`.
+is on screen and `bezel:complete` when every part is (Performance API, from navigation start), and
+`bezel:request` when it sends the product query (before it: the page's own HTML, modules and the
+operations' manifest). The same page asks for one JSON answer with `?defer=0`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from bench.pages import NY_ZIPS, STANDARD
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 MARKS = """() => ({
+  request: performance.getEntriesByName("bezel:request")[0]?.startTime,
   title: performance.getEntriesByName("bezel:title")[0]?.startTime,
   complete: performance.getEntriesByName("bezel:complete")[0]?.startTime,
 })"""
@@ -44,14 +46,16 @@ def page_loads(box: env.Sandbox, *, loads: int) -> dict[str, Any]:
                 _load(browser, f"{gw.url}/products/{STANDARD}?zip=10001")  # the browser's own first-load costs
                 row: dict[str, Any] = {}
                 for mode, flag in (("defer", ""), ("no_defer", "&defer=0")):
-                    title, complete = [], []
+                    title, complete, after_request = [], [], []
                     for _ in range(loads):
                         shopper += 1
                         marks = _load(browser, f"{gw.url}/products/{STANDARD}?zip={NY_ZIPS[3000 + shopper]}"
                                                f"&engraving=Love+{shopper:04d}{flag}")
                         title.append(marks["title"])
                         complete.append(marks["complete"])
-                    row[mode] = {"title_ms": percentiles(title), "complete_ms": percentiles(complete)}
+                        after_request.append(marks["title"] - marks["request"])
+                    row[mode] = {"title_ms": percentiles(title), "complete_ms": percentiles(complete),
+                                 "title_after_request_ms": percentiles(after_request)}
                 row["title_saved_ms"] = round(row["no_defer"]["title_ms"]["median"]
                                               - row["defer"]["title_ms"]["median"], 1)
                 out[case] = row
@@ -68,7 +72,7 @@ def _load(browser: Any, url: str) -> dict[str, float]:
         page.goto(url)
         page.wait_for_function("document.body.dataset.pageState === 'complete'", timeout=15_000)
         marks = page.evaluate(MARKS)
-        if marks["title"] is None or marks["complete"] is None:
+        if None in marks.values():
             raise RuntimeError(f"the storefront did not mark its title and completion: {marks}")
         return marks
     finally:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import selectors
 import signal
@@ -44,8 +45,18 @@ MAX_PAUSE_S = 10.0
 
 
 def worker_count(configured: int) -> int:
-    """`[gateway] workers`: 0 is one per core this process may run on."""
-    return configured or len(os.sched_getaffinity(0))
+    """`[gateway] workers`: 0 is one per core this process may use: the cores it may run on, or fewer
+    if its cgroup (a container's `--cpus`, a pod's CPU limit) allows less CPU time than that."""
+    if configured:
+        return configured
+    cores = len(os.sched_getaffinity(0))
+    try:
+        quota, period = open("/sys/fs/cgroup/cpu.max").read().split()  # noqa: SIM115
+    except (OSError, ValueError):
+        return cores
+    if quota == "max":
+        return cores
+    return max(1, min(cores, math.ceil(int(quota) / int(period))))
 
 
 def listen(host: str, port: int) -> socket.socket:
