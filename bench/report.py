@@ -14,7 +14,8 @@ def _p(stats: dict[str, float] | None, key: str) -> str:
 
 
 def render(doc: dict[str, Any]) -> str:
-    r = doc["results"]
+    failed = {k: v["error"] for k, v in doc["results"].items() if isinstance(v, dict) and "error" in v}
+    r = {k: v for k, v in doc["results"].items() if k not in failed}
     m = doc["machine"]
     lines = [
         "# Bezel benchmarks",
@@ -225,6 +226,8 @@ def render(doc: dict[str, Any]) -> str:
         lines += ["", "Times from navigation start (Performance API marks `bezel:title` and `bezel:complete`); "
                   "\"after the query left\" from `bezel:request` (before it, the page loads its HTML, modules and "
                   "the operations' manifest).", ""]
+    if failed:
+        lines += ["## Scenarios that failed in this run", "", *(f"- `{k}`: {v}" for k, v in failed.items()), ""]
     sc = r.get("scaling")
     if sc:
         lines += [f"## 12. Two worker processes on one Redis node vs a 3-master Redis Cluster (new shoppers at "

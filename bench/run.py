@@ -10,6 +10,8 @@ import argparse
 import json
 import sys
 import time
+import traceback
+from collections.abc import Callable
 from typing import Any
 
 from bench import attack, browser, documents, env, orders, pages, scaling, scenarios, tracing_load, wrk
@@ -33,64 +35,43 @@ def main() -> int:
     results: dict[str, Any] = {}
     started = time.time()
     with env.sandbox() as box:
-        if "product_page_30" in only:
-            results["product_page_30"] = scenarios.product_page(box, pages.STANDARD, rate=100,
-                                                                seconds=5 if q else 30, saturation_s=5 if q else 20)
-            _progress("product_page_30", results)
-        if "product_page_220" in only:
+        s = 5 if q else None  # quick runs: a few seconds each
+
+        plan: dict[str, tuple[Callable[[], str | None], Callable[[], Any]]] = {
+            "product_page_30": (_always, lambda: scenarios.product_page(
+                box, pages.STANDARD, rate=100, seconds=s or 30, saturation_s=s or 20)),
             # 50 rps: live, this page costs ~11 ms of CPU, so 100 rps is past one worker's capacity and a
             # fixed rate there would only measure a growing queue; saturation (wrk) gives the ceiling.
-            results["product_page_220"] = scenarios.product_page(box, pages.BIG, rate=50,
-                                                                 seconds=5 if q else 30, saturation_s=5 if q else 20)
-            _progress("product_page_220", results)
-        if "warm_ceiling" in only and wrk.available():
-            results["warm_ceiling"] = scenarios.warm_ceiling(box, seconds=5 if q else 20)
-            _progress("warm_ceiling", results)
-        if "degraded" in only:
-            results["degraded"] = scenarios.degraded(box, rate=50, seconds=5 if q else 20)
-            _progress("degraded", results)
-        if "storefront" in only:
-            results["storefront"] = scenarios.storefront_comparison(box, runs=5 if q else 30)
-            _progress("storefront", results)
-        if "checkout" in only:
-            redis_url = env.redis_url()
-            if redis_url is None:
-                print("bench: no Redis (REDIS_URL); the checkout scenario is skipped", file=sys.stderr)
-            else:
-                results["checkout"] = orders.checkout(box, redis_url, seconds=5 if q else 20, concurrency=8,
-                                                         sync_orders=10 if q else 40)
-                _progress("checkout", results)
-        if "tracing" in only and wrk.available():
-            results["tracing"] = tracing_load.tracing_on_off(box, seconds=5 if q else 15, rounds=1 if q else 2)
-            _progress("tracing", results)
-        if "trusted_vs_text" in only and wrk.available():
-            results["trusted_vs_text"] = documents.trusted_vs_text(box, seconds=5 if q else 15, rounds=1 if q else 2)
-            _progress("trusted_vs_text", results)
-        if "document_attack" in only:
-            results["document_attack"] = documents.under_document_attack(box, rate=50, attack_rate=20,
-                                                                         seconds=5 if q else 20)
-            _progress("document_attack", results)
-        if "under_attack" in only:
-            redis_url = env.redis_url()
-            if redis_url is None:
-                print("bench: no Redis (REDIS_URL); the under_attack scenario is skipped", file=sys.stderr)
-            else:
-                results["under_attack"] = attack.under_attack(box, redis_url, rate=50, seconds=5 if q else 20)
-                _progress("under_attack", results)
-        if "browser" in only:
-            if not browser.available():
-                print("bench: Chromium is not installed (apt-get install chromium); the browser scenario is skipped",
-                      file=sys.stderr)
-            else:
-                results["browser"] = browser.page_loads(box, loads=5 if q else 30)
-                _progress("browser", results)
-        if "scaling" in only:
-            if not scaling.available():
-                print("bench: no redis-server; the scaling scenario is skipped", file=sys.stderr)
-            else:
-                results["scaling"] = scaling.single_vs_cluster(box, rate=60, seconds=5 if q else 20,
-                                                               orders=20 if q else 100)
-                _progress("scaling", results)
+            "product_page_220": (_always, lambda: scenarios.product_page(
+                box, pages.BIG, rate=50, seconds=s or 30, saturation_s=s or 20)),
+            "warm_ceiling": (_wrk, lambda: scenarios.warm_ceiling(box, seconds=s or 20)),
+            "degraded": (_always, lambda: scenarios.degraded(box, rate=50, seconds=s or 20)),
+            "storefront": (_always, lambda: scenarios.storefront_comparison(box, runs=5 if q else 30)),
+            "checkout": (_redis, lambda: orders.checkout(box, env.redis_url() or "", seconds=s or 20, concurrency=8,
+                                                         sync_orders=10 if q else 40)),
+            "tracing": (_wrk, lambda: tracing_load.tracing_on_off(box, seconds=s or 15, rounds=1 if q else 2)),
+            "trusted_vs_text": (_wrk, lambda: documents.trusted_vs_text(box, seconds=s or 15, rounds=1 if q else 2)),
+            "document_attack": (_always, lambda: documents.under_document_attack(box, rate=50, attack_rate=20,
+                                                                                 seconds=s or 20)),
+            "under_attack": (_redis, lambda: attack.under_attack(box, env.redis_url() or "", rate=50,
+                                                                 seconds=s or 20)),
+            "browser": (_chromium, lambda: browser.page_loads(box, loads=5 if q else 30)),
+            "scaling": (_redis_server, lambda: scaling.single_vs_cluster(box, rate=60, seconds=s or 20,
+                                                                         orders=20 if q else 100)),
+        }
+        for name, (missing, run) in plan.items():
+            if name not in only:
+                continue
+            reason = missing()
+            if reason:
+                print(f"bench: {reason}; the {name} scenario is skipped", file=sys.stderr)
+                continue
+            try:
+                results[name] = run()
+            except Exception as exc:  # one broken scenario must not lose the others' numbers
+                traceback.print_exc()
+                results[name] = {"error": f"{type(exc).__name__}: {exc}"[:2000]}
+            _progress(name, results)
     stamp = machine()
     command = "make bench" + (" (quick)" if q else "")
     doc = {"command": command, "machine": stamp, "elapsed_s": round(time.time() - started), "results": results}
@@ -106,8 +87,31 @@ def main() -> int:
     return 0
 
 
+def _always() -> str | None:
+    return None
+
+
+def _wrk() -> str | None:
+    return None if wrk.available() else "wrk is not installed (apt-get install wrk)"
+
+
+def _redis() -> str | None:
+    return None if env.redis_url() else "no Redis (REDIS_URL)"
+
+
+def _chromium() -> str | None:
+    return None if browser.available() else "Chromium is not installed (apt-get install chromium)"
+
+
+def _redis_server() -> str | None:
+    return None if scaling.available() else "no redis-server"
+
+
 def _progress(name: str, results: dict[str, Any]) -> None:
     print(f"bench: {name} done", file=sys.stderr, flush=True)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS.parent / ".work").mkdir(exist_ok=True)
+    (RESULTS.parent / ".work" / "partial.json").write_text(json.dumps(results, indent=1))  # a crash keeps these
 
 
 if __name__ == "__main__":

@@ -76,7 +76,7 @@ def _case(box: env.Sandbox, url: str, masters: list[str], *, cluster: bool, rate
                                   "redis_commands_per_page": round(commands["total"] / max(1, pages), 1),
                                   "redis_commands": commands["by_command"]}
         returning = [page_body(STANDARD)]
-        loadgen.warm(gql, returning[0])
+        loadgen.warm(gql, returning[0], strict=False)  # after a load, a vendor may still be catching up
         with _counted(masters) as commands:
             cpu0 = gw.cpu_seconds()
             run = asyncio.run(loadgen.fixed_rate(gql, returning, rate=rate, seconds=seconds))
