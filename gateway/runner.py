@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import socket
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
@@ -17,11 +18,16 @@ DRAIN_MARGIN_S = 2.0
 
 
 class _Server(uvicorn.Server):
+    inherited: socket.socket | None = None  # a listening socket the supervisor bound (see `server`)
+
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         # Signals are handled once for all servers by `serve_all`; uvicorn's per-server handlers
         # would only stop whichever server installed them last.
         yield
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().serve(sockets=sockets or ([self.inherited] if self.inherited else None))
 
 
 def server(app: Any, *, host: str = "127.0.0.1", port: int = 0, fd: int | None = None,
@@ -31,10 +37,17 @@ def server(app: Any, *, host: str = "127.0.0.1", port: int = 0, fd: int | None =
 
     uvicorn's own X-Forwarded-For handling is off: it would trust 127.0.0.1 whatever the config says
     and rewrite the peer before `gateway.edge.clients` (the one place that decides who a client is)
-    sees it."""
-    return _Server(uvicorn.Config(app, host=host, port=port, fd=fd, access_log=access_log, log_level=log_level,
-                                  log_config=None, lifespan="auto", timeout_graceful_shutdown=drain_s,
-                                  http=http or "auto", proxy_headers=False))
+    sees it.
+
+    `fd`: serve a listening socket the supervisor bound. Not uvicorn's own `fd` option: it takes every
+    fd for a Unix socket (`AF_UNIX`), so asyncio never set TCP_NODELAY on its TCP connections and small
+    answers waited on Nagle's algorithm and delayed ACKs (warm-page throughput halved, p50 60 ms)."""
+    built = _Server(uvicorn.Config(app, host=host, port=port, access_log=access_log, log_level=log_level,
+                                   log_config=None, lifespan="auto", timeout_graceful_shutdown=drain_s,
+                                   http=http or "auto", proxy_headers=False))
+    if fd is not None:
+        built.inherited = socket.socket(fileno=fd)  # its family and type read from the fd itself
+    return built
 
 
 def gateway_server(app: Any, settings: Settings, *, fd: int | None = None, host: str = "127.0.0.1", port: int = 0

@@ -1,7 +1,8 @@
 """The last links of the chain: breaker -> bulkhead -> timeout, then retries and hedging around them.
 
 One attempt is one HTTP call, let through by the vendor's breaker, its bulkhead and any 429 back-off,
-and given `min(vendor timeout, what is left of the deadline)`. Idempotent reads may be retried
+and given `min(vendor timeout, what is left of the deadline it runs under)` (a request's, for a write;
+the shared call's own, for a cacheable read: see `policy`). Idempotent reads may be retried
 (stamina: backoff with jitter) and hedged (a second attempt once the vendor's p95 has passed, first
 answer wins), both drawing on the vendor's retry budget and never started past the deadline.
 """

@@ -9,7 +9,9 @@ request's `CallScope`:
 - a fresh cached answer is served at once (CACHE, with its age); within `revalidate_s` past its
   TTL it is still served while one background call refreshes it;
 - otherwise one call per key is made however many requests want it (in this process; with Redis,
-  across processes too), each attempt given `min(vendor timeout, what is left of the budget)`;
+  across processes too). That shared call gets each attempt's full vendor timeout
+  (`flight_deadline`); every request waiting on it stops at its own deadline, and a late answer still
+  fills the cache. A write runs under the request's own deadline;
 - idempotent reads may be retried and hedged, within a retry budget and never past the deadline;
 - on any failure (timeout, connect error, reset, 5xx, 429, bad body, open breaker, full bulkhead)
   the last good answer within `stale_ttl_s` stands in (STALE, with its age); if there is none,
