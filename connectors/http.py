@@ -1,14 +1,15 @@
 """The one way a connector talks HTTP: build a `VendorCall`, hand it to a `VendorClient`.
 
 A vendor module builds calls (what to send, how to read the answer, how to read the provider's
-error body); `VendorClient.execute` sends them over one pooled httpx client per vendor and turns
+error body); `VendorClient.execute` sends them over one pooled aiohttp session per vendor and turns
 every transport failure, error status and unreadable body into a `connectors.errors` exception.
 Timeouts, caching, retries and fallbacks are the call policy's business, not this module's.
 
-Requests go out through aiohttp under httpx's API (httpx-aiohttp): httpx's own transport (httpcore
-over anyio) cost ~1.0-1.2 ms of CPU per vendor call on our 2-core machines, aiohttp's ~0.45-0.55 ms,
-and a product page for a new shopper makes four live calls (measured in `bench/README.md`). httpx
-stays the interface, so tests can still hand in an `httpx.ASGITransport` or a `respx` mock.
+aiohttp directly, not httpx: httpx's own transport (httpcore over anyio) cost ~1.0-1.2 ms of CPU per
+vendor call on our 2-core machines, aiohttp's ~0.45-0.55 ms; and httpx's layers over aiohttp
+(httpx-aiohttp: cookies, header merging, its request and response models) still cost more than
+aiohttp's own work on a call (measured: `bench/README.md`). A new shopper's page makes three or four
+live calls. httpx remains for tests that hand in an `httpx.ASGITransport` or a `respx` mock.
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ from dataclasses import dataclass, field
 from decimal import InvalidOperation
 from email.utils import parsedate_to_datetime
 from typing import Any, Generic, TypeVar
+from urllib.parse import urlsplit
 
 import aiohttp
 import httpx
 import orjson
-from httpx_aiohttp import AiohttpTransport
-from opentelemetry import trace
+from opentelemetry import propagate
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.trace import SpanKind, StatusCode
 
 from connectors.errors import (
     VendorBadResponse,
@@ -39,6 +41,7 @@ from connectors.errors import (
     VendorRejectedInput,
     VendorTimeout,
 )
+from connectors.telemetry import tracer, tracing_on
 
 T = TypeVar("T")
 
@@ -106,7 +109,12 @@ class BatchCall(Generic[T]):
 
 
 class VendorClient:
-    """A pooled HTTP client for one vendor, with that provider's auth and error-body reader."""
+    """A pooled HTTP client for one vendor, with that provider's auth and error-body reader.
+
+    Calls go straight to one aiohttp session per vendor. Handing in an httpx transport (an
+    `httpx.ASGITransport`, a respx mock) sends them through httpx instead: tests and the in-process
+    benchmark talk to ASGI apps that way.
+    """
 
     def __init__(
         self,
@@ -119,37 +127,33 @@ class VendorClient:
         max_connections: int = 100,
     ) -> None:
         self.vendor = vendor
-        self.base_url = base_url
+        self.base_url = base_url.rstrip("/")
         self._read_error = read_error
-        self._http = httpx.AsyncClient(
-            base_url=base_url,
-            headers={"user-agent": "bezel-gateway", **(auth_headers or {})},
-            # The call policy bounds every call with the request's deadline; this is a backstop.
-            timeout=httpx.Timeout(30.0, connect=5.0),
-            transport=transport or _aiohttp_transport(max_connections),
-        )
-        if not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
-            # Tracing is on: a client span per request, and the W3C traceparent sent to the vendor.
-            HTTPXClientInstrumentor.instrument_client(self._http)
+        self._headers = {"user-agent": "bezel-gateway", **(auth_headers or {})}
+        self._max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+        self._http: httpx.AsyncClient | None = None
+        if transport is not None:
+            self._http = httpx.AsyncClient(base_url=base_url, headers=self._headers, transport=transport,
+                                           timeout=httpx.Timeout(30.0, connect=5.0))
+            if tracing_on():
+                HTTPXClientInstrumentor.instrument_client(self._http)
 
     async def execute(self, call: VendorCall[T], *, headers: Mapping[str, str] | None = None) -> T:
         req = call.request
         try:
-            response = await self._http.request(
-                req.method,
-                req.path,
-                params=req.params or None,
-                json=req.json,
-                data=req.form,
-                headers={**req.headers, **(headers or {})},
-            )
-            body = await response.aread()
-        except (httpx.HTTPError, aiohttp.ClientError) as exc:
+            if self._http is not None:
+                status, response_headers, body = await self._send_httpx(req, headers)
+            elif tracing_on():
+                status, response_headers, body = await self._send_traced(req, headers)
+            else:
+                status, response_headers, body = await self._send(req, headers)
+        except (TimeoutError, httpx.HTTPError, aiohttp.ClientError) as exc:
             raise _transport_failure(self.vendor, call.operation, exc) from exc
-        if response.status_code == 404 and call.missing_ok:
+        if status == 404 and call.missing_ok:
             return None  # type: ignore[return-value]  # missing_ok calls are typed VendorCall[X | None]
-        if response.status_code >= 400:
-            raise self._error_for(call, response, body)
+        if status >= 400:
+            raise self._error_for(call, status, response_headers, body)
         payload = _decode_json(self.vendor, call.operation, body)
         try:
             return call.parse(payload)
@@ -160,15 +164,59 @@ class VendorClient:
                 self.vendor, f"{call.operation}: body does not match the API ({type(exc).__name__}: {exc})"
             ) from exc
 
-    def _error_for(self, call: VendorCall[Any], response: httpx.Response, body: bytes) -> VendorError:
-        status = response.status_code
+    async def _send(self, req: VendorRequest, headers: Mapping[str, str] | None
+                    ) -> tuple[int, Mapping[str, str], bytes]:
+        """aiohttp directly: httpx's layers over it (cookies, header merging, redirects, auth, its own
+        request and response models) cost more CPU than aiohttp's own work on a vendor call (measured:
+        `bench/README.md`)."""
+        session = self._session or self._open()
+        sent = {**req.headers, **headers} if headers else dict(req.headers)
+        data: Any = req.form
+        if req.json is not None:
+            data = orjson.dumps(req.json)
+            sent["content-type"] = "application/json"
+        async with session.request(req.method, self.base_url + req.path, params=req.params or None, data=data,
+                                   headers=sent, allow_redirects=False) as response:
+            return response.status, response.headers, await response.read()
+
+    async def _send_traced(self, req: VendorRequest, headers: Mapping[str, str] | None
+                           ) -> tuple[int, Mapping[str, str], bytes]:
+        """`_send` inside a client span, with the W3C traceparent sent to the vendor."""
+        attributes = {"http.request.method": req.method, "url.full": self.base_url + req.path,
+                      "server.address": urlsplit(self.base_url).hostname or ""}
+        with tracer.start_as_current_span(req.method, kind=SpanKind.CLIENT, attributes=attributes) as span:
+            carrier = dict(headers or {})
+            propagate.inject(carrier)
+            status, response_headers, body = await self._send(req, carrier)
+            span.set_attribute("http.response.status_code", status)
+            if status >= 500:
+                span.set_status(StatusCode.ERROR)
+            return status, response_headers, body
+
+    async def _send_httpx(self, req: VendorRequest, headers: Mapping[str, str] | None
+                          ) -> tuple[int, Mapping[str, str], bytes]:
+        assert self._http is not None
+        response = await self._http.request(req.method, req.path, params=req.params or None, json=req.json,
+                                            data=req.form, headers={**req.headers, **(headers or {})})
+        return response.status_code, response.headers, await response.aread()
+
+    def _open(self) -> aiohttp.ClientSession:
+        """The session, made on first use: inside the running event loop, as aiohttp requires."""
+        connector = aiohttp.TCPConnector(limit=self._max_connections, keepalive_timeout=5.0, ttl_dns_cache=300)
+        # The call policy bounds every call with the request's deadline; this timeout is a backstop.
+        self._session = aiohttp.ClientSession(
+            connector=connector, headers=self._headers, cookie_jar=aiohttp.DummyCookieJar(),
+            timeout=aiohttp.ClientTimeout(total=30.0, connect=5.0))
+        return self._session
+
+    def _error_for(self, call: VendorCall[Any], status: int, headers: Mapping[str, str], body: bytes) -> VendorError:
         try:
             detail = self._read_error(status, orjson.loads(body))
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
             detail = ProviderError(code=None, message=f"unreadable error body ({len(body)} bytes)")
         message = f"{call.operation}: {detail.message}"
         if status == 429:
-            return VendorRateLimited(self.vendor, detail.code, message, _retry_after(response))
+            return VendorRateLimited(self.vendor, detail.code, message, _retry_after(headers.get("retry-after")))
         if detail.rejected_field is not None or (400 <= status < 500 and detail.public_message):
             return VendorRejectedInput(
                 self.vendor,
@@ -180,21 +228,15 @@ class VendorClient:
         return VendorHTTPError(self.vendor, status, detail.code, message)
 
     async def aclose(self) -> None:
-        await self._http.aclose()
-
-
-def _aiohttp_transport(max_connections: int) -> AiohttpTransport:
-    def session() -> aiohttp.ClientSession:  # made on first use, inside the running loop
-        connector = aiohttp.TCPConnector(limit=max_connections, keepalive_timeout=5.0, ttl_dns_cache=300)
-        return aiohttp.ClientSession(connector=connector, auto_decompress=False)
-
-    return AiohttpTransport(client=session)
+        if self._session is not None:
+            await self._session.close()
+        if self._http is not None:
+            await self._http.aclose()
 
 
 def _transport_failure(vendor: str, operation: str, exc: Exception) -> VendorError:
-    """What went wrong on the wire, whichever transport saw it. httpx-aiohttp re-raises aiohttp's
-    errors under httpx names, but coarsely (a refused or dropped connection becomes ConnectTimeout),
-    so the aiohttp error it chained, when there is one, decides."""
+    """What went wrong on the wire, whichever client saw it (aiohttp; httpx for injected transports).
+    An httpx error that chains an aiohttp one is decided by the aiohttp one, which is the more precise."""
     cause = exc.__cause__ if isinstance(exc.__cause__, aiohttp.ClientError | asyncio.TimeoutError) else exc
     what = f"{operation}: {type(cause).__name__}: {cause}"
     if isinstance(cause, httpx.TimeoutException | aiohttp.ServerTimeoutError | asyncio.TimeoutError):
@@ -222,8 +264,7 @@ def _decode_json(vendor: str, operation: str, body: bytes) -> Any:
         raise VendorBadResponse(vendor, f"{operation}: body is not JSON ({len(body)} bytes)") from exc
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
+def _retry_after(value: str | None) -> float | None:
     if not value:
         return None
     try:

@@ -2,21 +2,43 @@
 what it measures (the call policy's in `connectors.policy.record`, checkout's in its package, ...).
 
 These use the OpenTelemetry API only. Until a process installs an SDK (`gateway.telemetry.setup`),
-spans are no-ops and measurements go nowhere, at the cost of a few microseconds per vendor call;
+spans are not made at all on the hot path (`span`) and measurements go nowhere;
 no layer below the gateway decides where telemetry goes. Metric names follow OpenTelemetry's style
 and become Prometheus names on /metrics (`bezel.vendor.calls` -> `bezel_vendor_calls_total`).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 
 from opentelemetry import metrics, propagate, trace
 from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.util.types import Attributes
 
 tracer = trace.get_tracer("bezel")
 meter = metrics.get_meter("bezel")
+_NO_SPAN: AbstractContextManager[trace.Span] = contextlib.nullcontext(trace.INVALID_SPAN)
+
+
+def tracing_on() -> bool:
+    """Whether a process installed an SDK tracer provider: until then spans go nowhere."""
+    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+
+
+def span(name: str, attributes: Attributes = None) -> AbstractContextManager[trace.Span]:
+    """`tracer.start_as_current_span` on the hot path: with tracing off, no span object and no context
+    switch at all (the API's no-op span still costs ~4.5 us each, a dozen per page)."""
+    if tracing_on():
+        return tracer.start_as_current_span(name, attributes=attributes)
+    return _NO_SPAN
+
+
+def current_span() -> trace.Span:
+    """The current span, without the context lookup when tracing is off."""
+    return trace.get_current_span() if tracing_on() else trace.INVALID_SPAN
 
 
 class Tally:

@@ -24,6 +24,8 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExport
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, Sampler, TraceIdRatioBased
 from pythonjsonlogger.json import JsonFormatter
 
+from connectors.telemetry import current_span
+
 log = logging.getLogger("bezel.telemetry")
 
 
@@ -115,7 +117,7 @@ class _TraceIds(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.__dict__.pop("color_message", None)  # uvicorn's ANSI-colored copy of the message
-        context = trace.get_current_span().get_span_context()
+        context = current_span().get_span_context()
         if context.is_valid:
             record.trace_id = format(context.trace_id, "032x")
             record.span_id = format(context.span_id, "016x")

@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from opentelemetry.trace import StatusCode
 from strawberry.extensions import SchemaExtension
 
-from connectors.telemetry import meter, tracer
+from connectors.telemetry import meter
+from connectors.telemetry import span as span_for
 from resolvers.context import RequestContext
 
 GRAPHQL_DURATION = meter.create_histogram(
@@ -34,7 +35,7 @@ def operation_label(name: str | None, allowed: frozenset[str]) -> str:
 class OperationTelemetry(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         started = time.perf_counter()
-        with tracer.start_as_current_span("graphql") as span:
+        with span_for("graphql") as span:
             yield
             context = self.execution_context
             name = context.operation_name

@@ -40,7 +40,7 @@ from connectors.policy.freshness import Windows
 from connectors.policy.record import Trace, event, record
 from connectors.policy.scope import CallScope
 from connectors.policy.singleflight import SharedFlight, SingleFlight
-from connectors.telemetry import tracer
+from connectors.telemetry import span
 
 T = TypeVar("T")
 log = logging.getLogger("bezel.vendors")
@@ -76,7 +76,7 @@ class CallPolicy:
 
     async def run(self, call: VendorCall[T], scope: CallScope) -> Sourced[T]:
         """One vendor answer, from cache or live, or a stale stand-in; else `VendorUnavailable`."""
-        with tracer.start_as_current_span(f"vendor {call.operation}", attributes={"bezel.vendor": self.vendor}):
+        with span(f"vendor {call.operation}", attributes={"bezel.vendor": self.vendor}):
             return await self._run(call, scope)
 
     async def _run(self, call: VendorCall[T], scope: CallScope) -> Sourced[T]:
@@ -115,8 +115,8 @@ class CallPolicy:
 
     async def run_batch(self, batch: BatchCall[T], scope: CallScope) -> dict[str, Sourced[T] | VendorError]:
         """Answers for many keys, cached per key; the misses go to the vendor in one call."""
-        with tracer.start_as_current_span(f"vendor {self.vendor}.{batch.operation}",
-                                          attributes={"bezel.vendor": self.vendor, "bezel.keys": len(batch.keys)}):
+        with span(f"vendor {self.vendor}.{batch.operation}",
+                  attributes={"bezel.vendor": self.vendor, "bezel.keys": len(batch.keys)}):
             return await self._run_batch(batch, scope)
 
     async def _run_batch(self, batch: BatchCall[T], scope: CallScope) -> dict[str, Sourced[T] | VendorError]:

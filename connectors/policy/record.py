@@ -5,12 +5,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from opentelemetry import trace as trace_api
 from opentelemetry.trace import StatusCode
 
 from connectors.models import Source
 from connectors.policy.scope import CallRecord, CallScope
-from connectors.telemetry import Tally, meter
+from connectors.telemetry import Tally, current_span, meter
 
 VENDOR_CALL_DURATION = meter.create_histogram(
     "bezel.vendor.call.duration", unit="s",
@@ -68,7 +67,7 @@ def record(scope: CallScope, trace: Trace, *, vendor: str, operation: str, outco
 
 
 def _observe(entry: CallRecord) -> None:
-    span = trace_api.get_current_span()
+    span = current_span()
     if span.is_recording():
         span.set_attributes({
             "bezel.vendor": entry.vendor,
@@ -97,4 +96,4 @@ def _observe(entry: CallRecord) -> None:
 
 def event(name: str, attributes: dict[str, str | int | float | bool]) -> None:
     """An event (retry, hedge, fallback) on the current vendor call's span."""
-    trace_api.get_current_span().add_event(name, attributes)
+    current_span().add_event(name, attributes)

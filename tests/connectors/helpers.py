@@ -5,6 +5,8 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any, TypeVar
 
+import httpx
+
 from connectors.http import VendorCall, VendorClient
 
 T = TypeVar("T")
@@ -12,7 +14,9 @@ BASE = "https://vendor.test"
 
 
 async def execute(module: ModuleType, call: VendorCall[T], api_key: str | None = None) -> T:
-    client = VendorClient(call.vendor, BASE, read_error=module.read_error, auth_headers=module.auth_headers(api_key))
+    # An httpx transport, so respx (which patches httpx's) answers instead of the network.
+    client = VendorClient(call.vendor, BASE, read_error=module.read_error, auth_headers=module.auth_headers(api_key),
+                          transport=httpx.AsyncHTTPTransport())
     try:
         return await client.execute(call)
     finally:
