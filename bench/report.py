@@ -40,6 +40,20 @@ def render(doc: dict[str, Any]) -> str:
                                 f"{o['median']:.1f} ms", o["median"] <= 3))
                 targets.append((f"Gateway overhead p99 at 100 rps, 30 variants ({view})", "<= 10 ms",
                                 f"{o['p99']:.1f} ms", o["p99"] <= 10))
+    if page and page.get("gateway_cpu_us_per_page"):
+        cpu = page["gateway_cpu_us_per_page"]
+        targets.append(("CPU per new shopper's README page at 100 rps (catalog and BNPL cached, the rest live)",
+                        "<= 3.0 ms", f"{cpu / 1000:.2f} ms", cpu <= 3000))
+    by_id = r.get("trusted_vs_text", {}).get("id")
+    if by_id:
+        targets.append(("Warm README page sent by id, throughput per process (wrk, 16 connections)", ">= 1,500 rps",
+                        f"{by_id['throughput_rps']:.0f} rps", by_id["throughput_rps"] >= 1500))
+    ov = r.get("overload", {}).get("adaptive")
+    if ov:
+        calm, past = ov["at_half_capacity"]["answered_latency_ms"], ov["past_capacity"]["answered_latency_ms"]
+        if calm and past:
+            targets.append(("At 150% of capacity: answered pages' p99 vs at 50% (adaptive in-flight limit)", "<= 1.5x",
+                            f"{past['p99'] / calm['p99']:.2f}x", past["p99"] <= 1.5 * calm["p99"]))
     warm = r.get("warm_ceiling", {}).get("c16")
     if warm:
         targets.append(("Warm-cache throughput per worker", ">= 400 rps", f"{warm['throughput_rps']:.0f} rps",
@@ -89,7 +103,9 @@ def render(doc: dict[str, Any]) -> str:
                          f"{s['latency_ms']['p50']:.1f} / - / {s['latency_ms']['p99']:.1f} | gateway CPU "
                          f"{s.get('gateway_cpu_us_per_request', 'n/a')} us/request | - | {s['non_2xx']} | - |")
         lines += ["", f"Vendors' critical path p50: {_p(f['vendor_critical_ms'], 'median')} ms; load generator used "
-                  f"{f['generator_cpu'] * 100:.0f}% of its core. Errors in answered pages: "
+                  f"{f['generator_cpu'] * 100:.0f}% of its core; the gateway used "
+                  f"{f.get('gateway_cpu_us_per_page', 'n/a')} us of CPU per page at the fixed rate. "
+                  "Errors in answered pages: "
                   f"{f.get('errors_by_code') or 'none'}. Overhead = latency minus the vendors' critical path "
                   "(catalog, then the slowest other vendor, from `extensions.vendors`); the client view takes the "
                   "latency the generator saw, inside the gateway takes its `Server-Timing` (parse, execute, encode; "
@@ -226,6 +242,21 @@ def render(doc: dict[str, Any]) -> str:
         lines += ["", "Times from navigation start (Performance API marks `bezel:title` and `bezel:complete`); "
                   "\"after the query left\" from `bezel:request` (before it, the page loads its HTML, modules and "
                   "the operations' manifest).", ""]
+    ov = r.get("overload")
+    if ov:
+        lines += [f"## 13. Past capacity: new shoppers at {ov['factor']:.0%} of one process's capacity "
+                  f"({ov['rate_rps']} rps; capacity {ov['capacity_rps']:.0f} rps measured by wrk in this run)", "",
+                  "| in-flight limit | load | answered | answered p50 / p95 / p99 (ms) | answered missing a vendor "
+                  "| shed (503) | shed p50 / p99 (ms) |", "|---|---|---|---|---|---|---|"]
+        for case, name in (("fixed_256", "fixed at 256"), ("adaptive", "adaptive (loop lag)")):
+            for load, label in (("at_half_capacity", "50%"), ("past_capacity", f"{ov['factor']:.0%}")):
+                x = ov[case][load]
+                shed = x["statuses"].get("503", x["statuses"].get(503, 0))
+                lines.append(f"| {name} | {label} | {x['answered_rps']} rps | {_ps(x['answered_latency_ms'])} | "
+                             f"{x['answered_missing_a_vendor']} | {shed} | "
+                             f"{_p(x['shed_latency_ms'], 'median')} / {_p(x['shed_latency_ms'], 'p99')} |")
+        lines += ["", "Latency from each request's scheduled start (open loop). Other statuses: "
+                  + "; ".join(f"{c}: {ov[c]['past_capacity']['statuses']}" for c in ("fixed_256", "adaptive")), ""]
     if failed:
         lines += ["## Scenarios that failed in this run", "", *(f"- `{k}`: {v}" for k, v in failed.items()), ""]
     sc = r.get("scaling")

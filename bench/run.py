@@ -14,12 +14,12 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from bench import attack, browser, documents, env, orders, pages, scaling, scenarios, tracing_load, wrk
+from bench import attack, browser, documents, env, orders, overload, pages, scaling, scenarios, tracing_load, wrk
 from bench.common import RESULTS, machine
 from bench.report import render
 
 SCENARIOS = ("product_page_30", "product_page_220", "warm_ceiling", "degraded", "storefront", "checkout",
-             "tracing", "trusted_vs_text", "document_attack", "under_attack", "browser", "scaling")
+             "tracing", "trusted_vs_text", "document_attack", "under_attack", "browser", "scaling", "overload")
 
 
 def main() -> int:
@@ -58,6 +58,7 @@ def main() -> int:
             "browser": (_chromium, lambda: browser.page_loads(box, loads=5 if q else 30)),
             "scaling": (_redis_server, lambda: scaling.single_vs_cluster(box, rate=60, seconds=s or 20,
                                                                          orders=20 if q else 100)),
+            "overload": (_wrk, lambda: overload.past_capacity(box, seconds=s or 20)),
         }
         for name, (missing, run) in plan.items():
             if name not in only:

@@ -22,8 +22,11 @@ def product_page(box: env.Sandbox, handle: str, *, rate: float, seconds: float, 
     with env.gateway(box) as gw:
         url = f"{gw.url}/graphql"
         asyncio.run(loadgen.fixed_rate(url, bodies[-200:], rate=20, seconds=5))  # warm-up (other shoppers)
+        cpu0 = gw.cpu_seconds()
         fixed = asyncio.run(loadgen.fixed_rate(url, bodies[:int(rate * seconds)], rate=rate, seconds=seconds))
-        result: dict[str, Any] = {"handle": handle, "fixed_rate": {"rate_rps": rate, **summary(fixed)}}
+        cpu_us = round((gw.cpu_seconds() - cpu0) / max(1, len(fixed.ok)) * 1e6)
+        result: dict[str, Any] = {"handle": handle, "fixed_rate": {"rate_rps": rate, **summary(fixed),
+                                                                   "gateway_cpu_us_per_page": cpu_us}}
         if wrk.available():
             cpu0 = gw.cpu_seconds()
             sat = wrk.run(url, bodies, seconds=saturation_s, connections=64, name=f"mix-{handle}")

@@ -16,11 +16,13 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from connectors.loop import LOOP_LAG
 from gateway import telemetry
 from gateway.admin import admin_routes, healthz
 from gateway.documents import Documents, PersistedQueries
 from gateway.edge.body import BodyReader
 from gateway.edge.clients import SamplingGuard, networks
+from gateway.edge.overload import InFlightLimit
 from gateway.services import running_services
 from gateway.settings import Settings
 from gateway.storefront import storefront_manifest, storefront_routes
@@ -43,7 +45,11 @@ def create_app(settings: Settings, *, vendor_transport: httpx.AsyncBaseTransport
     schema.operation_labels = frozenset(settings.gateway.operation_labels) | documents.operation_names
     trusted = networks(settings.gateway.trusted_proxies)
     view = BezelGraphQL(schema, documents, budget_ms=settings.gateway.budget_ms, graphiql=not settings.production,
-                        max_in_flight=settings.gateway.max_in_flight, trusted_proxies=trusted,
+                        in_flight=InFlightLimit(settings.gateway.max_in_flight,
+                                                adaptive=settings.gateway.adaptive_in_flight, lag=LOOP_LAG,
+                                                target_lag_s=settings.gateway.loop_lag_target_ms / 1000),
+                        trusted_proxies=trusted, log_requests=settings.logging.requests,
+                        log_sample_rate=settings.logging.sample_rate,
                         production=settings.production)
 
     @contextlib.asynccontextmanager
@@ -51,6 +57,7 @@ def create_app(settings: Settings, *, vendor_transport: httpx.AsyncBaseTransport
         async with running_services(settings, vendor_transport=vendor_transport) as services:
             stop = asyncio.Event()
             watcher = None
+            LOOP_LAG.start(target_s=settings.gateway.loop_lag_target_ms / 1000)
             if services.store is not None:  # queue gauges on this process's /metrics too
                 watcher = asyncio.ensure_future(watch_queues(services.store, settings.worker.consumers, stop))
             app.state.services = services
@@ -66,6 +73,7 @@ def create_app(settings: Settings, *, vendor_transport: httpx.AsyncBaseTransport
                 yield
             finally:
                 app.state.services = None  # not ready while shutting down
+                LOOP_LAG.stop()
                 stop.set()
                 if watcher is not None:
                     await watcher

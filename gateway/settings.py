@@ -55,8 +55,12 @@ class GatewaySettings(QueryLimits):
     # Far above any real query or cart (a 50-line cart is ~6 KiB); refuses abuse before parsing.
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     # GraphQL requests one process works on at once, counted once their body is read; beyond it,
-    # 503 OVERLOADED at once (0: no limit).
+    # 503 OVERLOADED at once (0: no limit). With adaptive_in_flight this is the ceiling and the limit
+    # follows the event loop's lag (gateway.edge.overload): it shrinks while the loop runs later than
+    # loop_lag_target_ms. The same lag stops hedged vendor calls.
     max_in_flight: int = Field(default=256, ge=0)
+    adaptive_in_flight: bool = True
+    loop_lag_target_ms: int = Field(default=20, ge=1, le=1000)
     # A request body must arrive within this (408 otherwise); headers within header_timeout_ms of the
     # connection (or of the previous answer), in at most max_header_bytes and max_headers (431).
     body_timeout_ms: int = Field(default=10_000, ge=100)
@@ -87,6 +91,13 @@ class GatewaySettings(QueryLimits):
         for cidr in value:
             ipaddress.ip_network(cidr, strict=False)  # ValueError names the bad one
         return value
+
+
+class LoggingSettings(_Section):
+    """Which GraphQL requests get their one log line (see bezel.toml)."""
+
+    requests: Literal["all", "errors", "sampled"] = "all"
+    sample_rate: float = Field(default=0.01, gt=0, le=1)  # with "sampled": this share of the clean ones
 
 
 class AdminSettings(_Section):
@@ -149,6 +160,7 @@ class Settings(BaseSettings):
     env: Literal["development", "production", "test"] = "development"
     gateway: GatewaySettings = GatewaySettings()
     admin: AdminSettings = AdminSettings()
+    logging: LoggingSettings = LoggingSettings()
     limits: LimitsSettings = LimitsSettings()
     documents: DocumentsSettings = DocumentsSettings()
     storefront: StorefrontSettings = StorefrontSettings()

@@ -4,6 +4,7 @@ errors, offline GraphiQL."""
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Mapping
 from contextvars import ContextVar
@@ -23,10 +24,12 @@ from strawberry.http.parse_content_type import parse_content_type
 from strawberry.http.streaming import MultipartTransport
 from strawberry.types import ExecutionResult
 
+from connectors.loop import LOOP_LAG
 from connectors.telemetry import Tally
 from gateway.documents import Documents, Resolved
 from gateway.edge.admission import admit_operation, admit_request
 from gateway.edge.clients import Network, client_of
+from gateway.edge.overload import InFlightLimit
 from gateway.edge.responses import error_response
 from gateway.errors import DocumentRefused
 from resolvers.context import RequestContext, Services
@@ -39,12 +42,14 @@ BUDGET_HEADER = "x-bezel-budget-ms"
 ASSETS_PATH = "/_bezel/graphiql"
 REQUESTS_SHED = Tally(
     "bezel.requests.shed",
-    description="GraphQL requests answered 503 OVERLOADED because the process had max_in_flight already.")
+    description="GraphQL requests answered 503 OVERLOADED because the process had as many in flight as its "
+                "limit allowed (max_in_flight, or less while the event loop runs late).")
 
 
 _REQUEST: ContextVar[Request] = ContextVar("bezel_request")  # the request this task is answering
 
 
+_CLEAN = frozenset({"live", "cache"})  # vendor outcomes of a request that went right
 _CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE",
           415: "UNSUPPORTED_MEDIA_TYPE"}
 
@@ -63,7 +68,8 @@ class BezelGraphQL(GraphQL):
     multipart_transport_class = IncrementalParts
 
     def __init__(self, schema: Any, documents: Documents, *, budget_ms: int, graphiql: bool,
-                 max_in_flight: int = 0, trusted_proxies: tuple[Network, ...] = (), production: bool = False
+                 in_flight: InFlightLimit | None = None, trusted_proxies: tuple[Network, ...] = (),
+                 production: bool = False, log_requests: str = "all", log_sample_rate: float = 1.0
                  ) -> None:
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None, allow_queries_via_get=True,
                          subscription_protocols=())
@@ -71,8 +77,10 @@ class BezelGraphQL(GraphQL):
         self.trusted_proxies = trusted_proxies
         self.production = production
         self.budget_ms = budget_ms
-        self.max_in_flight = max_in_flight
+        self.limit = in_flight or InFlightLimit(0, adaptive=False, lag=LOOP_LAG, target_lag_s=1.0)
         self.in_flight = 0
+        self.log_requests = log_requests
+        self.log_sample_rate = log_sample_rate
         page = resources.files("gateway").joinpath("static/graphiql.html").read_text()
         example = resources.files("gateway").joinpath("static/product-page.graphql").read_text()
         self.page = page.replace("__ASSETS__", ASSETS_PATH).replace(
@@ -87,7 +95,7 @@ class BezelGraphQL(GraphQL):
         request = Request(scope, receive)
         request.state.client = client_of(scope, self.trusted_proxies)
         _REQUEST.set(request)
-        if self.max_in_flight and self.in_flight >= self.max_in_flight:
+        if not self.limit.admits(self.in_flight):
             response = self._shed()
             await self._send(response, started, scope, receive, send)
         else:
@@ -97,7 +105,18 @@ class BezelGraphQL(GraphQL):
                 await self._send(response, started, scope, receive, send)
             finally:
                 self.in_flight -= 1
-        _log_request(request, response.status_code, time.perf_counter() - started)
+        if self._worth_logging(request, response.status_code):
+            _log_request(request, response.status_code, time.perf_counter() - started)
+
+    def _worth_logging(self, request: Request, status: int) -> bool:
+        """`[logging] requests`: every request, or those that went wrong (plus a sample of the rest)."""
+        if self.log_requests == "all":
+            return True
+        context: RequestContext | None = getattr(request.state, "bezel", None)
+        if status != 200 or context is None or context.partial_errors or any(
+                record.outcome not in _CLEAN for record in context.scope.log.records):
+            return True
+        return self.log_requests == "sampled" and random.random() < self.log_sample_rate
 
     async def _send(self, response: Response, started: float, scope: Scope, receive: Receive, send: Send) -> None:
         # The gateway's own time (parse, execute, encode; not the network) to the first byte, for browser

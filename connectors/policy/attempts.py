@@ -4,7 +4,9 @@ One attempt is one HTTP call, let through by the vendor's breaker, its bulkhead 
 and given `min(vendor timeout, what is left of the deadline it runs under)` (a request's, for a write;
 the shared call's own, for a cacheable read: see `policy`). Idempotent reads may be retried
 (exponential backoff with jitter) and hedged (a second attempt once the vendor's p95 has passed, first
-answer wins), both drawing on the vendor's retry budget and never started past the deadline.
+answer wins), both drawing on the vendor's retry budget and never started past the deadline. No
+hedge is sent while this process's event loop runs late (`connectors.loop`): the first attempt's
+answer is then most likely in already and waiting for the CPU, and a second call only adds work.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from connectors.errors import (
     VendorTimeout,
 )
 from connectors.http import VendorCall, VendorClient
+from connectors.loop import LOOP_LAG
 from connectors.policy.breaker import CircuitBreaker
 from connectors.policy.budget import RetryBudget
 from connectors.policy.bulkhead import Bulkhead, RetryAfter
@@ -103,13 +106,13 @@ class Attempts:
         p95 = self.latency.percentile(95)
         delay = max(self.config.hedge_min_ms / 1000, p95 or 0.0)
         if (not call.idempotent or not self.config.hedge or len(self.latency) < self.config.hedge_min_samples
-                or delay >= deadline.bound(self.timeout_s)):
+                or delay >= deadline.bound(self.timeout_s) or LOOP_LAG.late):
             return await self._attempt(call, deadline, trace)
         first = asyncio.ensure_future(self._attempt(call, deadline, trace))
         tasks = [first]
         try:
             done, _ = await asyncio.wait({first}, timeout=delay)
-            if done or not self.budget.try_spend():
+            if done or LOOP_LAG.late or not self.budget.try_spend():  # late: a hedge only adds work
                 return await first
             trace.hedged = True
             event("hedge", {"bezel.hedge.after_ms": round(delay * 1000, 1)})

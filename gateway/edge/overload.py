@@ -1,0 +1,60 @@
+"""How many GraphQL requests this process takes on at once: a limit that follows the event loop's lag.
+
+A fixed limit is wrong both ways: 256 in flight is far past what one core can answer inside a page
+budget when every page needs CPU, and far below what it can hold when pages wait on slow vendors.
+So the limit moves, in the manner of Netflix's concurrency-limits gradient (Gradient2), with the
+loop's lateness (`connectors.loop`) in place of round-trip times: while the loop runs on time and
+the limit is what holds requests back, it grows (by about its square root, or doubles while the
+loop is idle); once the loop runs later than `target`, it shrinks by target / lag (at most by half)
+per step (growth is smoothed, a shortage is not). Beyond it: 503 `OVERLOADED` at
+once, which a load balancer retries elsewhere, rather than a queue every later request waits behind.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from connectors.loop import LoopLag
+
+STEP_S = 0.05  # the limit moves at most this often
+SMOOTHING = 0.3  # how far each step up goes toward the new estimate
+
+
+class InFlightLimit:
+    """Requests in flight allowed now: between `floor` and `ceiling` (`[gateway] max_in_flight`)."""
+
+    def __init__(self, ceiling: int, *, adaptive: bool, lag: LoopLag, target_lag_s: float, floor: int = 4) -> None:
+        self.ceiling = ceiling
+        self.adaptive = adaptive and ceiling > 0
+        self.lag = lag
+        self.target_lag_s = target_lag_s
+        self.floor = min(floor, ceiling) if ceiling else floor
+        self.limit = float(ceiling)
+        self._stepped = 0.0
+        self._peak = 0
+
+    def admits(self, in_flight: int) -> bool:
+        """Whether one more request may start, with `in_flight` already running."""
+        if not self.ceiling:
+            return True
+        if self.adaptive:
+            now = time.monotonic()
+            if now - self._stepped >= STEP_S:
+                self._stepped = now
+                self._step(self._peak)
+                self._peak = in_flight
+        admitted = in_flight < int(self.limit)
+        # The most this step's requests asked for: a refused one asked for more than the limit.
+        self._peak = max(self._peak, in_flight + 1)
+        return admitted
+
+    def _step(self, in_flight: int) -> None:
+        """Move the limit, given the most requests in flight (or asking to be) since the last step."""
+        lag = self.lag.lag_s
+        if lag > self.target_lag_s:  # short of CPU now: down at once, as far as the lag says
+            self.limit = max(float(self.floor), self.limit * max(0.5, self.target_lag_s / lag))
+        elif in_flight >= self.limit / 2:  # only a limit that is being reached has earned more room
+            # An idle loop (a quarter of the target) takes its room back fast after a shortage.
+            estimate = self.limit * 2 if lag < self.target_lag_s / 4 else self.limit + math.sqrt(self.limit)
+            self.limit = min(float(self.ceiling), (1 - SMOOTHING) * self.limit + SMOOTHING * estimate)
