@@ -10,7 +10,7 @@ STAMP := $(VENV)/.synced-$(UV_VERSION)
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test browser image-tools lint sandbox bench clean
+.PHONY: run test browser image-tools lint sandbox bench bench-peer clean
 
 run: $(STAMP)  ## the sandbox vendors and the gateway, GraphiQL on http://127.0.0.1:8000/graphql
 	$(VENV)/bin/bezel dev --config bezel.toml
@@ -68,3 +68,13 @@ bench: $(STAMP)  ## every benchmark; results in bench/results/ (needs wrk: apt-g
 	$(VENV)/bin/python -m bench.profile_warm
 	$(VENV)/bin/python -m bench.run
 	$(UV) sync --locked --python $(PYTHON)
+
+# The peer, pinned by bench/peer/package-lock.json, installed into a scratch folder (gitignored) with npm ci.
+PEER := bench/.work/peer
+bench-peer: $(STAMP)  ## Bezel beside Hive Gateway + GraphQL Mesh; results in bench/results/peer.* (needs node, npm, wrk)
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -q wrk >/dev/null; } || \
+		echo "wrk not found: apt-get install wrk"
+	mkdir -p $(PEER)
+	cp bench/peer/package.json bench/peer/package-lock.json $(PEER)/
+	npm ci --prefix $(PEER) --ignore-scripts --no-audit --no-fund
+	$(VENV)/bin/python -m bench.peer

@@ -100,6 +100,7 @@ class BezelGraphQL(GraphQL):
             await self._send(response, started, scope, receive, send)
         else:
             self.in_flight += 1  # the body is in already (gateway.edge.body): slow senders hold no slot
+            LOOP_LAG.touch()
             try:  # held until the last part of a streamed (@defer) answer has left
                 response = await self._answer(request)
                 await self._send(response, started, scope, receive, send)
