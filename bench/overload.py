@@ -51,6 +51,7 @@ def _summary(run: loadgen.Run) -> dict[str, Any]:
         "answered_rps": round(len(answered) / run.seconds, 1),
         "answered_latency_ms": percentiles([s.latency_ms for s in answered]) if answered else None,
         "answered_missing_a_vendor": sum(1 for s in answered if s.error_codes),
+        "errors_by_code": dict(Counter(code for s in answered for code in s.error_codes)),
         "shed_latency_ms": percentiles([s.latency_ms for s in shed]) if shed else None,
         "generator_cpu": round(run.cpu, 3),
     }

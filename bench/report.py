@@ -99,9 +99,11 @@ def render(doc: dict[str, Any]) -> str:
                   f"{f['non_200']} | {f['with_errors']} |"]
         s = r[key].get("saturation")
         if s:
-            lines.append(f"| saturation (wrk, 64 connections) | {s['requests']} | {s['throughput_rps']:.0f} rps | "
+            lines.append(f"| saturation (wrk, 64 connections) | {s['requests']} | "
+                         f"{s['throughput_rps']:.0f} rps answered | "
                          f"{s['latency_ms']['p50']:.1f} / - / {s['latency_ms']['p99']:.1f} | gateway CPU "
-                         f"{s.get('gateway_cpu_us_per_request', 'n/a')} us/request | - | {s['non_2xx']} | - |")
+                         f"{s.get('gateway_cpu_us_per_request', 'n/a')} us per page answered | - | "
+                         f"{s['non_2xx']} (shed) | - |")
         lines += ["", f"Vendors' critical path p50: {_p(f['vendor_critical_ms'], 'median')} ms; load generator used "
                   f"{f['generator_cpu'] * 100:.0f}% of its core; the gateway used "
                   f"{f.get('gateway_cpu_us_per_page', 'n/a')} us of CPU per page at the fixed rate. "

@@ -60,7 +60,7 @@ class GatewaySettings(QueryLimits):
     # loop_lag_target_ms. The same lag stops hedged vendor calls.
     max_in_flight: int = Field(default=256, ge=0)
     adaptive_in_flight: bool = True
-    loop_lag_target_ms: int = Field(default=20, ge=1, le=1000)
+    loop_lag_target_ms: int = Field(default=30, ge=1, le=1000)
     # A request body must arrive within this (408 otherwise); headers within header_timeout_ms of the
     # connection (or of the previous answer), in at most max_header_bytes and max_headers (431).
     body_timeout_ms: int = Field(default=10_000, ge=100)

@@ -3,10 +3,10 @@
 A fixed limit is wrong both ways: 256 in flight is far past what one core can answer inside a page
 budget when every page needs CPU, and far below what it can hold when pages wait on slow vendors.
 So the limit moves, in the manner of Netflix's concurrency-limits gradient (Gradient2), with the
-loop's lateness (`connectors.loop`) in place of round-trip times: while the loop runs on time and
+loop's average lateness (`connectors.loop`) in place of round-trip times: while the loop runs on time and
 the limit is what holds requests back, it grows (by about its square root, or doubles while the
 loop is idle); once the loop runs later than `target`, it shrinks by target / lag (at most by half)
-per step (growth is smoothed, a shortage is not). Beyond it: 503 `OVERLOADED` at
+per step, smoothed both ways. Beyond it: 503 `OVERLOADED` at
 once, which a load balancer retries elsewhere, rather than a queue every later request waits behind.
 """
 
@@ -19,6 +19,7 @@ from connectors.loop import LoopLag
 
 STEP_S = 0.05  # the limit moves at most this often
 SMOOTHING = 0.3  # how far each step up goes toward the new estimate
+DOWN = 0.5  # how far each step down goes: at twice the target lag, -25% per step (256 -> 32 in ~0.4 s)
 
 
 class InFlightLimit:
@@ -51,9 +52,10 @@ class InFlightLimit:
 
     def _step(self, in_flight: int) -> None:
         """Move the limit, given the most requests in flight (or asking to be) since the last step."""
-        lag = self.lag.lag_s
-        if lag > self.target_lag_s:  # short of CPU now: down at once, as far as the lag says
-            self.limit = max(float(self.floor), self.limit * max(0.5, self.target_lag_s / lag))
+        lag = self.lag.mean_s
+        if lag > self.target_lag_s:  # short of CPU: down, by as much as the lag says, smoothed
+            gradient = max(0.5, self.target_lag_s / lag)
+            self.limit = max(float(self.floor), self.limit * (1 - DOWN * (1 - gradient)))
         elif in_flight >= self.limit / 2:  # only a limit that is being reached has earned more room
             # An idle loop (a quarter of the target) takes its room back fast after a shortage.
             estimate = self.limit * 2 if lag < self.target_lag_s / 4 else self.limit + math.sqrt(self.limit)

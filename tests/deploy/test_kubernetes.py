@@ -53,6 +53,7 @@ PRODUCTION_CHOICES = (
     "storefront.enabled",
     "sandbox.url",
     "checkout.wait_replicas",
+    "logging.requests",
     "vendors.*.url",
     "vendors.inventory.options",
     "vendors.bnpl.options",

@@ -1,7 +1,7 @@
 """A process short of CPU: its event loop runs late, so it sheds new requests at once (503 OVERLOADED)
 instead of queueing them, sends no hedges, and serves everyone again once the loop is on time.
 
-The shortage is real: a callback on the gateway's own loop blocks it for 80 ms out of every 100, as
+The shortage is real: a callback on the gateway's own loop blocks it for 150 ms out of every 170, as
 a process with more pages than CPU would (the gateway runs in-process here; vendors over real HTTP)."""
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from sandbox.handle import Sandbox
 from tests.e2e.test_call_policy import NO_TAX_CACHE, TAX_QUERY, tax_of
 from tests.support import US_ADDRESS, run_gateway, settings_for
 
-ADAPTIVE = {"BEZEL_GATEWAY__LOOP_LAG_TARGET_MS": "20"}  # as shipped (the other tests relax it)
+ADAPTIVE = {"BEZEL_GATEWAY__LOOP_LAG_TARGET_MS": "30"}  # as shipped (the other tests relax it)
 
 
 @contextmanager
-def cpu_starved(block_s: float = 0.08, every_s: float = 0.1) -> Iterator[None]:
+def cpu_starved(block_s: float = 0.15, every_s: float = 0.17) -> Iterator[None]:
     loop = asyncio.get_running_loop()
     handle: asyncio.TimerHandle | None = None
 
@@ -39,14 +39,14 @@ def cpu_starved(block_s: float = 0.08, every_s: float = 0.1) -> Iterator[None]:
 
 
 async def test_a_late_loop_sheds_new_requests_at_once_and_recovers(sandbox: Sandbox) -> None:
-    async with run_gateway(settings_for(sandbox, **ADAPTIVE)) as gw:  # ceiling 256, target 20 ms
+    async with run_gateway(settings_for(sandbox, **ADAPTIVE)) as gw:  # ceiling 256
         await gw.gql(TAX_QUERY, {"a": US_ADDRESS})
-        sandbox.fault("tax", delay_ms=400)  # pages stay in flight while the loop starves
+        sandbox.fault("tax", delay_ms=1000)  # pages stay in flight while the loop starves
         with cpu_starved():
             await asyncio.sleep(0.3)
             assert LOOP_LAG.late
             answers = []
-            for wave in range(6):  # 20 new shoppers every 100 ms
+            for wave in range(10):  # 20 new shoppers every 100 ms
                 answers += [asyncio.create_task(gw.post(TAX_QUERY, {"a": {**US_ADDRESS, "zip": f"10{wave}{i:02d}"}}))
                             for i in range(20)]
                 await asyncio.sleep(0.1)

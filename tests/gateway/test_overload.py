@@ -13,7 +13,10 @@ from gateway.edge.overload import InFlightLimit
 class FixedLag(LoopLag):
     def __init__(self, lag_s: float) -> None:
         super().__init__()
-        self.lag_s = lag_s
+        self.lag_s = self.mean_s = lag_s
+
+    def set(self, lag_s: float) -> None:
+        self.lag_s = self.mean_s = lag_s
 
 
 def steps(limit: InFlightLimit, in_flight: int | None, n: int) -> None:
@@ -46,10 +49,10 @@ def test_the_limit_shrinks_while_the_loop_is_late_and_never_below_its_floor() ->
     limit = InFlightLimit(256, adaptive=True, lag=lag, target_lag_s=0.02, floor=4)
     assert limit.admits(255)
     assert not limit.admits(256)
-    lag.lag_s = 0.2
+    lag.set(0.2)
     steps(limit, 100, 3)
-    assert limit.limit == 256 / 8  # each step at most halves it
-    steps(limit, 100, 60)
+    assert limit.limit == 256 * 0.75 ** 3  # at 10x the target, each step takes a quarter off
+    steps(limit, 100, 30)
     assert int(limit.limit) == 4
     assert limit.admits(3)
     assert not limit.admits(4)
@@ -59,14 +62,14 @@ def test_the_limit_grows_back_only_when_it_is_reached_and_not_past_its_ceiling()
     lag = FixedLag(0.2)
     limit = InFlightLimit(256, adaptive=True, lag=lag, target_lag_s=0.02, floor=4)
     steps(limit, 10, 60)
-    lag.lag_s = 0.001  # on time
+    lag.set(0.001)  # on time
     steps(limit, 1, 2)  # (the first step up still sees the ten that were running before)
     low = limit.limit
     steps(limit, 1, 20)  # hardly any traffic: the low limit holds nobody back, and stays
     assert limit.limit == low < 8
     steps(limit, None, 20)  # reached every time: it grows, fast while the loop is idle
     assert limit.limit == 256
-    lag.lag_s = 0.015  # busy but on time: slower growth, from wherever it is
+    lag.set(0.015)  # busy but on time: slower growth, from wherever it is
     limit.limit = 16.0
     steps(limit, 16, 1)
     assert 16 < limit.limit < 20
