@@ -128,6 +128,7 @@ class VendorClient:
     ) -> None:
         self.vendor = vendor
         self.base_url = base_url.rstrip("/")
+        self._host = urlsplit(base_url).hostname or ""  # for client spans
         self._read_error = read_error
         self._headers = {"user-agent": "bezel-gateway", **(auth_headers or {})}
         self._max_connections = max_connections
@@ -183,7 +184,7 @@ class VendorClient:
                            ) -> tuple[int, Mapping[str, str], bytes]:
         """`_send` inside a client span, with the W3C traceparent sent to the vendor."""
         attributes = {"http.request.method": req.method, "url.full": self.base_url + req.path,
-                      "server.address": urlsplit(self.base_url).hostname or ""}
+                      "server.address": self._host}
         with tracer.start_as_current_span(req.method, kind=SpanKind.CLIENT, attributes=attributes) as span:
             carrier = dict(headers or {})
             propagate.inject(carrier)

@@ -46,8 +46,7 @@ def create_app(settings: Settings, *, vendor_transport: httpx.AsyncBaseTransport
     trusted = networks(settings.gateway.trusted_proxies)
     view = BezelGraphQL(schema, documents, budget_ms=settings.gateway.budget_ms, graphiql=not settings.production,
                         in_flight=InFlightLimit(settings.gateway.max_in_flight,
-                                                adaptive=settings.gateway.adaptive_in_flight, lag=LOOP_LAG,
-                                                target_lag_s=settings.gateway.loop_lag_target_ms / 1000),
+                                                adaptive=settings.gateway.adaptive_in_flight, lag=LOOP_LAG),
                         trusted_proxies=trusted, log_requests=settings.logging.requests,
                         log_sample_rate=settings.logging.sample_rate,
                         production=settings.production)

@@ -77,7 +77,7 @@ class BezelGraphQL(GraphQL):
         self.trusted_proxies = trusted_proxies
         self.production = production
         self.budget_ms = budget_ms
-        self.limit = in_flight or InFlightLimit(0, adaptive=False, lag=LOOP_LAG, target_lag_s=1.0)
+        self.limit = in_flight or InFlightLimit(0, adaptive=False, lag=LOOP_LAG)
         self.in_flight = 0
         self.log_requests = log_requests
         self.log_sample_rate = log_sample_rate

@@ -23,13 +23,13 @@ DOWN = 0.5  # how far each step down goes: at twice the target lag, -25% per ste
 
 
 class InFlightLimit:
-    """Requests in flight allowed now: between `floor` and `ceiling` (`[gateway] max_in_flight`)."""
+    """Requests in flight allowed now: between `floor` and `ceiling` (`[gateway] max_in_flight`). The
+    lag it follows, and what counts as late, are `lag`'s (`[gateway] loop_lag_target_ms`)."""
 
-    def __init__(self, ceiling: int, *, adaptive: bool, lag: LoopLag, target_lag_s: float, floor: int = 4) -> None:
+    def __init__(self, ceiling: int, *, adaptive: bool, lag: LoopLag, floor: int = 4) -> None:
         self.ceiling = ceiling
         self.adaptive = adaptive and ceiling > 0
         self.lag = lag
-        self.target_lag_s = target_lag_s
         self.floor = min(floor, ceiling) if ceiling else floor
         self.limit = float(ceiling)
         self._stepped = 0.0
@@ -52,11 +52,13 @@ class InFlightLimit:
 
     def _step(self, in_flight: int) -> None:
         """Move the limit, given the most requests in flight (or asking to be) since the last step."""
-        lag = self.lag.mean_s
-        if lag > self.target_lag_s:  # short of CPU: down, by as much as the lag says, smoothed
-            gradient = max(0.5, self.target_lag_s / lag)
+        lag, target = self.lag.mean_s, self.lag.target_s
+        if not target:  # the loop is not watched (not started): nothing to follow
+            return
+        if lag > target:  # short of CPU: down, by as much as the lag says, smoothed
+            gradient = max(0.5, target / lag)
             self.limit = max(float(self.floor), self.limit * (1 - DOWN * (1 - gradient)))
         elif in_flight >= self.limit / 2:  # only a limit that is being reached has earned more room
             # An idle loop (a quarter of the target) takes its room back fast after a shortage.
-            estimate = self.limit * 2 if lag < self.target_lag_s / 4 else self.limit + math.sqrt(self.limit)
+            estimate = self.limit * 2 if lag < target / 4 else self.limit + math.sqrt(self.limit)
             self.limit = min(float(self.ceiling), (1 - SMOOTHING) * self.limit + SMOOTHING * estimate)

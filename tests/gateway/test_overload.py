@@ -11,9 +11,10 @@ from gateway.edge.overload import InFlightLimit
 
 
 class FixedLag(LoopLag):
-    def __init__(self, lag_s: float) -> None:
+    def __init__(self, lag_s: float, target_s: float = 0.02) -> None:
         super().__init__()
         self.lag_s = self.mean_s = lag_s
+        self.target_s = target_s
 
     def set(self, lag_s: float) -> None:
         self.lag_s = self.mean_s = lag_s
@@ -46,7 +47,7 @@ async def test_a_stalled_loop_is_measured_late_and_the_lateness_fades() -> None:
 
 def test_the_limit_shrinks_while_the_loop_is_late_and_never_below_its_floor() -> None:
     lag = FixedLag(0.0)
-    limit = InFlightLimit(256, adaptive=True, lag=lag, target_lag_s=0.02, floor=4)
+    limit = InFlightLimit(256, adaptive=True, lag=lag, floor=4)
     assert limit.admits(255)
     assert not limit.admits(256)
     lag.set(0.2)
@@ -60,7 +61,7 @@ def test_the_limit_shrinks_while_the_loop_is_late_and_never_below_its_floor() ->
 
 def test_the_limit_grows_back_only_when_it_is_reached_and_not_past_its_ceiling() -> None:
     lag = FixedLag(0.2)
-    limit = InFlightLimit(256, adaptive=True, lag=lag, target_lag_s=0.02, floor=4)
+    limit = InFlightLimit(256, adaptive=True, lag=lag, floor=4)
     steps(limit, 10, 60)
     lag.set(0.001)  # on time
     steps(limit, 1, 2)  # (the first step up still sees the ten that were running before)
@@ -77,9 +78,16 @@ def test_the_limit_grows_back_only_when_it_is_reached_and_not_past_its_ceiling()
 
 def test_a_fixed_limit_and_no_limit() -> None:
     late = FixedLag(1.0)
-    fixed = InFlightLimit(8, adaptive=False, lag=late, target_lag_s=0.02)
+    fixed = InFlightLimit(8, adaptive=False, lag=late)
     steps(fixed, 7, 10)
     assert fixed.admits(7)
     assert not fixed.admits(8)
-    unlimited = InFlightLimit(0, adaptive=True, lag=late, target_lag_s=0.02)
+    unlimited = InFlightLimit(0, adaptive=True, lag=late)
     assert unlimited.admits(10_000)
+
+
+def test_a_loop_nobody_watches_moves_nothing() -> None:
+    """Before the gateway starts the probe (or after it stops), no lag is a reason to shed."""
+    limit = InFlightLimit(256, adaptive=True, lag=FixedLag(1.0, target_s=0.0))
+    steps(limit, 255, 10)
+    assert limit.limit == 256
