@@ -19,6 +19,7 @@ from schema.common import Info
 from schema.documents import DocumentCache, DocumentStore
 from schema.errors import ShapeErrors, VendorReport
 from schema.fastpath import FastLeafExecutionContext
+from schema.fastpath.direct import install as direct_resolvers
 from schema.incremental import deliver
 from schema.limits import QueryLimits
 from schema.product import Product, ProductConnection
@@ -105,6 +106,8 @@ def build_schema(limits: QueryLimits | None = None, *, introspection: bool = Tru
             lambda: DocumentCache(documents),
         ],
     )
+    if fast_leaves:
+        direct_resolvers(schema)
     documents.bind(schema._schema)
     schema.documents = documents
     return schema

@@ -103,10 +103,10 @@ class Attempts:
                                           self.config.retry_jitter_ms / 1000))
 
     async def _hedged(self, call: VendorCall[T], deadline: Deadline, trace: Trace) -> T:
-        p95 = self.latency.percentile(95)
-        delay = max(self.config.hedge_min_ms / 1000, p95 or 0.0)
-        if (not call.idempotent or not self.config.hedge or len(self.latency) < self.config.hedge_min_samples
-                or delay >= deadline.bound(self.timeout_s) or LOOP_LAG.late):
+        if not call.idempotent or not self.config.hedge or len(self.latency) < self.config.hedge_min_samples:
+            return await self._attempt(call, deadline, trace)
+        delay = max(self.config.hedge_min_ms / 1000, self.latency.percentile(95) or 0.0)
+        if delay >= deadline.bound(self.timeout_s) or LOOP_LAG.late:
             return await self._attempt(call, deadline, trace)
         first = asyncio.ensure_future(self._attempt(call, deadline, trace))
         tasks = [first]

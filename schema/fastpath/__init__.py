@@ -18,6 +18,8 @@ graphql-core would produce; a test executes every query of the suite both ways a
     plans     what to do per (type, field), and the `@prefetched` marker resolvers carry
     build     objects and lists built from a flat selection in one step
     context   the execution context that takes the fast path where a plan allows it
+    direct    resolvers called without strawberry's per-call chain, arguments converted by functions
+              built once per input type (a resolver that needs the chain keeps it)
 
 It leans on strawberry and graphql-core internals (the execution context's hooks, the field
 definition back-reference, the default-resolver flag). `pyproject.toml` pins strawberry to one minor
@@ -46,6 +48,11 @@ def _require_internals() -> None:
         problems.append("StrawberryField.python_name")
     if "self.wrapped_func" not in inspect.getsource(StrawberryResolver.__init__):
         problems.append("StrawberryResolver.wrapped_func")
+    if not hasattr(GraphQLCoreConverter, "_get_field_exception_handlers"):
+        problems.append("GraphQLCoreConverter._get_field_exception_handlers")
+    for name in ("reserved_parameters", "self_parameter", "root_parameter", "parent_parameter", "info_parameter"):
+        if not hasattr(StrawberryResolver, name):
+            problems.append(f"StrawberryResolver.{name}")
     try:
         from strawberry.resolvers import is_default_resolver  # noqa: F401
     except ImportError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 from resolvers.context import RequestContext
 from sandbox.handle import Sandbox
 from schema import build_schema
-from tests.support import PRODUCT_PAGE_QUERY, US_ADDRESS, Gateway
+from tests.support import PRODUCT_PAGE_QUERY, ROOT, US_ADDRESS, Gateway
 
 FRAGMENTS = """
 query Fragments($withStock: Boolean!, $skipPrice: Boolean!) {
@@ -44,8 +45,14 @@ CART = """query($a: AddressInput!) { cartQuote(input: {lines: [{variantId: "gid:
 STEERED_FRAGMENT = """query Steered($withStock: Boolean!) { product(handle: "lumiere-sapphire-pendant") {
   title variants { ...Row } } }
 fragment Row on ProductVariant { sku availability @include(if: $withStock) { status } }"""
+# The storefront's page as it is sent: every argument a variable, input objects converted per request.
+STOREFRONT_PAGE = next(op["body"] for op in json.loads(
+    (ROOT / "storefront" / "persisted-query-manifest.json").read_text())["operations"] if op["name"] == "ProductPage")
+PAGE_VARIABLES = {"handle": "lumiere-sapphire-pendant", "shipTo": US_ADDRESS,
+                  "engraving": {"text": "Forever Yours", "font": "script", "placement": "INSIDE_BAND"}}
 CASES = [
     (PRODUCT_PAGE_QUERY, None),
+    (STOREFRONT_PAGE, PAGE_VARIABLES),
     (STEERED_FRAGMENT, {"withStock": True}),
     (STEERED_FRAGMENT, {"withStock": False}),
     (FRAGMENTS, {"withStock": True, "skipPrice": False}),
@@ -258,3 +265,19 @@ class _Result:
 @dataclasses.dataclass
 class _Formatted:
     formatted: dict
+
+
+async def test_refused_arguments_fail_the_same_way(gateway: Gateway) -> None:
+    """Input the resolvers refuse (an engraving the vendor cannot cut, an address without a province):
+    the same errors at the same paths, whichever way the arguments were converted."""
+    services = gateway.app.state.services
+    variables = {**PAGE_VARIABLES, "engraving": {"text": "\u2603" * 40, "font": "comic"},
+                 "shipTo": {"countryCode": "US", "zip": "1"}}
+    await gateway.gql(STOREFRONT_PAGE, variables)  # warm the caches, so both runs see the same answers
+    results = [await schema.execute(STOREFRONT_PAGE, variable_values=variables,
+                                    context_value=RequestContext.start(services, budget_ms=5000))
+               for schema in (build_schema(), build_schema(fast_leaves=False))]
+    assert normalized(results[0]) == normalized(results[1])
+    paths = sorted(tuple(e.path or ()) for e in results[0].errors or [])
+    assert ("product", "engravingPreview") in paths, paths
+    assert ("product", "taxEstimate") in paths, paths
