@@ -10,7 +10,7 @@ from graphql import BREAK, DirectiveNode, GraphQLList, GraphQLObjectType, Variab
 from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from schema.fastpath.build import build, build_all, complete
+from schema.fastpath.build import build, build_all, compiled, complete
 from schema.fastpath.plans import NOT_FAST, Flat, Leaf, Selection, plan, unwrap
 
 
@@ -122,7 +122,7 @@ class FastLeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if object_type.is_type_of is None:
             grouped, defer_usages, _ = self.collect_subfields(object_type, field_details_list)
             if not defer_usages:
-                selection = []
+                selection = Selection()
                 for key, details in grouped.items():
                     sub_plan = plan(self.schema, object_type, details[0].node)
                     if isinstance(sub_plan, Flat):
@@ -136,6 +136,8 @@ class FastLeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     else:
                         selection = None
                         break
+        if selection is not None:
+            selection.one = compiled(selection)
         self._flat_selections[id(field_details_list)] = (field_details_list, selection)
         if shared_key is not None:
             self._shared[shared_key] = selection  # type: ignore[index]

@@ -27,8 +27,16 @@ from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 BACKREF = GraphQLCoreConverter.DEFINITION_BACKREF
 NOT_FAST = object()
-# A flat selection: (response key, leaf plan or (object plan, its own flat selection)) pairs.
-Selection = list[tuple[str, Any]]
+
+
+class Selection(list[tuple[str, Any]]):
+    """A flat selection: (response key, leaf plan or (object plan, its own flat selection)) pairs,
+    and `one`, its builder of one object (schema.fastpath.build), set once the selection is complete."""
+
+    __slots__ = ("one",)
+    one: Callable[[Any], Any]
+
+
 F = TypeVar("F", bound=Callable[..., Any])
 PREFETCHED = "_bezel_prefetched"
 
