@@ -24,7 +24,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExport
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, Sampler, TraceIdRatioBased
 from pythonjsonlogger.json import JsonFormatter
 
-from connectors.telemetry import current_span
+from connectors.telemetry import current_span, refresh_tracing
 
 log = logging.getLogger("bezel.telemetry")
 
@@ -53,6 +53,7 @@ def setup(default_service_name: str = "bezel-gateway") -> Telemetry:
     """Install the SDK once per process (later calls return the first setup)."""
     global _installed
     if _installed is not None:
+        refresh_tracing()
         return _installed
     disabled = os.environ.get("OTEL_SDK_DISABLED", "").lower() == "true"
     resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME") or default_service_name})
@@ -71,6 +72,7 @@ def setup(default_service_name: str = "bezel-gateway") -> Telemetry:
             tracer_provider = TracerProvider(resource=resource, sampler=sampler_from_env())
             tracer_provider.add_span_processor(BatchSpanProcessor(exporter))
             trace.set_tracer_provider(tracer_provider)
+    refresh_tracing()
 
     from opentelemetry.exporter.prometheus import PrometheusMetricReader
 

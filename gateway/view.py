@@ -226,6 +226,8 @@ class BezelGraphQL(GraphQL):
 
 def _log_request(request: Request, status: int, duration_s: float) -> None:
     """One structured line per GraphQL request: operation, status, duration, each vendor's outcome."""
+    if not log.isEnabledFor(logging.INFO):  # the line below would be dropped: do not build it
+        return
     context: RequestContext | None = getattr(request.state, "bezel", None)
     if context is None:  # the GraphiQL page, or refused before any context was made
         if request.method == "GET" and status == 200:
