@@ -13,7 +13,7 @@ import keyword
 from collections.abc import Callable
 from typing import Any
 
-from schema.fastpath.plans import NOT_FAST, Flat, Leaf, Selection
+from schema.fastpath.plans import NOT_FAST, Flat, Leaf, Leaves, Selection
 
 
 def complete(plan: Flat, selection: Selection, value: Any) -> Any:
@@ -45,7 +45,7 @@ def compiled(selection: Selection) -> Callable[[Any], Any]:
     names: dict[str, Any] = {"NOT_FAST": NOT_FAST, "complete": complete}
     lines = ["def one(value):", "    try:", "        pass"]
     for i, (_, entry) in enumerate(selection):
-        attribute = entry.attribute if entry.__class__ is Leaf else entry[0].attribute
+        attribute = entry[0].attribute if entry.__class__ is tuple else entry.attribute
         read = (f"value.{attribute}" if attribute.isidentifier() and not keyword.iskeyword(attribute)
                 else f"getattr(value, {attribute!r})")
         lines.append(f"        r{i} = {read}")
@@ -59,6 +59,11 @@ def compiled(selection: Selection) -> Callable[[Any], Any]:
             lines += [f"{indent}if r{i} is None:", f"{indent}    return NOT_FAST",
                       f"{indent}r{i} = leaf{i}.serialize(r{i})",
                       f"{indent}if r{i} is NOT_FAST:", f"{indent}    return NOT_FAST"]
+        elif entry.__class__ is Leaves:
+            names[f"leaves{i}"] = entry
+            lines += [f"        if r{i} is None:", "            return NOT_FAST",
+                      f"        r{i} = leaves{i}.serialize(r{i})",
+                      f"        if r{i} is NOT_FAST:", "            return NOT_FAST"]
         else:
             names[f"plan{i}"], names[f"nested{i}"] = entry
             lines += [f"        if r{i} is None:", "            return NOT_FAST",

@@ -11,7 +11,7 @@ from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from schema.fastpath.build import build, build_all, compiled, complete
-from schema.fastpath.plans import NOT_FAST, Flat, Leaf, Selection, plan, unwrap
+from schema.fastpath.plans import NOT_FAST, Flat, Leaf, Leaves, Selection, plan, unwrap
 
 
 class FastLeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -93,11 +93,11 @@ class FastLeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
                         return built
         return super().complete_list_value(return_type, field_details_list, info, path, result, position_context)
 
-    def _fast_value(self, field_plan: Leaf | Flat, source: Any, field_details_list: Any) -> Any:
+    def _fast_value(self, field_plan: Leaf | Leaves | Flat, source: Any, field_details_list: Any) -> Any:
         value = getattr(source, field_plan.attribute, None)
         if value is None:
             return NOT_FAST  # nulls (and their errors on non-null fields) go graphql-core's way
-        if isinstance(field_plan, Leaf):
+        if isinstance(field_plan, Leaf | Leaves):
             return field_plan.serialize(value)
         selection = self._flat_selection(field_plan.object_type, field_details_list)
         if selection is None:
@@ -131,7 +131,7 @@ class FastLeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
                             selection = None
                             break
                         selection.append((key, (sub_plan, nested)))
-                    elif isinstance(sub_plan, Leaf):
+                    elif isinstance(sub_plan, Leaf | Leaves):
                         selection.append((key, sub_plan))
                     else:
                         selection = None

@@ -1,7 +1,8 @@
 """What the fast path does for each field, worked out once per (type, field) and kept on the type.
 
-A `Leaf` is a plain scalar or enum attribute, serialized directly; a `Flat` is a plain attribute
-holding an object (or a list of them) whose selection may be built in one step. A resolver marked
+A `Leaf` is a plain scalar or enum attribute, serialized directly (`Leaves`: a list of them, like an
+option's `values`); a `Flat` is a plain attribute holding an object (or a list of them) whose
+selection may be built in one step. A resolver marked
 `@prefetched("attr")` counts as plain whenever its answer already sits in `attr`. Anything else
 (`None`) is left to graphql-core.
 """
@@ -71,6 +72,35 @@ class Leaf:
 
 
 @dataclass(frozen=True, slots=True)
+class Leaves:
+    """A plain attribute holding a list of scalars or enums (`[String!]!`)."""
+
+    item: Leaf
+
+    @property
+    def attribute(self) -> str:
+        return self.item.attribute
+
+    def serialize(self, value: Any) -> Any:
+        """The list serialized, or NOT_FAST for graphql-core (not a list, a null item, a refused item)."""
+        if value.__class__ is not list and value.__class__ is not tuple:
+            return NOT_FAST
+        item, passthrough = self.item, self.item.passthrough
+        out = []
+        for raw in value:
+            if raw.__class__ is passthrough:
+                out.append(raw)
+                continue
+            if raw is None:
+                return NOT_FAST
+            serialized = item.serialize(raw)
+            if serialized is NOT_FAST:
+                return NOT_FAST
+            out.append(serialized)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
 class Flat:
     """A plain field returning an object type (or a list of them) whose selection may be flat."""
 
@@ -87,11 +117,11 @@ def serialize(leaf: GraphQLScalarType | GraphQLEnumType, value: Any) -> Any:
     return NOT_FAST if serialized is None else serialized
 
 
-def plan(schema: Any, parent_type: GraphQLObjectType, node: Any) -> Leaf | Flat | None:
+def plan(schema: Any, parent_type: GraphQLObjectType, node: Any) -> Leaf | Leaves | Flat | None:
     """What to do for this field, worked out once per (type, field) and kept on the type."""
     if node.arguments or (node.directives and any(d.name.value not in {"include", "skip"} for d in node.directives)):
         return None  # (@include/@skip are applied while collecting fields, before execution)
-    plans: dict[str, Leaf | Flat | None] | None = parent_type.__dict__.get("_bezel_plans")
+    plans: dict[str, Leaf | Leaves | Flat | None] | None = parent_type.__dict__.get("_bezel_plans")
     if plans is None:
         plans = {}
         parent_type._bezel_plans = plans  # type: ignore[attr-defined]
@@ -101,7 +131,7 @@ def plan(schema: Any, parent_type: GraphQLObjectType, node: Any) -> Leaf | Flat 
     return plans[name]
 
 
-def _makeplan(schema: Any, parent_type: GraphQLObjectType, name: str) -> Leaf | Flat | None:
+def _makeplan(schema: Any, parent_type: GraphQLObjectType, name: str) -> Leaf | Leaves | Flat | None:
     field_def = schema.get_field(parent_type, name)
     if field_def is None or field_def.args:
         return None
@@ -125,6 +155,10 @@ def _makeplan(schema: Any, parent_type: GraphQLObjectType, name: str) -> Leaf | 
         item = unwrap(kind.of_type)
         if isinstance(item, GraphQLObjectType):
             return Flat(attribute, item, is_list=True)
+        if isinstance(item, GraphQLEnumType):
+            return Leaves(Leaf(attribute, item, enum_names(item)))
+        if isinstance(item, GraphQLScalarType):
+            return Leaves(Leaf(attribute, item, passthrough=PASSTHROUGH.get(item.name) if item in BUILT_IN else None))
     return None
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from graphql import GraphQLFloat, GraphQLInt, GraphQLObjectType, GraphQLString
 
 from schema.fastpath.build import build, build_all, compiled, complete
-from schema.fastpath.plans import NOT_FAST, PASSTHROUGH, Flat, Leaf, Selection
+from schema.fastpath.plans import NOT_FAST, PASSTHROUGH, Flat, Leaf, Leaves, Selection
 
 OBJECT = GraphQLObjectType("Thing", {})
 
@@ -25,20 +25,23 @@ MONEY = selection(("amount", Leaf("amount", GraphQLString, passthrough=PASSTHROU
 ROW = selection(("sku", Leaf("sku", GraphQLString, passthrough=str)),
                 ("weird", Leaf("from", GraphQLFloat)),  # a Python keyword as the attribute
                 ("price", (Flat("price", OBJECT, is_list=False), MONEY)),
-                ("prices", (Flat("prices", OBJECT, is_list=True), MONEY)))
+                ("prices", (Flat("prices", OBJECT, is_list=True), MONEY)),
+                ("sizes", Leaves(Leaf("sizes", GraphQLInt))),
+                ("names", Leaves(Leaf("names", GraphQLString, passthrough=str))))
 
 
 def row(**changes: Any) -> Any:
     values = {"sku": "LUM-1", "from": 1, "price": SimpleNamespace(amount="10.00", cents=1000),
-              "prices": [SimpleNamespace(amount="1.00", cents=100)], **changes}
+              "prices": [SimpleNamespace(amount="1.00", cents=100)], "sizes": (5, 6.0), "names": ["a", 7],
+              **changes}
     return SimpleNamespace(**values)
 
 
 def test_an_object_is_built_in_selection_order_with_leaves_serialized() -> None:
     built = build(ROW, row())
     assert built == {"sku": "LUM-1", "weird": 1.0, "price": {"amount": "10.00", "cents": 1000},
-                     "prices": [{"amount": "1.00", "cents": 100}]}
-    assert list(built) == ["sku", "weird", "price", "prices"]
+                     "prices": [{"amount": "1.00", "cents": 100}], "sizes": [5, 6], "names": ["a", "7"]}
+    assert list(built) == ["sku", "weird", "price", "prices", "sizes", "names"]
     assert isinstance(built["weird"], float)
 
 
@@ -53,6 +56,10 @@ def test_anything_graphql_core_must_handle_is_handed_back() -> None:
     assert build(ROW, row(prices="not a list")) is NOT_FAST
     assert build(ROW, row(**{"from": "not a number"})) is NOT_FAST  # a value the type refuses
     assert build(ROW, SimpleNamespace(sku="x")) is NOT_FAST  # no such attribute
+    assert build(ROW, row(sizes=[1, None])) is NOT_FAST  # a null item (an error if the items are non-null)
+    assert build(ROW, row(sizes=[1.5])) is NOT_FAST  # Int refuses 1.5
+    assert build(ROW, row(names={"a"})) is NOT_FAST  # an iterable graphql-core walks itself
+    assert build(ROW, row(names=None)) is NOT_FAST
     assert build_all(ROW, [row(), None]) is NOT_FAST
     assert complete(Flat("p", OBJECT, is_list=True), MONEY, (SimpleNamespace(amount="1", cents=2),)) == [
         {"amount": "1", "cents": 2}]
