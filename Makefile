@@ -66,6 +66,8 @@ bench: $(STAMP)  ## every benchmark; results in bench/results/ (needs wrk: apt-g
 	$(UV) sync --locked --group bench --python $(PYTHON)
 	$(VENV)/bin/python -m bench.tracing_cost
 	$(VENV)/bin/python -m bench.profile_warm
+	$(VENV)/bin/python -m bench.profile_live
+	$(VENV)/bin/python -m bench.floor
 	$(VENV)/bin/python -m bench.run
 	$(UV) sync --locked --python $(PYTHON)
 

@@ -46,6 +46,11 @@ class Process:
         return sum(_cpu(pid) for pid in _tree(self.pid))
 
 
+def worker_pid(process: Process) -> int:
+    """The process serving requests under `bezel serve`'s supervisor (its last child), for profilers."""
+    return _tree(process.pid)[-1]
+
+
 def _tree(pid: int) -> list[int]:
     pids = [pid]
     for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
