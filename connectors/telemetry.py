@@ -23,19 +23,20 @@ meter = metrics.get_meter("bezel")
 _NO_SPAN: AbstractContextManager[trace.Span] = contextlib.nullcontext(trace.INVALID_SPAN)
 
 
-_TRACING = [False]
+_tracing = False
 
 
 def tracing_on() -> bool:
     """Whether this process installed an SDK tracer provider: until then spans go nowhere. Read from
     a flag: asking the API each time looks up an environment variable (~1.5% of a warm page)."""
-    return _TRACING[0]
+    return _tracing
 
 
 def refresh_tracing() -> None:
     """Read again whether a tracer provider is installed: called by whatever installs one
     (`gateway.telemetry.setup`); the API installs a provider once per process."""
-    _TRACING[0] = not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+    global _tracing
+    _tracing = not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
 
 
 refresh_tracing()

@@ -49,26 +49,19 @@ def compiled(selection: Selection) -> Callable[[Any], Any]:
         read = (f"value.{attribute}" if attribute.isidentifier() and not keyword.iskeyword(attribute)
                 else f"getattr(value, {attribute!r})")
         lines.append(f"        r{i} = {read}")
+        indent, call = "        ", f"complete(plan{i}, nested{i}, r{i})"
         if entry.__class__ is Leaf:
-            names[f"leaf{i}"] = entry
-            indent = "        "
-            if entry.passthrough is not None:
+            names[f"leaf{i}"], call = entry, f"leaf{i}.serialize(r{i})"
+            if entry.passthrough is not None:  # a str for a String is its own answer
                 names[f"kind{i}"] = entry.passthrough
                 lines.append(f"        if r{i}.__class__ is not kind{i}:")
                 indent = "            "
-            lines += [f"{indent}if r{i} is None:", f"{indent}    return NOT_FAST",
-                      f"{indent}r{i} = leaf{i}.serialize(r{i})",
-                      f"{indent}if r{i} is NOT_FAST:", f"{indent}    return NOT_FAST"]
         elif entry.__class__ is Leaves:
-            names[f"leaves{i}"] = entry
-            lines += [f"        if r{i} is None:", "            return NOT_FAST",
-                      f"        r{i} = leaves{i}.serialize(r{i})",
-                      f"        if r{i} is NOT_FAST:", "            return NOT_FAST"]
+            names[f"leaves{i}"], call = entry, f"leaves{i}.serialize(r{i})"
         else:
             names[f"plan{i}"], names[f"nested{i}"] = entry
-            lines += [f"        if r{i} is None:", "            return NOT_FAST",
-                      f"        r{i} = complete(plan{i}, nested{i}, r{i})",
-                      f"        if r{i} is NOT_FAST:", "            return NOT_FAST"]
+        lines += [f"{indent}if r{i} is None:", f"{indent}    return NOT_FAST", f"{indent}r{i} = {call}",
+                  f"{indent}if r{i} is NOT_FAST:", f"{indent}    return NOT_FAST"]
     lines += ["    except AttributeError:", "        return NOT_FAST",  # getattr(value, name, None) was None
               "    return {" + ", ".join(f"{key!r}: r{i}" for i, (key, _) in enumerate(selection)) + "}"]
     exec(compile("\n".join(lines), f"<flat selection {', '.join(k for k, _ in selection)[:60]}>", "exec"), names)

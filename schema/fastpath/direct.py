@@ -63,9 +63,8 @@ def install(schema: Any) -> int:
 def direct_resolver(field: StrawberryField, converter: GraphQLCoreConverter) -> Callable[..., Any]:
     """A `resolve` for graphql-core that calls the field's resolver as strawberry's chain would."""
     resolver = field.base_resolver
-    if resolver is None or field.extensions or field.is_subscription or getattr(field, "permission_classes", None):
-        raise NotDirect(field.python_name)
-    if converter._get_field_exception_handlers(field):
+    if (resolver is None or field.extensions or field.is_subscription or getattr(field, "permission_classes", None)
+            or converter._get_field_exception_handlers(field)):
         raise NotDirect(field.python_name)
     reserved = resolver.reserved_parameters
     known = {resolver.self_parameter, resolver.root_parameter, resolver.parent_parameter, resolver.info_parameter}
@@ -150,11 +149,10 @@ def _input_object(cls: type, registry: Mapping[object, Any], config: Any) -> Con
         raise NotDirect(cls.__name__)
     defaults = {f.python_name: None for f in definition.fields
                 if f.default_value is MISSING and f.default_factory is MISSING} if definition.is_input else {}
-    fields: list[tuple[str, str, Converter]] = []
-    converters = tuple((config.name_converter.from_field(f), f.python_name, f.resolve_type(type_definition=definition))
-                       for f in definition.fields)
-    for graphql_name, python_name, field_type in converters:
-        fields.append((graphql_name, python_name, _nullable(converter_for(field_type, registry, config))))
+    # Every converter passes None and UNSET through itself, as convert_argument does for any type.
+    fields = tuple((config.name_converter.from_field(f), f.python_name,
+                    converter_for(f.resolve_type(type_definition=definition), registry, config))
+                   for f in definition.fields)
 
     def build(value: Any) -> Any:
         if value is None or value is UNSET:
@@ -167,12 +165,3 @@ def _input_object(cls: type, registry: Mapping[object, Any], config: Any) -> Con
 
     return build
 
-
-def _nullable(convert: Converter) -> Converter:
-    if convert is _same:
-        return convert
-
-    def maybe(value: Any) -> Any:
-        return value if value is None or value is UNSET else convert(value)
-
-    return maybe
