@@ -64,6 +64,8 @@ CMD ["--host", "0.0.0.0", "--port", "8900"]
 
 # The gateway: the virtualenv and the config only (no uv, no pip, no dev tools, no tests, no sandbox), as an
 # unprivileged user that owns nothing it runs. The demo storefront is not in the image, so it is off.
+# Production refuses the rest of bezel.toml's development defaults (exit 2, naming each key): give it your
+# configuration (BEZEL_CONFIG, BEZEL_*), as deploy/kubernetes/ does; compose runs it as development.
 FROM runtime AS gateway
 COPY --from=build /app/.venv /app/.venv
 COPY bezel.toml /app/bezel.toml

@@ -24,7 +24,7 @@ from gateway.edge.body import BodyReader
 from gateway.edge.clients import SamplingGuard, networks
 from gateway.edge.overload import InFlightLimit
 from gateway.services import running_services
-from gateway.settings import Settings
+from gateway.settings import Settings, log_insecure_overrides
 from gateway.storefront import storefront_manifest, storefront_routes
 from gateway.upkeep import watch_queues
 from gateway.view import ASSETS_PATH, BUDGET_HEADER, BezelGraphQL
@@ -36,10 +36,12 @@ GC_GEN0_THRESHOLD = 10_000  # Python's default is 700
 def create_app(settings: Settings, *, vendor_transport: httpx.AsyncBaseTransport | None = None) -> Starlette:
     """The gateway. `vendor_transport` replaces real HTTP to vendors (narrow unit tests only)."""
     telemetry.setup("bezel-gateway")
+    log_insecure_overrides(settings)  # every gateway process, every start (`bezel serve`'s workers, `bezel dev`)
     schema = build_schema(settings.gateway, introspection=not settings.production,
                           suggestions=not settings.production)
     docs = settings.documents
-    apq = PersistedQueries(ttl_s=docs.apq_ttl_s, local_max_entries=docs.apq_local_max_entries) if docs.apq else None
+    apq = PersistedQueries(ttl_s=docs.apq_ttl_s, local_max_entries=docs.apq_local_max_entries,
+                           max_bytes=docs.apq_max_bytes, max_entries=docs.apq_max_entries) if docs.apq else None
     documents = Documents(schema, manifest_paths=[docs.manifest, storefront_manifest(settings.storefront)],
                           require_trusted=docs.require_trusted, apq=apq)
     schema.operation_labels = frozenset(settings.gateway.operation_labels) | documents.operation_names
@@ -47,7 +49,8 @@ def create_app(settings: Settings, *, vendor_transport: httpx.AsyncBaseTransport
     view = BezelGraphQL(schema, documents, budget_ms=settings.gateway.budget_ms, graphiql=not settings.production,
                         in_flight=InFlightLimit(settings.gateway.max_in_flight,
                                                 adaptive=settings.gateway.adaptive_in_flight, lag=LOOP_LAG),
-                        trusted_proxies=trusted, log_requests=settings.logging.requests,
+                        trusted_proxies=trusted, ipv6_client_prefix=settings.gateway.ipv6_client_prefix,
+                        log_requests=settings.logging.requests,
                         log_sample_rate=settings.logging.sample_rate,
                         production=settings.production)
 
@@ -61,7 +64,7 @@ def create_app(settings: Settings, *, vendor_transport: httpx.AsyncBaseTransport
                 watcher = asyncio.ensure_future(watch_queues(services.store, settings.worker.consumers, stop))
             app.state.services = services
             if apq is not None:
-                apq.share(services.vendors.cache.redis)  # registered texts shared by every process
+                apq.share(services.vendors.cache.redis, services.limits)  # shared by every process
             # Everything built so far lives as long as the process: keep it out of every garbage
             # collection, and collect the young generation less often (a page allocates thousands of
             # short-lived objects). Measured: ~6% less CPU per cached page.

@@ -40,7 +40,7 @@ from gateway.devredis import PrivateRedis
 from gateway.errors import ConfigError
 from gateway.runner import gateway_server, serve_all, server
 from gateway.services import running_services
-from gateway.settings import Settings, load_settings
+from gateway.settings import Settings, load_settings, log_insecure_overrides
 from gateway.worker import run_workers
 
 log = logging.getLogger("bezel")
@@ -115,6 +115,7 @@ async def _work(settings: Settings, stop: asyncio.Event) -> None:
 
 def _worker(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    log_insecure_overrides(settings)
     if not settings.checkout_redis_url:
         print("bezel worker: the order stream lives in Redis; set REDIS_URL (or [redis] url)", file=sys.stderr)
         return 2

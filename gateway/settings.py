@@ -2,7 +2,8 @@
 
 Any key can be overridden from the environment as `BEZEL_<SECTION>__<KEY>` or, for vendors,
 `BEZEL_VENDORS__<NAME>__<KEY>` (e.g. `BEZEL_VENDORS__TAX__TIMEOUT_MS=200`). `BEZEL_ENV=production`
-turns introspection and GraphiQL off; `REDIS_URL` is honoured when `[redis] url` is empty.
+turns introspection and GraphiQL off, and refuses settings only safe in development unless an `[insecure]`
+override (staging) allows them; `REDIS_URL` is honoured when `[redis] url` is empty.
 A file or variable that does not validate stops the process with a message naming the key: a typo
 never silently falls back to a default.
 """
@@ -10,10 +11,12 @@ never silently falls back to a default.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from limits import parse_many
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -70,6 +73,9 @@ class GatewaySettings(QueryLimits):
     # Your load balancers (CIDRs): behind them, the client is the right-most X-Forwarded-For address
     # that is not one of them. Anyone else's traceparent does not force sampling (follow_client_sampling).
     trusted_proxies: list[str] = Field(default_factory=list)
+    # A client's IPv6 addresses count as one client per network of this prefix (`gateway.edge.clients`):
+    # one subscriber is routed a /64 or more. 128: per address (2^64 clients to one attacker's /64).
+    ipv6_client_prefix: int = Field(default=64, ge=32, le=128)
     follow_client_sampling: bool = False
     # Operation names that get their own metric label (the manifest's are added); others count as "other".
     operation_labels: list[str] = Field(default_factory=lambda: ["ProductPage", "CartQuote", "PlaceOrder",
@@ -116,10 +122,14 @@ class LimitsSettings(_Section):
     checkout: str = "5/minute;30/hour"
     # order(id, token): the order page polls while ERP, WMS and CRM catch up.
     order_lookups: str = "60/minute"
-    # Declined payments per client, per email and per card before checkout answers RATE_LIMITED.
+    # Declined payments per client and per card before checkout answers RATE_LIMITED (not per email:
+    # anyone can type a buyer's email, and declines on it would lock her out).
     declines: str = "3/10minutes"
+    # New automatic persisted queries a client may register (a storefront registers each of its few
+    # operations once); past it texts still run, they are just not remembered.
+    apq_registrations: str = "30/hour"
 
-    @field_validator("pages", "checkout", "order_lookups", "declines")
+    @field_validator("pages", "checkout", "order_lookups", "declines", "apq_registrations")
     @classmethod
     def _notation(cls, value: str) -> str:
         parse_many(value)  # ValueError names the problem
@@ -135,6 +145,10 @@ class DocumentsSettings(_Section):
     # Registered texts are kept this long in Redis (and up to apq_local_max_entries in each process).
     apq_ttl_s: int = Field(default=86_400, ge=60)
     apq_local_max_entries: int = Field(default=1_000, ge=10)
+    # What anyone may have kept: a text of at most apq_max_bytes (bytes, comments included; the README's
+    # page is ~1.5 KB), at most apq_max_entries texts in Redis (oldest dropped first), so at most ~16 MB.
+    apq_max_bytes: int = Field(default=16_384, ge=1_024)
+    apq_max_entries: int = Field(default=1_000, ge=10)
 
 
 class StorefrontSettings(_Section):
@@ -151,6 +165,25 @@ class SandboxSettings(_Section):
 class AvailabilitySettings(_Section):
     # Below this many units, a SKU is LOW_STOCK and (see the call policy) checked live.
     safety_stock: int = Field(default=3, ge=1)
+
+
+class InsecureSettings(_Section):
+    """Overrides of what production refuses to start on (`Settings._safe_for_production`), one per class of
+    problem: for a staging deployment running production's code against sandboxes, never for real traffic.
+    Each one that is on is logged as a WARNING at every start (`log_insecure_overrides`)."""
+
+    allow_documents: bool = False  # documents.require_trusted off, or documents.apq on
+    allow_storefront: bool = False  # storefront.enabled on
+    allow_vendors: bool = False  # a vendor url empty (the sandbox) or plain http:// to a non-loopback host
+
+
+# What each override lets through, for the refusal that names it and the warning logged while it is on.
+INSECURE_OVERRIDES = {
+    "allow_documents": "clients may run or register query texts of their own (documents.require_trusted off, "
+                       "or documents.apq on)",
+    "allow_storefront": "the demo storefront is served and its operations are trusted (storefront.enabled)",
+    "allow_vendors": "vendors may be the sandbox (an empty url) or plain HTTP to another host (vendors.*.url)",
+}
 
 
 class Settings(BaseSettings):
@@ -171,6 +204,7 @@ class Settings(BaseSettings):
     redis: RedisConfig = RedisConfig()
     checkout: CheckoutConfig = CheckoutConfig()
     worker: WorkerConfig = WorkerConfig()
+    insecure: InsecureSettings = InsecureSettings()
     vendors: dict[str, VendorConfig] = Field(default_factory=lambda: dict(DEFAULT_VENDORS))
 
     @field_validator("vendors")
@@ -186,9 +220,27 @@ class Settings(BaseSettings):
             raise ValueError("documents.require_trusted needs documents.manifest (the operations to trust)")
         return self
 
+    @model_validator(mode="after")
+    def _safe_for_production(self) -> Settings:
+        """The defaults are development's, so `BEZEL_ENV=production` alone used to serve any query text, APQ,
+        the demo storefront, and every vendor at the sandbox over plain HTTP. Production now refuses to start
+        on each of these, naming every key at once and the `[insecure]` override that would allow it."""
+        if self.production and (problems := _unsafe_for_production(self)):
+            raise ValueError("unsafe in production: " + "; ".join(problems))
+        return self
+
     @property
     def production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def insecure_overrides(self) -> tuple[tuple[str, str], ...]:
+        """The `[insecure]` overrides on, in production (elsewhere nothing is refused): each key, and what
+        it lets through."""
+        if not self.production:
+            return ()
+        return tuple((f"insecure.{name}", lets) for name, lets in INSECURE_OVERRIDES.items()
+                     if getattr(self.insecure, name))
 
     @property
     def redis_url(self) -> str:
@@ -212,6 +264,65 @@ class Settings(BaseSettings):
         # Highest first; pydantic-settings deep-merges them, so a file or variable that sets one
         # vendor key keeps that vendor's other defaults. The file is the one `model_config` names.
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls), _Defaults(settings_cls))
+
+
+def _unsafe_for_production(settings: Settings) -> list[str]:
+    """What production must not run on, unless its `[insecure]` override says so (staging)."""
+    allow, docs = settings.insecure, settings.documents
+    problems = []
+    if not allow.allow_documents:
+        if not docs.require_trusted:
+            problems.append("documents.require_trusted is false: any client may run any query text; set it true "
+                            "(with documents.manifest), or insecure.allow_documents = true for staging")
+        if docs.apq:
+            problems.append("documents.apq is true: clients register query texts of their own; set it false, "
+                            "or insecure.allow_documents = true for staging")
+    if settings.storefront.enabled and not allow.allow_storefront:
+        problems.append("storefront.enabled is true: the demo storefront is a demo, and its operations would be "
+                        "trusted; set it false, or insecure.allow_storefront = true for staging")
+    if not allow.allow_vendors:
+        for name, vendor in settings.vendors.items():
+            if why := _unsafe_vendor_url(vendor.url):
+                problems.append(f"vendors.{name}.url {why}; set the provider's https:// API base, or "
+                                "insecure.allow_vendors = true for staging")
+    return problems
+
+
+def _unsafe_vendor_url(url: str) -> str | None:
+    """Why production must not call `url`, or None: HTTPS, or plain HTTP that never leaves the host (a
+    sidecar on loopback, e.g. an egress proxy that speaks TLS onwards)."""
+    if not url:
+        return "is empty, which means the sandbox (sandbox.url), not a provider"
+    try:
+        parts = urlsplit(url)
+        scheme, host = parts.scheme, parts.hostname or ""
+    except ValueError:  # e.g. an IPv6 host without its closing bracket
+        scheme, host = "", ""
+    if host and (scheme == "https" or (scheme == "http" and _loopback(host))):
+        return None
+    if scheme == "http":
+        return f"= {url!r} is plain HTTP to another host: requests, API keys and card tokens cross in clear"
+    return f"= {url!r} is not an https:// URL"
+
+
+def _loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 (also written ::ffff:127.x.y.z) and localhost: never on the network."""
+    if host == "localhost":  # urlsplit lowercases hostnames
+        return True
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+    return (mapped or ip).is_loopback
+
+
+def log_insecure_overrides(settings: Settings) -> None:
+    """One WARNING per `[insecure]` override on, at every start of a production process (gateway and worker):
+    a staging configuration copied to production says so in its first log lines."""
+    for key, lets in settings.insecure_overrides:
+        logging.getLogger("bezel.settings").warning(
+            "production with %s = true: %s. For staging only, never for real traffic", key, lets)
 
 
 class _Defaults(PydanticBaseSettingsSource):
@@ -243,5 +354,6 @@ def load_settings(config_path: str | os.PathLike[str] | None = None, **overrides
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" if e["loc"] else e["msg"]
+                             for e in exc.errors())
         raise ConfigError(f"invalid configuration ({path or 'defaults + environment'}): {problems}") from exc

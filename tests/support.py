@@ -57,12 +57,21 @@ ROOMY = {"BEZEL_GATEWAY__BUDGET_MS": "5000", "BEZEL_CHECKOUT__REDIS_TIMEOUT_MS":
          # The demo storefront's operations would be trusted documents: tests of the storefront ask for it.
          "BEZEL_STOREFRONT__ENABLED": "false"}
 
+# Production on the tests' sandbox: production refuses vendors at the sandbox (empty urls) and query texts,
+# so the tests of its behaviour run as a staging deployment would, with those two overrides on.
+STAGING = {"BEZEL_ENV": "production", "BEZEL_INSECURE__ALLOW_VENDORS": "true",
+           "BEZEL_INSECURE__ALLOW_DOCUMENTS": "true"}
+
 
 def settings_for(sandbox: Sandbox, **env: str) -> Settings:
     """Settings as `bezel serve` would load them, pointed at the test's sandbox, with roomy timeouts,
     plus `BEZEL_*` overrides."""
     saved = dict(os.environ)
     try:
+        # REDIS_URL names the server the tests' own db indexes live on (`redis_test_url`); a gateway uses
+        # Redis only when its test hands it one, or every test would share one page cache.
+        for name in ("REDIS_URL", "BEZEL_REDIS__URL", "BEZEL_CHECKOUT__REDIS_URL", "BEZEL_CONFIG"):
+            os.environ.pop(name, None)
         os.environ["BEZEL_SANDBOX__URL"] = sandbox.url
         os.environ.setdefault("BEZEL_ENV", "test")
         os.environ.update(ROOMY)

@@ -37,7 +37,7 @@ import httpx
 import pytest
 
 from sandbox.handle import Sandbox, free_port
-from tests.support import PRODUCT_PAGE_QUERY, ROOMY, ROOT
+from tests.support import PRODUCT_PAGE_QUERY, ROOMY, ROOT, STAGING
 
 CI = os.environ.get("CI") == "true"
 CACHE = Path(os.environ.get("BEZEL_IMAGE_CACHE", "/var/tmp/bezel-image-base"))
@@ -349,9 +349,11 @@ def test_the_image_runs_the_code_of_this_checkout(image: Built) -> None:
 
 def test_the_image_serves_the_readme_product_page_from_the_sandbox(image: Built, sandbox: Sandbox,
                                                                    tmp_path: Path) -> None:
-    """The entry point as the image runs it (`bezel serve --host 0.0.0.0`, production), on a free port."""
+    """The entry point as the image runs it (`bezel serve --host 0.0.0.0`, production), on a free port; on
+    the sandbox, as staging (production refuses it otherwise)."""
     port = free_port()
-    env = {**ROOMY, "BEZEL_SANDBOX__URL": sandbox.url, "BEZEL_GATEWAY__PORT": str(port), "BEZEL_ADMIN__PORT": "0"}
+    env = {**ROOMY, **STAGING, "BEZEL_SANDBOX__URL": sandbox.url, "BEZEL_GATEWAY__PORT": str(port),
+           "BEZEL_ADMIN__PORT": "0"}
     url = f"http://127.0.0.1:{port}"
     with started(image, image.config["Entrypoint"] + image.config["Cmd"], env, f"{url}/healthz",
                  tmp_path / "gateway.log"):

@@ -50,6 +50,7 @@ PRODUCTION_CHOICES = (
     "admin.host",
     "documents.manifest",
     "documents.require_trusted",
+    "documents.apq",
     "storefront.enabled",
     "sandbox.url",
     "checkout.wait_replicas",

@@ -10,7 +10,7 @@ import pytest
 
 from resolvers import products as product_resolvers
 from sandbox.handle import Sandbox
-from tests.support import Gateway, run_gateway, scrape, settings_for, value
+from tests.support import STAGING, Gateway, run_gateway, scrape, settings_for, value
 
 
 async def test_malformed_graphql_is_a_parse_error(gateway: Gateway, sandbox: Sandbox) -> None:
@@ -144,7 +144,7 @@ async def test_graphiql_loads_from_bezel_alone(gateway: Gateway) -> None:
 
 
 async def test_production_turns_off_introspection_and_graphiql(sandbox: Sandbox) -> None:
-    async with run_gateway(settings_for(sandbox, BEZEL_ENV="production")) as gateway:
+    async with run_gateway(settings_for(sandbox, **STAGING)) as gateway:
         result = await gateway.gql("{ __schema { types { name } } }")
         assert result["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
         assert "introspection" in result["errors"][0]["message"].lower()

@@ -18,7 +18,7 @@ from gateway.errors import ConfigError
 from gateway.settings import load_settings
 from sandbox.handle import Sandbox
 from tests.e2e.test_checkout import ORDER, PLACE, order_input, variant
-from tests.support import PRODUCT_PAGE_QUERY, Gateway, run_gateway, scrape, settings_for, value
+from tests.support import PRODUCT_PAGE_QUERY, STAGING, Gateway, run_gateway, scrape, settings_for, value
 
 BEHIND_PROXY = {"BEZEL_GATEWAY__TRUSTED_PROXIES": '["127.0.0.1/32"]'}  # the test client plays the load balancer
 
@@ -157,6 +157,18 @@ async def test_a_flood_gets_429_with_retry_after_and_other_clients_are_served(sa
         value(before, "bezel_requests_refused_total", reason="rate_limit_pages") == 3
 
 
+async def test_addresses_of_one_ipv6_64_share_one_budget(sandbox: Sandbox, redis_url: str) -> None:
+    """Given an attacker rotating through the 2^64 addresses of their one /64, when they pass the page
+    budget, then every one of their addresses is refused, and a shopper in the next /64 is served."""
+    env = {"REDIS_URL": redis_url, **BEHIND_PROXY, "BEZEL_LIMITS__PAGES": "3/minute"}
+    query = '{ product(handle: "gold-huggie-hoops") { title } }'
+    async with run_gateway(settings_for(sandbox, **env)) as gateway:
+        rotating = [await gateway.post(query, headers=client(f"2001:db8:bad:1::{n:x}")) for n in range(1, 6)]
+        assert [a.status_code for a in rotating] == [200, 200, 200, 429, 429]
+        assert (await gateway.post(query, headers=client("[2001:db8:bad:1:ffff::1]:443"))).status_code == 429
+        assert (await gateway.post(query, headers=client("2001:db8:bad:2::1"))).status_code == 200
+
+
 async def test_checkout_and_order_lookups_have_budgets_of_their_own(sandbox: Sandbox, redis_url: str) -> None:
     env = {"REDIS_URL": redis_url, **BEHIND_PROXY, "BEZEL_LIMITS__CHECKOUT": "2/minute",
            "BEZEL_LIMITS__ORDER_LOOKUPS": "1/minute"}
@@ -288,7 +300,7 @@ async def test_emails_and_address_lines_are_normalized_and_checked(shop: Gateway
 
 
 async def test_production_refuses_order_lookups_by_get(sandbox: Sandbox, redis_url: str) -> None:
-    async with run_gateway(settings_for(sandbox, REDIS_URL=redis_url, BEZEL_ENV="production")) as gateway:
+    async with run_gateway(settings_for(sandbox, REDIS_URL=redis_url, **STAGING)) as gateway:
         response = await gateway.http.get("/graphql", params={
             "query": ORDER, "variables": json.dumps({"id": "ord_00000000000000000000", "t": "secret"})})
         assert response.status_code == 405
@@ -299,7 +311,7 @@ async def test_production_refuses_order_lookups_by_get(sandbox: Sandbox, redis_u
 async def test_production_serves_metrics_and_readiness_on_the_admin_port_only(sandbox: Sandbox) -> None:
     import httpx
 
-    async with run_gateway(settings_for(sandbox, BEZEL_ENV="production")) as gateway:
+    async with run_gateway(settings_for(sandbox, **STAGING)) as gateway:
         for path in ("/metrics", "/readyz"):
             assert (await gateway.http.get(path)).status_code == 404
         assert (await gateway.http.get("/healthz")).status_code == 200

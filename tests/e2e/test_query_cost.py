@@ -7,7 +7,7 @@ import time
 
 from sandbox.handle import Sandbox
 from tests.schema.test_cost import FAN_OUT
-from tests.support import Gateway, run_gateway, settings_for
+from tests.support import STAGING, Gateway, run_gateway, settings_for
 
 BOMB = '{ product(handle: "aurelia-solitaire-ring") { ' + " ".join(["variants { id }"] * 480) + " } }"
 
@@ -42,7 +42,7 @@ async def test_production_suggests_no_field_names(sandbox: Sandbox) -> None:
     query = '{ prodct(handle: "a") { title } }'
     async with run_gateway(settings_for(sandbox)) as development:
         assert "Did you mean" in (await development.gql(query))["errors"][0]["message"]
-    async with run_gateway(settings_for(sandbox, BEZEL_ENV="production")) as production:
+    async with run_gateway(settings_for(sandbox, **STAGING)) as production:
         result = await production.gql(query)
         assert codes(result) == ["GRAPHQL_VALIDATION_FAILED"]
         assert "Did you mean" not in result["errors"][0]["message"]

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from sandbox.handle import Sandbox, free_port, spawned
-from tests.support import PRODUCT_PAGE_QUERY, ROOMY
+from tests.support import PRODUCT_PAGE_QUERY, ROOMY, STAGING
 
 ROOT = Path(__file__).resolve().parents[2]
 SLOTS = 8  # max_in_flight: far fewer than the slow connections, so any slot they held would show
@@ -23,12 +23,13 @@ SLOTS = 8  # max_in_flight: far fewer than the slow connections, so any slot the
 
 @contextlib.contextmanager
 def serve(sandbox: Sandbox, **settings: str) -> Iterator[str]:
-    """`bezel serve` in production mode, without Redis, with `BEZEL_*` overrides; its URL."""
+    """`bezel serve` in production mode (staging's overrides: the sandbox, texts), without Redis, with
+    `BEZEL_*` overrides; its URL."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BEZEL_", "OTEL_"))}
     env.pop("REDIS_URL", None)
     env.update(ROOMY)
-    env.update({"BEZEL_SANDBOX__URL": sandbox.url, "BEZEL_ENV": "production", "BEZEL_LOG_LEVEL": "WARNING",
+    env.update({"BEZEL_SANDBOX__URL": sandbox.url, **STAGING, "BEZEL_LOG_LEVEL": "WARNING",
                 "OTEL_SDK_DISABLED": "true", **settings})
     url = f"http://127.0.0.1:{port}"
     args = [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port), "--admin-port", "0"]

@@ -24,8 +24,10 @@ OPERATIONS = {op["name"]: op for op in json.loads(MANIFEST.read_text())["operati
 PAGE = OPERATIONS["ProductPage"]
 PAGE_VARIABLES = {"handle": "lumiere-sapphire-pendant", "shipTo": US_ADDRESS,
                   "engraving": {"text": "Forever", "font": "script", "placement": "INSIDE_BAND"}}
+# Production's documents settings, on the tests' sandbox (whose vendors production allows only in staging).
 PRODUCTION = {"BEZEL_ENV": "production", "BEZEL_DOCUMENTS__MANIFEST": str(MANIFEST),
-              "BEZEL_DOCUMENTS__REQUIRE_TRUSTED": "true"}
+              "BEZEL_DOCUMENTS__REQUIRE_TRUSTED": "true", "BEZEL_DOCUMENTS__APQ": "false",
+              "BEZEL_INSECURE__ALLOW_VENDORS": "true"}
 
 
 def sha256(text: str) -> str:

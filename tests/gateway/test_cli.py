@@ -68,3 +68,53 @@ def test_bezel_config_prints_the_effective_values_without_secrets(tmp_path: Path
     assert doc["vendors"]["tax"]["revalidate_s"] == 600
     assert doc["redis"]["url"] == "redis://:***@cache.internal:6380/2"
     assert "hunter2" not in result.stdout
+
+
+def _clean_environment(**env: str) -> dict[str, str]:
+    """The runner's environment without its BEZEL_* and REDIS_URL, plus `env`."""
+    import os
+
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("BEZEL_") and k != "REDIS_URL"}
+    return {**clean, **env}
+
+
+def test_bezel_serve_refuses_production_on_development_settings() -> None:
+    """BEZEL_ENV=production and nothing else: exit 2 naming every unsafe key, before any socket is bound."""
+    import os
+
+    # Its own session: if it did start, its workers are stopped with it rather than left serving.
+    process = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve", "--port", str(free_port()),
+                                "--admin-port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=_clean_environment(BEZEL_ENV="production"), start_new_session=True)
+    try:
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == 2
+    for key in ("documents.require_trusted", "documents.apq", "storefront.enabled", "vendors.payments.url"):
+        assert key in stderr, key
+    assert "Traceback" not in stderr
+
+
+def test_bezel_worker_in_production_logs_each_override_at_start(redis_url: str) -> None:
+    """A staging worker against the sandbox: it starts, and says at once which refusal it was let past."""
+    import json
+
+    port = free_port()
+    env = _clean_environment(BEZEL_ENV="production", REDIS_URL=redis_url, BEZEL_INSECURE__ALLOW_VENDORS="true",
+                             BEZEL_INSECURE__ALLOW_DOCUMENTS="true", BEZEL_STOREFRONT__ENABLED="false",
+                             OTEL_SDK_DISABLED="true")
+    process = subprocess.Popen([sys.executable, "-m", "gateway.cli", "worker", "--metrics-port", str(port)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/healthz")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=15)
+    lines = [json.loads(line) for line in output.decode().splitlines() if line.startswith("{")]
+    warned = [line["message"] for line in lines if line["level"] == "WARNING"]
+    assert [m for m in warned if "insecure.allow_vendors" in m], output.decode()
+    assert [m for m in warned if "insecure.allow_documents" in m], output.decode()
+    assert not [m for m in warned if "insecure.allow_storefront" in m]
