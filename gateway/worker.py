@@ -7,6 +7,14 @@ whose pending entries simply grow idle); after `max_deliveries` it moves to the 
 and the order shows that system FAILED. An entry put back by `bezel orders redrive` names its one system;
 the other groups acknowledge it without calling anything. Alongside run the stock and queue upkeep
 (`gateway.upkeep`).
+
+Redis may lose the stream under a running worker (a restart without persistence, a failover to a replica
+without it) or a consumer group (XGROUP DESTROY), while the orders stay. Every read then fails with NOGROUP,
+and the next checkout recreates the stream but not its groups, so nothing would end it. A worker that
+finds its group gone recreates it (from the stream's start) and puts back every order its system is still
+owed and has no entry for (`connectors.checkout.requeue`), counted and logged; it does the same once at
+start, for a stream lost while no worker ran. An order its system has already (SYNCED) is acknowledged
+without calling anything, so a group re-reading a kept stream from its start sends nothing twice.
 """
 
 from __future__ import annotations
@@ -22,6 +30,8 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode
 
 from connectors.checkout import CheckoutStore, StreamEntry
+from connectors.checkout.requeue import Requeued
+from connectors.checkout.stream import GroupMissing
 from connectors.config import WorkerConfig
 from connectors.errors import (
     CheckoutUnavailable,
@@ -32,7 +42,7 @@ from connectors.errors import (
     VendorUnavailable,
 )
 from connectors.models import DownstreamState, DownstreamSystem, SyncStatus
-from connectors.telemetry import context_from, meter, tracer
+from connectors.telemetry import context_from, current_traceparent, meter, tracer
 from gateway.upkeep import StockKeeper, sleep_unless, watch_queues
 from resolvers.checkout.sync import sync
 from resolvers.context import Services
@@ -45,6 +55,12 @@ SYNC_DELAY = meter.create_histogram(
 SYNC_OUTCOMES = meter.create_counter(
     "bezel.order.sync.attempts", description="Downstream sync attempts by system and result (synced, failed, "
                                              "dead_lettered).")
+RECOVERIES = meter.create_counter(
+    "bezel.order.stream.recoveries", description="Consumer groups found gone (the order stream or the group lost "
+                                                 "in Redis) and recreated, by system.")
+REQUEUED = meter.create_counter(
+    "bezel.order.stream.requeued", description="Orders put back on the order stream for a system that was owed "
+                                               "them and had no entry left, by system.")
 
 
 def consumer_name(group: str) -> str:
@@ -61,6 +77,9 @@ class GroupWorker:
         self.group = DownstreamSystem(group)
         self.config = config
         self.consumer = consumer or consumer_name(group)
+        # Put back what the system is owed before the next read: at start (the stream may have been lost while
+        # no worker ran), and after the group was found gone until that is done (Redis may fail halfway).
+        self.requeue_due = True
 
     def backoff_ms(self, deliveries: int) -> float:
         return min(self.config.retry_backoff_max_ms, self.config.retry_backoff_ms * 2 ** max(0, deliveries - 1))
@@ -91,7 +110,45 @@ class GroupWorker:
         return self.vendors.available(self.group.vendor)
 
     async def step(self) -> int:
-        """One round: due retries and crashed consumers' entries first, then new ones. Returns how many."""
+        """One round: due retries and crashed consumers' entries first, then new ones. Returns how many.
+        A group found gone is recreated and what it was owed put back instead (see `recover`)."""
+        try:
+            if self.requeue_due:
+                done = await self.requeue()
+                if done.order_ids:  # at start: lost while no worker read the stream (or a recovery cut short)
+                    log.warning("order stream: %d order(s) owed to %s had no entry left; put back (first: %s)",
+                                len(done.order_ids), self.group, done.order_ids[0])
+            return await self._step()
+        except GroupMissing as exc:
+            await self.recover(exc)
+            return 0
+
+    async def recover(self, lost: GroupMissing) -> Requeued:
+        """Redis lost the group (the stream deleted, or the group destroyed) and its entries with it: recreate
+        the group and put back every order this system is owed that has no entry left."""
+        RECOVERIES.add(1, {"system": self.group})
+        self.requeue_due = True  # until it is done: a Redis failure halfway leaves it for the next round
+        log.warning("%s; recreating it and putting back what %s is owed", lost.detail, self.group)
+        done = await self.requeue()
+        log.warning("order stream: consumer group %s recreated; %d order(s) it was owed put back on the stream "
+                    "(%d owed to any system, %d stream entries read)", self.group, len(done.order_ids), done.owed,
+                    done.scanned)
+        return done
+
+    async def requeue(self) -> Requeued:
+        """Make sure the group exists, then give every order this system is owed and has no entry for a new
+        entry naming the system. Safe beside other workers doing the same: each order is queued once."""
+        created = await self.store.stream.ensure_group(self.group)
+        with tracer.start_as_current_span(f"requeue {self.group}", attributes={"bezel.system": self.group}) as span:
+            done = await self.store.orders.owed.requeue(self.group, traceparent=current_traceparent())
+            span.set_attributes({"bezel.requeued": len(done.order_ids), "bezel.owed": done.owed,
+                                 "bezel.stream.scanned": done.scanned, "bezel.group.created": created})
+        self.requeue_due = False
+        if done.order_ids:
+            REQUEUED.add(len(done.order_ids), {"system": self.group})
+        return done
+
+    async def _step(self) -> int:
         if not self.system_up:
             # The system is down (its breaker is open): leave entries where they are; they wait, and catch
             # up when it returns, without using up their attempts on calls that would fail fast.
@@ -138,10 +195,15 @@ class GroupWorker:
         if self.group not in order.downstream_systems:
             await self.store.stream.ack(self.group, entry.id)  # e.g. an uninsured order and the insurance group
             return
+        current = (await self.store.orders.sync_states(order_id)).get(self.group)
+        if current is not None and current.status is SyncStatus.SYNCED:
+            # The system has it: a second entry for the order (a group recreated over a kept stream, a requeue
+            # racing a sync in flight). Calling again would send it twice.
+            await self.store.stream.ack(self.group, entry.id)
+            return
         if not self.system_up:
             return  # left pending: taken up again once the system is back
-        states = await self.store.orders.sync_states(order_id)
-        attempts = (states[self.group].attempts if self.group in states else 0) + 1
+        attempts = (current.attempts if current is not None else 0) + 1
         try:
             await sync(self.vendors, self.store, self.group, order)
         except VendorUnavailable as exc:

@@ -62,6 +62,10 @@ class Keys:
     def dead_letters(self) -> str:
         return self.key("orders", "dead")
 
+    @property
+    def owed(self) -> str:  # sorted set: ids of orders some system is still to get, by their first entry's ms
+        return self.key("orders", "owed")
+
 
 class CheckoutRedis:
     """A client whose every call is bounded, and whose every failure is `CheckoutUnavailable`."""

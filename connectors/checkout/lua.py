@@ -75,11 +75,13 @@ end
 return count
 """
 
-# KEYS: reservations, expiry, order, sync, idempotency, stream.
+# KEYS: reservations, expiry, order, sync, idempotency, stream, owed.
 # ARGV: reservation id, order id, order json, retention ms, idempotency json, idempotency ttl ms,
 #       traceparent, created ms, stream max length, n systems, system1, state1, ...
 # The order, its sync states, the idempotency result and the stream entry are written together, and
 # the reservation is pinned (it no longer expires): the customer is told "confirmed" only after this.
+# The order joins the owed index (scored by its entry's ms: no entry of it is older), which is what a
+# worker rebuilds the stream from if Redis loses it; members past retention leave it here.
 # Returns 1 when confirmed (also when this very order was confirmed already: a retried confirm after
 # an unclear answer adds nothing twice), 0 if the reservation is gone.
 CONFIRM = """
@@ -98,8 +100,11 @@ local n = tonumber(ARGV[10])
 for i = 0, n - 1 do redis.call('HSET', KEYS[4], ARGV[11 + 2 * i], ARGV[12 + 2 * i]) end
 redis.call('PEXPIRE', KEYS[4], ARGV[4])
 redis.call('SET', KEYS[5], ARGV[5], 'PX', ARGV[6])
-redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[9], '*', 'order_id', ARGV[2], 'traceparent', ARGV[7],
-           'created_ms', ARGV[8])
+local entry = redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[9], '*', 'order_id', ARGV[2], 'traceparent', ARGV[7],
+                         'created_ms', ARGV[8])
+local at = tonumber(string.match(entry, '^%d+'))
+redis.call('ZADD', KEYS[7], at, ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', at - tonumber(ARGV[4]))
 return 1
 """
 
@@ -187,7 +192,7 @@ if n <= 1 then return redis.call('DEL', KEYS[1]) end
 return redis.call('DECR', KEYS[1])
 """
 
-# KEYS: dead letters, stream, order, sync. ARGV: system, order id, stream max length, PENDING state json,
+# KEYS: dead letters, stream, order, sync, owed. ARGV: system, order id, stream max length, PENDING state json,
 #       traceparent, dead-letter id1, id2, ...
 # `bezel orders redrive`: one order's dead-lettered sync to one system goes back on the stream, in one step:
 # the named dead letters still there (and still this order's, for this system) are deleted, the system's
@@ -196,6 +201,7 @@ return redis.call('DECR', KEYS[1])
 # racing another) finds no dead letter left and adds nothing. Returns {'redriven', entry id}; {'none'}: no
 # named dead letter left; {'no_order'}: the order (or its sync states) is gone, the dead letters stay;
 # {'synced'}: the system has the order already, the dead letters are deleted and nothing is queued.
+# A redriven order is owed again: it goes back in the owed index (its older score kept, if it is there).
 REDRIVE = """
 local system, order = ARGV[1], ARGV[2]
 local alive = {}
@@ -219,6 +225,70 @@ end
 redis.call('HSET', KEYS[4], system, ARGV[4])
 local entry = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'order_id', order, 'system', system,
                          'redrive_of', alive[1], 'traceparent', ARGV[5])
+redis.call('ZADD', KEYS[5], 'NX', tonumber(string.match(entry, '^%d+')), order)
 redis.call('XDEL', KEYS[1], unpack(alive))
 return {'redriven', entry}
+"""
+
+# A sync state is settled when the worker is done with it: SYNCED, or FAILED (dead-lettered, waiting for
+# an operator's redrive, which makes it owed again).
+_SETTLED = """
+local function settled(doc)
+  local status = cjson.decode(doc).status
+  return status == 'SYNCED' or status == 'FAILED'
+end
+"""
+
+# KEYS: sync, owed. ARGV: system, state json, order id.
+# One system's sync state; when it settles the order's last open one, the order leaves the owed index.
+# Returns 1 if it left, 0 if some system is still owed it.
+SET_SYNC = _SETTLED + """
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if not settled(ARGV[2]) then return 0 end
+for _, doc in ipairs(redis.call('HVALS', KEYS[1])) do
+  if not settled(doc) then return 0 end
+end
+redis.call('ZREM', KEYS[2], ARGV[3])
+return 1
+"""
+
+# KEYS: stream, owed, then order1, sync1, order2, sync2, ... ARGV: system, from (an XRANGE start: the caller
+#       has read the stream before it), traceparent, order id1, id2, ...
+# The stream (or the system's consumer group) was lost: each named order whose sync to `system` is still
+# PENDING and that has no entry for the system in the stream gets one again, naming the system (the other
+# groups acknowledge it without calling anything). Entries from `from` on are read here, in the same atomic
+# step as the writes, so an entry added meanwhile (a confirm, a redrive, another worker's requeue) is seen:
+# however many workers run this at once, an order is queued once. Orders whose records are gone, or whose
+# every system is settled, leave the owed index. Returns {orders dropped from the index, requeued id, ...}.
+REQUEUE = _SETTLED + """
+local system = ARGV[1]
+local queued = {}
+for _, entry in ipairs(redis.call('XRANGE', KEYS[1], ARGV[2], '+')) do
+  local fields, order, target = entry[2], nil, nil
+  for j = 1, #fields, 2 do
+    if fields[j] == 'order_id' then order = fields[j + 1] elseif fields[j] == 'system' then target = fields[j + 1] end
+  end
+  if order and (not target or target == system) then queued[order] = true end
+end
+local out = {0}
+for i = 4, #ARGV do
+  local order, slot = ARGV[i], 2 * (i - 3)
+  local states = redis.call('HGETALL', KEYS[slot + 2])
+  local open, owed = false, false
+  for j = 1, #states, 2 do
+    if not settled(states[j + 1]) then
+      open = true
+      if states[j] == system then owed = true end
+    end
+  end
+  if not open or redis.call('EXISTS', KEYS[slot + 1]) == 0 then
+    redis.call('ZREM', KEYS[2], order)
+    out[1] = out[1] + 1
+  elseif owed and not queued[order] then
+    redis.call('XADD', KEYS[1], '*', 'order_id', order, 'system', system, 'requeued', '1', 'traceparent', ARGV[3])
+    queued[order] = true
+    table.insert(out, order)
+  end
+end
+return out
 """

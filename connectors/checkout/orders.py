@@ -1,4 +1,5 @@
-"""Orders and their downstream sync states: written with their stream entry in one step, read by id."""
+"""Orders and their downstream sync states: written with their stream entry in one step, read by id; the
+orders some system is still owed are indexed (`owed`), so the stream can be rebuilt if Redis loses it."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pydantic import TypeAdapter
 from connectors.checkout import lua
 from connectors.checkout.connection import CheckoutRedis, text
 from connectors.checkout.idempotency import IdempotencyRecords
+from connectors.checkout.requeue import OwedOrders
 from connectors.models import DownstreamState, DownstreamSystem, Order, SyncStatus
 
 _ORDER = TypeAdapter(Order)
@@ -25,10 +27,13 @@ class OrderRecords:
         self.stream_max_len = stream_max_len
         self._confirm = redis.script(lua.CONFIRM)
         self._redrive = redis.script(lua.REDRIVE)
+        self._set_sync = redis.script(lua.SET_SYNC)
+        self.owed = OwedOrders(redis)
 
     async def confirm(self, order: Order, *, token_hash: str, key_digest: str, idempotency_record: str,
                       idempotency_ttl_s: float, retention_s: float, traceparent: str = "") -> bool:
-        """Write the order, its sync states, the idempotency result and the stream entry in one step.
+        """Write the order, its sync states, the idempotency result and the stream entry in one step (and
+        index the order as owed to its systems).
 
         False if the reservation is gone (expired and reclaimed): nothing was written."""
         doc = json.dumps({"token": token_hash, "order": json.loads(_ORDER.dump_json(order))})
@@ -40,7 +45,7 @@ class OrderRecords:
             args += [system, _state_json(pending)]
         keys = self.redis.keys
         script_keys = [keys.reservations, keys.expiry, keys.key("order", order.id), keys.key("sync", order.id),
-                       self.idempotency.key(key_digest), keys.stream]
+                       self.idempotency.key(key_digest), keys.stream, keys.owed]
         confirmed = bool(await self.redis.do(lambda: self._confirm(keys=script_keys, args=args)))
         if confirmed:
             await self.redis.replicated(keys.stream)  # no buyer is told "confirmed" of an order a failover could lose
@@ -62,8 +67,12 @@ class OrderRecords:
         return {text(k): _state_from(text(k), v) for k, v in raw.items()}
 
     async def set_sync(self, order_id: str, state: DownstreamState) -> None:
-        key = self.redis.keys.key("sync", order_id)
-        await self.redis.do(lambda: self.redis.client.hset(key, state.system, _state_json(state)))
+        """Write one system's sync state; the order leaves the owed index once every system's is settled
+        (SYNCED or FAILED), in the same step (`lua.SET_SYNC`)."""
+        keys = self.redis.keys
+        script_keys = [keys.key("sync", order_id), keys.owed]
+        args = [str(state.system), _state_json(state), order_id]
+        await self.redis.do(lambda: self._set_sync(keys=script_keys, args=args))
 
     async def redrive(self, order_id: str, system: DownstreamSystem, dead_letter_ids: Sequence[str], *,
                       last_error: str | None, traceparent: str = "") -> Redriven:
@@ -74,7 +83,8 @@ class OrderRecords:
         letter and adds nothing."""
         keys = self.redis.keys
         pending = _state_json(DownstreamState(system, SyncStatus.PENDING, 0, last_error, time.time()))
-        script_keys = [keys.dead_letters, keys.stream, keys.key("order", order_id), keys.key("sync", order_id)]
+        script_keys = [keys.dead_letters, keys.stream, keys.key("order", order_id), keys.key("sync", order_id),
+                       keys.owed]
         args = [str(system), order_id, self.stream_max_len, pending, traceparent, *dead_letter_ids]
         reply = await self.redis.do(lambda: self._redrive(keys=script_keys, args=args))
         outcome = text(reply[0])

@@ -2,21 +2,40 @@
 
 Every group reads every entry. An entry written at checkout is for every system the order names; one
 written by `bezel orders redrive` carries a `system` field and is for that system only (the other groups
-acknowledge it without calling anything).
+acknowledge it without calling anything); so does one put back by a worker whose group was lost
+(`connectors.checkout.requeue`).
+
+A group's commands fail with `GroupMissing` when Redis no longer has the group: the stream deleted (a
+restart or failover without it; a blocked read is then woken with UNBLOCKED) or the group destroyed. The
+next entry added recreates the stream but not its groups, so that failure does not end by itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from redis.exceptions import ResponseError
 
 from connectors.checkout.connection import CheckoutRedis, text
+from connectors.errors import CheckoutUnavailable
 
-TARGET = "system"  # the field naming the one system an entry is for (lua.REDRIVE writes it)
+T = TypeVar("T")
+TARGET = "system"  # the field naming the one system an entry is for (lua.REDRIVE and lua.REQUEUE write it)
+# How Redis says a group is gone: NOGROUP (no such key or group; a blocked read whose group was destroyed),
+# UNBLOCKED (a blocked read whose stream was deleted).
+_GROUP_GONE = ("NOGROUP", "UNBLOCKED the stream key no longer exists")
+
+
+class GroupMissing(CheckoutUnavailable):
+    """Redis no longer has this consumer group (or the stream): it must be recreated and what the group
+    was to deliver put back, or the group's worker fails on every read from now on."""
+
+    def __init__(self, group: str, detail: str) -> None:
+        super().__init__(detail=f"order stream: consumer group {group} is gone ({detail})")
+        self.group = group
 
 
 @dataclass(frozen=True)
@@ -70,20 +89,34 @@ class OrderStream:
         self.name = redis.keys.stream
         self.dead_name = redis.keys.dead_letters
 
-    async def ensure_group(self, group: str) -> None:
-        """Create the consumer group (from the stream's start, so no order placed before it is missed)."""
-        async def create() -> None:
+    async def ensure_group(self, group: str) -> bool:
+        """Create the consumer group (from the stream's start, so no order placed before it is missed).
+        True if it was created, False if it existed."""
+        async def create() -> bool:
             try:
                 await self.redis.client.xgroup_create(self.name, group, id="0", mkstream=True)
             except ResponseError as exc:
                 if "BUSYGROUP" not in str(exc):  # the group exists already: fine
                     raise
+                return False
+            return True
 
-        await self.redis.do(create)
+        return await self.redis.do(create)
+
+    async def _in_group(self, group: str, operation: Callable[[], Awaitable[T]], *, extra_s: float = 0.0) -> T:
+        """`redis.do` for a command on `group`, raising `GroupMissing` when Redis says the group is gone."""
+        try:
+            return await self.redis.do(operation, extra_s=extra_s)
+        except CheckoutUnavailable as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ResponseError) and str(cause).startswith(_GROUP_GONE):
+                raise GroupMissing(group, str(cause)) from cause
+            raise
 
     async def read_new(self, group: str, consumer: str, *, count: int, block_ms: int | None) -> list[StreamEntry]:
         """Entries never delivered to this group; waits up to `block_ms` for one (None: do not wait)."""
-        reply = await self.redis.do(
+        reply = await self._in_group(
+            group,
             lambda: self.redis.client.xreadgroup(group, consumer, {self.name: ">"}, count=count, block=block_ms),
             extra_s=(block_ms or 0) / 1000,
         )
@@ -96,20 +129,20 @@ class OrderStream:
         consumer's once idle long enough. `due(idle_ms, deliveries, owner)` decides per entry; up to
         `scan` pending entries are looked at, so entries in a long backoff do not hide due ones."""
         client = self.redis.client
-        pending = await self.redis.do(lambda: client.xpending_range(self.name, group, min="-", max="+", count=scan,
-                                                                    idle=min_idle_ms))
+        pending = await self._in_group(group, lambda: client.xpending_range(self.name, group, min="-", max="+",
+                                                                            count=scan, idle=min_idle_ms))
         ready = [p for p in pending
                  if due(int(p["time_since_delivered"]), int(p["times_delivered"]), text(p["consumer"]))][:count]
         if not ready:
             return []
         ids = [p["message_id"] for p in ready]
         deliveries = {text(p["message_id"]): int(p["times_delivered"]) + 1 for p in ready}
-        claimed = await self.redis.do(lambda: client.xclaim(self.name, group, consumer, min_idle_ms, ids))
+        claimed = await self._in_group(group, lambda: client.xclaim(self.name, group, consumer, min_idle_ms, ids))
         return [StreamEntry(text(entry_id), _fields(fields), deliveries.get(text(entry_id), 1))
                 for entry_id, fields in claimed if fields is not None]
 
     async def ack(self, group: str, entry_id: str) -> None:
-        await self.redis.do(lambda: self.redis.client.xack(self.name, group, entry_id))
+        await self._in_group(group, lambda: self.redis.client.xack(self.name, group, entry_id))
 
     async def dead_letter(self, group: str, entry: StreamEntry, reason: str) -> None:
         """Move an entry that keeps failing to the dead-letter stream, then acknowledge it."""
@@ -122,7 +155,7 @@ class OrderStream:
                 pipe.xack(self.name, group, entry.id)
                 await pipe.execute()
 
-        await self.redis.do(move)
+        await self._in_group(group, move)
 
     async def group_lag(self, group: str) -> tuple[int, int]:
         """(pending: delivered but not acknowledged, lag: not yet delivered) for a consumer group."""

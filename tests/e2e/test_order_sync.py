@@ -1,5 +1,6 @@
 """After checkout: ERP, WMS, CRM and the insurer pull orders from the stream, at their own pace, and
-nothing is lost when a worker dies, an entry is poison, or the ERP is down for a while."""
+nothing is lost when a worker dies, an entry is poison, the ERP is down for a while, or Redis loses the
+order stream under the workers."""
 
 from __future__ import annotations
 
@@ -22,8 +23,9 @@ from gateway.upkeep import StockKeeper
 from gateway.worker import run_workers
 from sandbox.handle import Sandbox
 from tests.e2e.test_checkout import ORDER, PLACE, order_input, variant
-from tests.support import Gateway, run_gateway, settings_for
+from tests.support import Gateway, run_gateway, scrape, settings_for, value
 
+STREAM = "bezel:{checkout}:orders"
 FAST = WorkerConfig(retry_backoff_ms=100, retry_backoff_max_ms=400, block_ms=100, max_deliveries=5,
                     claim_idle_ms=1000, janitor_interval_s=0.2, reconcile_interval_s=3600)
 
@@ -176,3 +178,72 @@ async def test_reconciliation_counts_and_corrects_a_mismatch(shop: Gateway, sand
     assert await keeper.reconcile() == 1
     assert int(redis.Redis.from_url(redis_url).hget("bezel:{checkout}:atp", "RUB-PT")) == 1
     assert await keeper.reconcile() == 0
+
+
+def posts(sandbox: Sandbox, vendor: str, path: str) -> int:
+    """POSTs the sandbox logged to `path` since its call log was last cleared."""
+    with sandbox.admin() as admin:
+        rows = admin.get("/requests", params={"vendor": vendor, "limit": 2000}).json()
+    return sum(row["method"] == "POST" and row["path"].endswith(path) for row in rows)
+
+
+async def test_the_stream_lost_under_running_workers_loses_no_order(shop: Gateway, sandbox: Sandbox,
+                                                                   redis_url: str) -> None:
+    """Given orders WMS and CRM have and the ERP (down) has not, when Redis loses the order stream under the
+    running workers and more orders come in, then once the ERP is back every order reaches every system,
+    no system gets again an order it had, and each group's recovery is counted."""
+    client = redis.Redis.from_url(redis_url)
+    sandbox.fault("erp", status=503)
+    before = await scrape(shop)
+    async with workers(shop, FAST.model_copy(update={"max_deliveries": 100})):
+        early = await place_orders(shop, sandbox, 3)
+
+        async def partly_synced() -> None:
+            for placed in early:
+                states = await downstream(shop, placed)
+                assert states.pop("ERP")["status"] == "PENDING"
+                assert {s["status"] for s in states.values()} == {"SYNCED"}, states
+        await eventually(partly_synced)
+        client.delete(STREAM)  # a restart without the stream, a failover to a replica without it...
+        sandbox.admin().delete("/calls")
+        late = await place_orders(shop, sandbox, 2)  # their entries start a new stream, with no consumer group
+        sandbox.clear_faults()
+
+        async def all_synced() -> None:
+            for placed in early + late:
+                states = await downstream(shop, placed)
+                assert {s["status"] for s in states.values()} == {"SYNCED"}, states
+        await eventually(all_synced, within_s=30)
+        after = await scrape(shop)
+    ids = {placed["order"]["id"] for placed in early + late}
+    for system in ("erp", "wms", "crm"):
+        assert set(sandbox.admin().get(f"/received/{system}").json()) == ids
+    # WMS and CRM had the first three: after the loss they were sent the two new orders only.
+    assert posts(sandbox, "wms", "/api/v1/fulfillment-orders") == 2
+    assert posts(sandbox, "crm", "/api/v1/events") == 2
+
+    def delta(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert delta("bezel_order_sync_attempts_total", system="erp", result="synced") == 5  # each order once
+    assert delta("bezel_order_sync_attempts_total", system="wms", result="synced") == 5
+    for system in ("erp", "wms", "crm"):
+        assert delta("bezel_order_stream_recoveries_total", system=system) >= 1
+    assert delta("bezel_order_stream_requeued_total", system="erp") == 3  # the ERP's three owed orders, once
+    assert client.xinfo_groups(STREAM)  # the groups are back
+
+
+async def test_a_stream_lost_while_no_worker_ran_is_rebuilt_when_one_starts(shop: Gateway, sandbox: Sandbox,
+                                                                            redis_url: str) -> None:
+    """Given orders placed while no worker ran, and then the stream lost, when the workers start, every
+    order still reaches every system."""
+    orders = await place_orders(shop, sandbox, 3)
+    redis.Redis.from_url(redis_url).delete(STREAM)
+    async with workers(shop):
+        async def all_synced() -> None:
+            for placed in orders:
+                states = await downstream(shop, placed)
+                assert {s["status"] for s in states.values()} == {"SYNCED"}, states
+        await eventually(all_synced)
+    for system in ("erp", "wms", "crm"):
+        assert set(sandbox.admin().get(f"/received/{system}").json()) == {o["order"]["id"] for o in orders}

@@ -1,10 +1,11 @@
 """One consumer group's worker, step by step, against a real Redis and the in-process sandbox: an ERP
-that fails is retried with its attempts counted, one that keeps failing is dead-lettered, and Redis
-failing mid-step loses no entry."""
+that fails is retried with its attempts counted, one that keeps failing is dead-lettered, Redis
+failing mid-step loses no entry, and a stream or group Redis lost is rebuilt from the orders."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -128,3 +129,67 @@ async def test_an_entry_for_an_unknown_order_is_dead_lettered_not_retried_foreve
 
     await steps_until(worker, dead)
     assert shop.calls("erp") == 0
+
+
+async def test_a_destroyed_group_is_recreated_and_sends_nothing_twice(shop: Shop) -> None:
+    """XGROUP DESTROY mid-outage: the group comes back from the stream's start; the order the ERP had is not
+    sent again, the one it was owed is synced."""
+    had = await an_order(shop)
+    worker = erp_worker(shop)
+    await steps_until(worker, lambda: _synced(shop, had))
+    owed = await an_order(shop)
+    shop.fault("erp", status=503, times=1)
+    assert await worker.step() == 1
+    assert (await state(shop, owed)).status is SyncStatus.PENDING
+    await shop.store.redis.client.xgroup_destroy(shop.store.stream.name, "erp")
+    calls = shop.calls("erp")
+    await steps_until(worker, lambda: _synced(shop, owed))
+    assert shop.calls("erp") == calls + 1  # the owed order, once; nothing for the one it had
+    assert (await state(shop, owed)).attempts == 2
+    assert await shop.store.stream.group_lag("erp") == (0, 0)
+
+
+async def test_a_stream_deleted_under_the_worker_is_rebuilt_from_the_orders(
+    shop: Shop, caplog: pytest.LogCaptureFixture
+) -> None:
+    had = await an_order(shop)
+    worker = erp_worker(shop)
+    await steps_until(worker, lambda: _synced(shop, had))
+    owed = await an_order(shop)
+    await shop.store.redis.client.delete(shop.store.stream.name)  # before the worker read the owed order's entry
+    calls = shop.calls("erp")
+    with caplog.at_level(logging.WARNING, logger="bezel.worker"):
+        assert await worker.step() == 0  # the group is gone: recreated, and the owed order put back
+    assert "consumer group erp recreated; 1 order(s) it was owed put back" in caplog.text
+    await steps_until(worker, lambda: _synced(shop, owed))
+    assert shop.calls("erp") == calls + 1
+    assert [f[b"order_id"].decode() for _, f in await shop.store.redis.client.xrange(shop.store.stream.name)] == [owed]
+
+
+async def test_workers_of_one_group_rebuilding_at_once_queue_each_order_once(shop: Shop) -> None:
+    order_ids = {await an_order(shop) for _ in range(3)}
+    first = erp_worker(shop)
+    second = GroupWorker(shop.services, shop.store, DownstreamSystem.ERP, QUICK, consumer="test-erp-2")
+    for worker in (first, second):
+        worker.requeue_due = False  # as if both had run before the loss
+    await shop.store.stream.ensure_group("erp")
+    await shop.store.redis.client.delete(shop.store.stream.name)
+    calls = shop.calls("erp")
+    await asyncio.gather(first.step(), second.step())
+    queued = [f[b"order_id"].decode() for _, f in await shop.store.redis.client.xrange(shop.store.stream.name)]
+    assert sorted(queued) == sorted(order_ids)
+
+    async def all_synced() -> bool:
+        return all([await _synced(shop, order_id) for order_id in order_ids])
+
+    for _ in range(40):
+        await asyncio.gather(first.step(), second.step())
+        if await all_synced():
+            break
+    assert await all_synced()
+    assert set(shop.sandbox.sandbox.received["erp"]) == order_ids
+    assert shop.calls("erp") == calls + 3, shop.sandbox.board.requests
+
+
+async def _synced(shop: Shop, order_id: str) -> bool:
+    return (await state(shop, order_id)).status is SyncStatus.SYNCED
