@@ -7,6 +7,7 @@ these are their types and their named defaults. Every default says why it is wha
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -181,6 +182,14 @@ class CheckoutConfig(_Strict):
     redis_timeout_ms: int = Field(default=1_000, ge=10)
     # The order stream is trimmed (approximately) to this many entries; every group reads far behind it.
     stream_max_len: int = Field(default=1_000_000, ge=1_000)
+    # The largest order total (in the shop's currency) taken online, checked once the order is priced and
+    # before any stock is held or card authorized (ORDER_TOO_LARGE). Below Stripe's own limit of
+    # 999,999.99, which it answers with a 400; and a store's own ceiling for a card payment anyway.
+    max_order_total: Decimal = Field(default=Decimal("250000"), gt=0)
+    # How old the catalog answer that prices an order may be, in seconds; older (the catalog failing,
+    # its last answer standing in) and the shopper is told prices cannot be confirmed right now, rather
+    # than charged a price the catalog may have changed. 0: the catalog's cache_ttl_s + revalidate_s.
+    max_price_age_s: float = Field(default=0, ge=0)
 
 
 class WorkerConfig(_Strict):

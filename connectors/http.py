@@ -48,6 +48,12 @@ T = TypeVar("T")
 # What a provider's error body says: its error code, a message for logs, and, when the provider
 # blames our input, the domain field it blames plus a message we wrote for the client.
 ErrorReader = Callable[[int, Any], "ProviderError"]
+# Statuses that say the request itself was refused (malformed, declined, out of range, too large):
+# the buyer's or our input, not the provider's health. Such an answer is never retried and never
+# moves a circuit breaker, or anyone could switch a vendor off by sending what it refuses (five
+# orders over Stripe's amount limit opened the payments breaker for every shopper). 401/403 (our
+# credentials), 404 (a wrong base URL looks the same), 408, 409 and 429 stay the provider's trouble.
+REFUSED_REQUEST = frozenset({400, 402, 413, 414, 415, 422})
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,7 +224,8 @@ class VendorClient:
         message = f"{call.operation}: {detail.message}"
         if status == 429:
             return VendorRateLimited(self.vendor, detail.code, message, _retry_after(headers.get("retry-after")))
-        if detail.rejected_field is not None or (400 <= status < 500 and detail.public_message):
+        if detail.rejected_field is not None or status in REFUSED_REQUEST or (
+                400 <= status < 500 and detail.public_message):
             return VendorRejectedInput(
                 self.vendor,
                 message,

@@ -86,14 +86,14 @@ class CallPolicy:
             cached = await self.cache.get(call.cache_key, call.result_type, fresh_s=self.windows.fresh_s)
             if cached is not None:
                 age = cached.age_s()
-                if self.windows.servable(age):
+                if self.windows.servable(age) and age <= scope.max_age_s.get(self.vendor, age):
                     if not self.windows.fresh(age):  # slightly old: serve it, refresh behind the scenes
                         self._revalidate(call)
                     self._record(scope, trace, call.operation, "cache", Source.CACHE, age, cached.tier)
                     return Sourced(cached.value, Freshness(Source.CACHE, int(age * 1000), self.vendor))
         try:
             self._spend(scope, call.operation)
-            fetched = await self._fetch_once(call, scope.deadline, trace)
+            fetched = await self._fetch_once(call, scope.deadline, trace, max_age_s=scope.max_age_s.get(self.vendor))
         except VendorRejectedInput as exc:
             self._record(scope, trace, call.operation, "bad_input", None, detail=str(exc))
             raise
@@ -214,7 +214,7 @@ class CallPolicy:
         return Deadline.after_ms(self.config.timeout_ms * attempts + self.config.retry_backoff_max_ms * (attempts - 1))
 
     async def _fetch_once(self, call: VendorCall[T], deadline: Deadline, trace: Trace, *,
-                          store: bool = True) -> _Fetched:
+                          store: bool = True, max_age_s: float | None = None) -> _Fetched:
         """The one call for the call's key in this process (and, with Redis, across processes)."""
         if deadline.remaining_s() <= 0:
             raise VendorTimeout(self.vendor, f"{call.operation}: request budget already spent")
@@ -222,16 +222,19 @@ class CallPolicy:
             return _Fetched(await self.attempts.send(call, deadline, trace), Source.LIVE, time.time())
 
         async def lead() -> _Fetched:
-            return await self._fetch(call, self.flight_deadline(), trace, store=store)
+            return await self._fetch(call, self.flight_deadline(), trace, store=store, max_age_s=max_age_s)
 
+        # A request that takes nothing older than `max_age_s` does not join a flight that may take older.
+        key = call.cache_key if max_age_s is None else f"{call.cache_key}|{max_age_s}"
         try:
-            fetched, leader = await self.flights.do(call.cache_key, lead, wait_s=deadline.remaining_s())
+            fetched, leader = await self.flights.do(key, lead, wait_s=deadline.remaining_s())
         except TimeoutError as exc:
             raise VendorTimeout(self.vendor, f"{call.operation}: {exc}") from exc
         trace.shared = trace.shared or not leader
         return fetched
 
-    async def _fetch(self, call: VendorCall[T], deadline: Deadline, trace: Trace, *, store: bool) -> _Fetched:
+    async def _fetch(self, call: VendorCall[T], deadline: Deadline, trace: Trace, *, store: bool,
+                     max_age_s: float | None = None) -> _Fetched:
         """Call the vendor (unless another process is already doing it) and store a cacheable answer."""
         cacheable = store and self._cacheable(call)
         if self.shared is None or not cacheable:
@@ -243,13 +246,13 @@ class CallPolicy:
         shared = self.shared
         permit = await shared.acquire(call.cache_key, ttl_s=deadline.remaining_s() + 1.0)
         if permit is None:  # another process is calling: wait for its answer in the shared tier
-            peer = await shared.wait_for_peer(call.cache_key, lambda: self._fresh_shared(call),
+            peer = await shared.wait_for_peer(call.cache_key, lambda: self._fresh_shared(call, max_age_s),
                                               deadline.remaining_s())
             if peer is not None:
                 trace.shared = True
                 return _Fetched(peer.value, Source.CACHE, peer.stored_at)
         else:  # it may have finished between our cache read and our lock: look once more
-            peer = await self._fresh_shared(call)
+            peer = await self._fresh_shared(call, max_age_s)
             if peer is not None:
                 self._in_background(shared.release(permit))
                 trace.shared = True
@@ -278,6 +281,9 @@ class CallPolicy:
         task.add_done_callback(self._background.discard)
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
-    async def _fresh_shared(self, call: VendorCall[Any]) -> Entry[Any] | None:
+    async def _fresh_shared(self, call: VendorCall[Any], max_age_s: float | None = None) -> Entry[Any] | None:
         entry = await self.cache.get_shared(call.cache_key, call.result_type)
-        return entry if entry is not None and self.windows.fresh(entry.age_s()) else None
+        if entry is None:
+            return None
+        age = entry.age_s()
+        return entry if self.windows.fresh(age) and (max_age_s is None or age <= max_age_s) else None

@@ -3,6 +3,7 @@ call did (the source of `extensions.vendors`, of the request's log line and of i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,6 +68,9 @@ class CallScope:
     log: CallLog = field(default_factory=CallLog)
     # Calls this request may send to each vendor (0: no limit): no one request fills a vendor's bulkhead.
     quota: int = 0
+    # The oldest cached answer this request takes from a vendor, in seconds, where it needs younger than
+    # the cache would serve (checkout's prices); older is a miss, and asked for live.
+    max_age_s: Mapping[str, float] = field(default_factory=dict)
     _sent: dict[str, int] = field(default_factory=dict, repr=False)
 
     def spend(self, vendor: str) -> bool:

@@ -1,9 +1,11 @@
 """What keeps one client from making checkout its playground: card testing and parallel attempts.
 
-- Declines are counted per client, per email and per card (`[limits] declines`); past the budget,
-  checkout answers RATE_LIMITED before asking the payment provider anything. The card is known by
-  the payment token (a test token, or a Stripe PaymentMethod the storefront reuses for one card),
-  digested, never stored as such.
+- Declines are counted per client and per card (`[limits] declines`); past either budget, checkout
+  answers RATE_LIMITED before asking the payment provider anything. That stops a card tester (one
+  client trying many cards, or many clients trying one card) and cannot be aimed at anyone else: an
+  email is anyone's to type, so declines on it would let a stranger lock a buyer out of a drop
+  (three declines with her email, from three addresses, did); a card is known by its payment token
+  (a Stripe PaymentMethod only the buyer's browser saw, or a test token), digested, never stored.
 - A client has at most `max_in_flight_per_client` checkouts running at once; another one answers
   RATE_LIMITED at once (counted in Redis, expiring with the checkout's budget if a gateway dies).
 """
@@ -27,13 +29,13 @@ CHECKOUT_REFUSED = meter.create_counter(
                                           "of a client, email or card; checkouts in flight per client).")
 
 
-def _identities(client: str, email: str, payment_token: str) -> list[tuple[str, str]]:
+def _identities(client: str, payment_token: str) -> list[tuple[str, str]]:
     card = hashlib.sha256(payment_token.encode()).hexdigest()[:32]
-    return [("client", client), ("email", email.strip().lower()), ("card", card)]
+    return [("client", client), ("card", card)]
 
 
-async def refuse_if_over_declines(limits: RateLimits, *, client: str, email: str, payment_token: str) -> None:
-    for kind, identity in _identities(client, email, payment_token):
+async def refuse_if_over_declines(limits: RateLimits, *, client: str, payment_token: str) -> None:
+    for kind, identity in _identities(client, payment_token):
         if await limits.test("declines", kind, identity) is not None:
             CHECKOUT_REFUSED.add(1, {"reason": f"declines_{kind}"})
             log.warning("checkout refused: too many declines for this %s", kind)
@@ -41,8 +43,8 @@ async def refuse_if_over_declines(limits: RateLimits, *, client: str, email: str
                                               "us to complete your order."), keep=False)
 
 
-async def count_decline(limits: RateLimits, *, client: str, email: str, payment_token: str) -> None:
-    for kind, identity in _identities(client, email, payment_token):
+async def count_decline(limits: RateLimits, *, client: str, payment_token: str) -> None:
+    for kind, identity in _identities(client, payment_token):
         await limits.hit("declines", kind, identity)
 
 

@@ -3,10 +3,19 @@
 The same key and input replays the stored result, other input is IDEMPOTENCY_KEY_REUSED, a key still
 running is IDEMPOTENCY_KEY_IN_USE. Results are stored once execution has started (OUT_OF_STOCK,
 PAYMENT_DECLINED, the order); failures that say nothing about the order free the key for a retry.
+
+A key belongs to the buyer who made it: it is kept under a digest of the client (the address, or its
+IPv6 /64) and the email with the key itself. Keys were global: another customer's key answered
+IDEMPOTENCY_KEY_REUSED (telling a stranger it exists, and letting one claim a key before its owner),
+and the same input from a third address was given the order, its personal data and its order token.
+The price of that scope: a retry after a lost answer must come from the same client, as it does from
+the page that sent it; one from another network is a new attempt (a scarce piece then answers
+OUT_OF_STOCK, the buyer already having it).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any
 
@@ -15,6 +24,11 @@ from connectors.errors import CheckoutUnavailable
 from resolvers.checkout.outcome import PlaceOrderResult, Stop, failed, unavailable
 
 log = logging.getLogger("bezel.checkout")
+
+
+def key_digest(idempotency_key: str, *, client: str, email: str) -> str:
+    """What the key is stored under: the key as this client and email own it (never the key itself)."""
+    return hashlib.sha256(f"{client}\x00{email.lower()}\x00{idempotency_key}".encode()).hexdigest()
 
 
 async def replay_or_refuse(store: CheckoutStore, claim: Claim, fingerprint: str, idempotency_key: str

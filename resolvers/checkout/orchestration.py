@@ -24,7 +24,7 @@ import stamina
 
 from connectors.checkout import CheckoutStore, done_record
 from connectors.errors import CheckoutUnavailable
-from connectors.models import DownstreamSystem, Order, OrderStatus, PaymentAuthorization
+from connectors.models import DownstreamSystem, Order, OrderStatus, PaymentAuthorization, Vendor
 from connectors.policy import CallScope, Deadline
 from connectors.telemetry import current_traceparent, meter, tracer
 from resolvers.checkout import guard, idempotency, payment, pricing, stock
@@ -75,7 +75,7 @@ async def _place_order(ctx: RequestContext, raw: PlaceOrderRequest) -> PlaceOrde
     store = ctx.services.store
     if store is None:
         return unavailable("no order store is configured: set REDIS_URL")
-    key_digest = hashlib.sha256(raw.idempotency_key.encode()).hexdigest()
+    key_digest = idempotency.key_digest(raw.idempotency_key, client=ctx.client, email=email_of(raw))
     fp = fingerprint(raw)
     attempt = secrets.token_hex(8)  # this execution; a retry after a failure never reuses its payment key
     try:
@@ -115,11 +115,13 @@ async def _execute(ctx: RequestContext, store: CheckoutStore, raw: PlaceOrderReq
     settings = ctx.services.checkout
     vendors = ctx.services.vendors
     email = email_of(raw)
-    who = {"client": ctx.client, "email": email, "payment_token": raw.payment_token}
+    who = {"client": ctx.client, "payment_token": raw.payment_token}
     await guard.refuse_if_over_declines(ctx.services.limits, **who)
     # Checkout has its own budget (a payment may take seconds); its calls still land in this request's log.
-    scope = CallScope(deadline=Deadline.after_ms(settings.budget_ms), log=ctx.scope.log)
+    scope = CallScope(deadline=Deadline.after_ms(settings.budget_ms), log=ctx.scope.log,
+                      max_age_s={Vendor.CATALOG: pricing.price_age_limit_s(ctx)})
     priced = await pricing.price(RequestContext(services=ctx.services, scope=scope, client=ctx.client), raw)
+    pricing.refuse_if_over_ceiling(priced, settings.max_order_total)
     scarce = await stock.precheck(vendors, scope, store, priced.lines, safety_stock=ctx.services.safety_stock)
 
     order_id = f"ord_{secrets.token_hex(10)}"

@@ -50,6 +50,10 @@ async def authorize(vendors: Vendors, scope: CallScope, *, total: Money, token: 
             return (await vendors.call(call, scope)).value
         except VendorRejectedInput as exc:
             PAYMENT_FAILURES.add(1, {"reason": exc.code or "declined"})
+            if exc.field != "paymentToken":  # the request refused (an amount out of range), not the card
+                log.warning("payment for %s refused by the provider: %s", order_id, exc.code or "invalid_request")
+                raise Stop(failed("INVALID_INPUT", "This order cannot be paid online as it is; please contact us "
+                                                   "to complete it."), keep=False) from exc
             log.info("payment declined for %s: %s", order_id, exc.code or "declined")  # the shopper is told less
             _declined(exc)
         except VendorUnavailable as exc:

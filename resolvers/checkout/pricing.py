@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
 
 from connectors.errors import InputError, PublicError, VendorUnavailable
-from connectors.models import Address, InsuranceQuote, Money, OrderLine, TaxQuote, Variant
+from connectors.models import Address, InsuranceQuote, Money, OrderLine, Sourced, TaxQuote, Variant, Vendor
 from resolvers.cart import resolve_lines
 from resolvers.checkout.inputs import PlaceOrderRequest, field_path, insured
 from resolvers.checkout.outcome import Stop, failed, unavailable
@@ -39,6 +41,31 @@ async def price(ctx: RequestContext, raw: PlaceOrderRequest) -> Priced:
     return priced
 
 
+def refuse_if_over_ceiling(priced: Priced, ceiling: Decimal) -> None:
+    """ORDER_TOO_LARGE past `[checkout] max_order_total`, before any stock is held or card authorized."""
+    if priced.total.amount > ceiling:
+        raise Stop(failed("ORDER_TOO_LARGE", f"Orders above {ceiling:,.2f} {priced.total.currency} cannot be placed "
+                                             "online; please contact us to complete this order.", ("lines",)),
+                   keep=False)
+
+
+def price_age_limit_s(ctx: RequestContext) -> float:
+    """`[checkout] max_price_age_s`, or the catalog's fresh and revalidate windows together."""
+    configured = ctx.services.checkout.max_price_age_s
+    if configured:
+        return configured
+    catalog = ctx.services.vendors.policies[Vendor.CATALOG].config
+    return catalog.cache_ttl_s + catalog.revalidate_s
+
+
+def _confirmed_prices(ctx: RequestContext, products: list[Sourced[Any]]) -> None:
+    """Prices from a catalog answer young enough to charge (the checkout's calls ask for nothing older,
+    `CallScope.max_age_s`), never an older one standing in while the catalog fails."""
+    limit_ms = price_age_limit_s(ctx) * 1000
+    if any(p is not None and p.freshness.age_ms > limit_ms for p in products):
+        raise Stop(unavailable("prices could not be confirmed with the catalog"), keep=False)
+
+
 async def _price_lines(ctx: RequestContext, raw: PlaceOrderRequest) -> tuple[Address, list[OrderLine]]:
     """Prices from the catalog, never from the client; engraving text checked with the vendor."""
     try:
@@ -52,6 +79,7 @@ async def _price_lines(ctx: RequestContext, raw: PlaceOrderRequest) -> tuple[Add
                  if line.engraving_text}
     # Already loaded by resolve_lines: the loader answers from this request's own cache.
     products = await ctx.loaders.product_by_id.load_many([line.variant.product_id for line in cart])
+    _confirmed_prices(ctx, products)
     out = []
     for line, sourced in zip(cart, products, strict=True):
         product = sourced.value

@@ -8,7 +8,7 @@ import respx
 
 from connectors import catalog
 from connectors.catalog import CatalogAPI
-from connectors.errors import VendorBadResponse, VendorHTTPError
+from connectors.errors import VendorBadResponse, VendorHTTPError, VendorRejectedInput
 from connectors.models import Money, SelectedOption
 from tests.connectors.helpers import BASE, execute
 
@@ -68,8 +68,7 @@ async def test_variant_lookup_reads_the_product_id_and_a_404_means_unknown(respx
 
 @pytest.mark.parametrize(
     ("status", "body"),
-    [(401, {"errors": "[API] Invalid API key or access token"}), (400, {"errors": {"limit": ["is too big"]}}),
-     (500, {"errors": "Internal Server Error"})],
+    [(401, {"errors": "[API] Invalid API key or access token"}), (500, {"errors": "Internal Server Error"})],
 )
 @respx.mock(base_url=BASE, using="httpx")
 async def test_shopify_error_bodies_in_both_shapes(respx_mock, status: int, body: dict) -> None:
@@ -77,6 +76,17 @@ async def test_shopify_error_bodies_in_both_shapes(respx_mock, status: int, body
     with pytest.raises(VendorHTTPError) as caught:
         await execute(catalog, CatalogAPI(currency="USD").products_by_id(["1"]))
     assert caught.value.status == status
+
+
+@respx.mock(base_url=BASE, using="httpx")
+async def test_a_request_shopify_refuses_is_the_request_s_fault(respx_mock) -> None:
+    """A 400 with Shopify's field errors says what was sent was wrong, not that Shopify is failing."""
+    respx_mock.get(f"{API}/products.json").mock(return_value=httpx.Response(400, json={"errors": {"limit": [
+        "is too big"]}}))
+    with pytest.raises(VendorRejectedInput) as caught:
+        await execute(catalog, CatalogAPI(currency="USD").products_by_id(["1"]))
+    assert caught.value.code == "invalid"
+    assert "limit is too big" in str(caught.value)
 
 
 @pytest.mark.parametrize(
