@@ -28,14 +28,14 @@ from connectors.loop import LOOP_LAG
 from connectors.telemetry import Tally
 from gateway.documents import Documents, Resolved
 from gateway.edge.admission import admit_operation, admit_request
-from gateway.edge.clients import Network, client_of
+from gateway.edge.clients import DEFAULT_IPV6_PREFIX, Network, client_of
 from gateway.edge.overload import InFlightLimit
 from gateway.edge.responses import error_response
 from gateway.errors import DocumentRefused
 from resolvers.context import RequestContext, Services
+from schema.bounds import INCREMENTAL
 from schema.documents import PREPARED
 from schema.errors import ensure_coded
-from schema.incremental import INCREMENTAL
 
 log = logging.getLogger("bezel.requests")
 BUDGET_HEADER = "x-bezel-budget-ms"
@@ -69,12 +69,13 @@ class BezelGraphQL(GraphQL):
 
     def __init__(self, schema: Any, documents: Documents, *, budget_ms: int, graphiql: bool,
                  in_flight: InFlightLimit | None = None, trusted_proxies: tuple[Network, ...] = (),
-                 production: bool = False, log_requests: str = "all", log_sample_rate: float = 1.0
-                 ) -> None:
+                 ipv6_client_prefix: int = DEFAULT_IPV6_PREFIX, production: bool = False,
+                 log_requests: str = "all", log_sample_rate: float = 1.0) -> None:
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None, allow_queries_via_get=True,
                          subscription_protocols=())
         self.documents = documents
         self.trusted_proxies = trusted_proxies
+        self.ipv6_client_prefix = ipv6_client_prefix
         self.production = production
         self.budget_ms = budget_ms
         self.limit = in_flight or InFlightLimit(0, adaptive=False, lag=LOOP_LAG)
@@ -93,7 +94,7 @@ class BezelGraphQL(GraphQL):
             return
         started = time.perf_counter()
         request = Request(scope, receive)
-        request.state.client = client_of(scope, self.trusted_proxies)
+        request.state.client = client_of(scope, self.trusted_proxies, ipv6_prefix=self.ipv6_client_prefix)
         _REQUEST.set(request)
         if not self.limit.admits(self.in_flight):
             response = self._shed()
@@ -185,7 +186,7 @@ class BezelGraphQL(GraphQL):
             raise HTTPException(400, "`variables` and `extensions` must be objects (or null), if given.")
         if not isinstance(data.get("query"), str | None) or not isinstance(data.get("operationName"), str | None):
             raise HTTPException(400, "`query` and `operationName` must be strings (or null), if given.")
-        resolved = await self.documents.resolve(data)
+        resolved = await self.documents.resolve(data, client=_REQUEST.get().state.client)
         extensions = {k: v for k, v in (extensions or {}).items() if not k.startswith("bezel.")}  # ours to set
         if resolved.prepared is not None:
             extensions[PREPARED] = resolved.prepared
@@ -202,8 +203,8 @@ class BezelGraphQL(GraphQL):
         if services is None:
             return
         prepared = resolved.prepared or (self.schema.documents.parsed(resolved.query) if resolved.query else None)
-        await admit_operation(services.limits, request.state.client, method=method,
-                              document=prepared.document if prepared else None, operation_name=operation_name,
+        fields = prepared.root_fields(operation_name) if prepared is not None else frozenset()
+        await admit_operation(services.limits, request.state.client, method=method, fields=fields,
                               production=self.production)
 
     def encode_json(self, data: object) -> bytes:

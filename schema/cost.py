@@ -1,10 +1,16 @@
 """What a document may cost, known before anything expensive runs.
 
-- `check_shape`, right after parsing and before validation: at most `max_fields` fields in all
-  (fragments counted every time they are spread) and no response name more than `max_repeats`
-  times in one merged selection set. graphql-core's OverlappingFieldsCanBeMerged rule compares
-  every pair of same-named fields, so 480 copies of `variants { id }` cost ~0.6 s of CPU to
-  validate; a document within these caps cannot make the rule quadratic, and checking them is linear.
+- `check_shape`, right after parsing and before validation: at most `max_fields` selections in all
+  (fields and fragments, a fragment's selections counted every time it is spread), no response name
+  more than `max_repeats` times in one merged selection set, and at most `max_deferred` @defer and
+  @stream directives (each counted every time its fragment is spread or its field aliased).
+  graphql-core's OverlappingFieldsCanBeMerged rule compares every pair of same-named fields, so 480
+  copies of `variants { id }` cost ~0.6 s of CPU to validate; a document within these caps cannot
+  make the rule quadratic, and checking them is linear.
+- Every pass that inlines fragments (`Expansion`) counts the selections it visits and stops at a
+  bound: `...F1 ...F1` in each of 23 fragments spreads the last one 2^22 times in 900 bytes, and
+  following that blindly took seconds. The shape check refuses such a document after `max_fields`
+  steps; any later pass (a checkout's budgets, `OnePlaceOrder`) only ever sees documents it passed.
 - `vendor_calls`, after validation and before execution: the most vendor calls the operation can
   make, from what each field asks of vendors (`WEIGHTS`), multiplied by list sizes it asks for
   (`products(first:)`, cart lines). Over `max_cost`, the operation is refused, having asked no one.
@@ -48,25 +54,63 @@ PER_LINE_EXTRA = {("Query", "cartQuote"): 5, ("Mutation", "placeOrder"): 9}
 MAX_LINES = 50
 # `products(first:)`: every field under it is asked once per product.
 PAGE_DEFAULT, PAGE_MAX = 10, 50
+# The most selections any pass inlining fragments visits, whoever calls it: a bound far above what
+# the shape check lets through (`max_fields`), so it only ever stops a document nothing checked.
+MAX_EXPANSION = 20_000
 
 
 class TooComplex(Exception):
     """The document is refused before validation or execution; the message says why, in our words."""
 
 
-def check_shape(document: DocumentNode, *, max_fields: int, max_repeats: int) -> None:
-    """Raises `TooComplex` if the document has too many fields, or a name repeated too often."""
-    fragments = _fragments(document)
-    left = [max_fields]
+class Expansion:
+    """A document's fragments inlined, one selection set at a time, within a bound on the work.
+
+    Every selection visited (field, inline fragment, spread, each time a fragment is spread) costs
+    one step of `limit`; past it, `TooComplex`. It also counts the @defer and @stream directives it
+    meets, each time it meets them (`deferred`)."""
+
+    def __init__(self, document: DocumentNode, limit: int = MAX_EXPANSION) -> None:
+        self.fragments = _fragments(document)
+        self.limit = limit
+        self.left = limit
+        self.deferred = 0
+
+    def fields(self, selection_set: SelectionSetNode, seen: frozenset[str] = frozenset()) -> Iterator[FieldNode]:
+        """The fields of a selection set, fragments inlined (each spread as often as it is spread)."""
+        for selection in selection_set.selections:
+            self.left -= 1
+            if self.left < 0:
+                raise TooComplex(f"The document selects more than {self.limit} fields and fragments.")
+            if isinstance(selection, FieldNode):
+                if _directed(selection, "stream"):
+                    self.deferred += 1
+                yield selection
+                continue
+            if _directed(selection, "defer"):
+                self.deferred += 1
+            if isinstance(selection, InlineFragmentNode):
+                yield from self.fields(selection.selection_set, seen)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = self.fragments.get(name)
+                if fragment is not None and name not in seen:  # a cycle is invalid anyway: do not follow it
+                    yield from self.fields(fragment.selection_set, seen | {name})
+
+
+def check_shape(document: DocumentNode, *, max_fields: int, max_repeats: int, max_deferred: int) -> None:
+    """Raises `TooComplex` if the document has too many selections, a name repeated too often, or
+    too many @defer/@stream (each one a part of the answer, graphql-core's costliest work per field)."""
+    expansion = Expansion(document, max_fields)
 
     def visit(sets: list[SelectionSetNode]) -> None:
         groups: dict[str, list[FieldNode]] = {}
         for selection_set in sets:
-            for node in _fields(selection_set, fragments, frozenset()):
-                left[0] -= 1
-                if left[0] < 0:
-                    raise TooComplex(f"The document selects more than {max_fields} fields.")
+            for node in expansion.fields(selection_set):
                 groups.setdefault(node.alias.value if node.alias else node.name.value, []).append(node)
+        if expansion.deferred > max_deferred:
+            raise TooComplex(f"The document asks for more than {max_deferred} @defer or @stream parts (each "
+                             "fragment counted every time it is spread).")
         for key, nodes in groups.items():
             if len(nodes) > max_repeats:
                 raise TooComplex(f"'{key}' is selected {len(nodes)} times in one selection set; "
@@ -85,13 +129,13 @@ def vendor_calls(document: DocumentNode, operation_name: str | None, variables: 
     operation = _operation(document, operation_name)
     if operation is None:
         return 0
-    fragments = _fragments(document)
-    variables = variables or {}
+    expansion = Expansion(document)
+    variables = {**_defaults(operation), **(variables or {})}  # what is not sent, its default
     root = "Mutation" if operation.operation is OperationType.MUTATION else "Query"
 
     def cost(parent: str, selection_set: SelectionSetNode) -> int:
         total = 0
-        for node in _fields(selection_set, fragments, frozenset()):
+        for node in expansion.fields(selection_set):
             name = node.name.value
             own = WEIGHTS.get((parent, name), 0)
             if (parent, name) in PER_LINE_EXTRA:
@@ -130,24 +174,19 @@ _CHILD_TYPES: dict[tuple[str, str], str] = {
 }
 
 
-def _fields(selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode],
-            seen: frozenset[str]) -> Iterator[FieldNode]:
-    """The fields of a selection set with fragments inlined (each spread as often as it is spread)."""
-    for selection in selection_set.selections:
-        if isinstance(selection, FieldNode):
-            yield selection
-        elif isinstance(selection, InlineFragmentNode):
-            yield from _fields(selection.selection_set, fragments, seen)
-        elif isinstance(selection, FragmentSpreadNode):
-            name = selection.name.value
-            fragment = fragments.get(name)
-            if fragment is not None and name not in seen:  # a cycle is invalid anyway: do not follow it
-                yield from _fields(fragment.selection_set, fragments, seen | {name})
-
-
 def fields_of(document: DocumentNode, selection_set: SelectionSetNode) -> list[FieldNode]:
-    """A selection set's fields, fragments of the document inlined."""
-    return list(_fields(selection_set, _fragments(document), frozenset()))
+    """A selection set's fields, fragments of the document inlined (within `MAX_EXPANSION` steps)."""
+    return list(Expansion(document).fields(selection_set))
+
+
+def _directed(node: FieldNode | InlineFragmentNode | FragmentSpreadNode, name: str) -> bool:
+    return any(d.name.value == name for d in node.directives or ())
+
+
+def _defaults(operation: OperationDefinitionNode) -> dict[str, Any]:
+    """The operation's variables' default values: `$n: Int = 50` asks for 50 when $n is not sent."""
+    return {d.variable.name.value: _value(d.default_value, {}) for d in operation.variable_definitions or ()
+            if d.default_value is not None}
 
 
 def _fragments(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:

@@ -21,13 +21,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cachetools import LRUCache
-from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, parse, specified_rules, validate
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    FieldNode,
+    GraphQLError,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    parse,
+    specified_rules,
+    validate,
+)
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
-from schema.cost import TooComplex, check_shape, fixed_vendor_calls, vendor_calls
-from schema.incremental import INCREMENTAL, undeferred
+from schema.bounds import INCREMENTAL
+from schema.cost import TooComplex, check_shape, fields_of, fixed_vendor_calls, vendor_calls
+from schema.incremental import undeferred
 from schema.limits import REFUSED, QueryLimits
 
 PREPARED = "bezel.prepared"  # key in a request's operation extensions: a document already prepared
@@ -46,7 +57,7 @@ class Prepared:
     errors: list[GraphQLError]
     trusted: bool = False  # from the manifest: reviewed code, not counted against `max_cost`
     refused: bool = False  # refused for its shape, before validation
-    extras: dict[str, Any] = field(default_factory=dict)  # what later stages keep with it (a plan)
+    extras: dict[Any, Any] = field(default_factory=dict)  # what later stages keep with it (a plan)
 
     def runnable(self, *, incremental: bool) -> DocumentNode:
         """What runs: the document, or for a client that takes one answer, without @defer/@stream."""
@@ -56,6 +67,22 @@ class Prepared:
         if plain is None:
             plain = self.extras["undeferred"] = undeferred(self.document)
         return plain
+
+    def root_fields(self, operation_name: str | None) -> frozenset[str]:
+        """The names of the root fields the operation selects (fragments on the root included): empty
+        for a document that does not run. Worked out once per operation name."""
+        if self.errors:  # refused: nothing runs, and its fragments are not worth inlining
+            return frozenset()
+        key = ("root_fields", operation_name)
+        found = self.extras.get(key)
+        if found is None:
+            operations = [d for d in self.document.definitions if isinstance(d, OperationDefinitionNode)
+                          and (operation_name is None or (d.name is not None and d.name.value == operation_name))]
+            found = frozenset() if len(operations) != 1 else frozenset(
+                node.name.value for node in fields_of(self.document, operations[0].selection_set)
+                if isinstance(node, FieldNode))
+            self.extras[key] = found
+        return found
 
 
 class DocumentStore:
@@ -92,7 +119,8 @@ class DocumentStore:
         except GraphQLError:
             return None
         try:
-            check_shape(document, max_fields=self.limits.max_fields, max_repeats=self.limits.max_repeats)
+            check_shape(document, max_fields=self.limits.max_fields, max_repeats=self.limits.max_repeats,
+                        max_deferred=self.limits.max_deferred)
         except TooComplex as exc:
             REFUSED.add(1, (("reason", "shape"),))
             return Prepared(text, document, [too_complex(str(exc))], trusted, refused=True)

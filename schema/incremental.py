@@ -38,11 +38,10 @@ from graphql.execution import (
 
 from connectors.telemetry import tracer
 from resolvers.context import RequestContext
+from schema.bounds import GRACE_S, OverBudget
 from schema.errors import shape_execution_error
 
-INCREMENTAL = "bezel.incremental"  # key in a request's operation extensions: the client takes parts
 DIRECTIVES = frozenset({"defer", "stream"})
-GRACE_S = 0.05  # past the deadline, for the last vendor answer to be turned into a part
 
 
 class _Finder(Visitor):
@@ -134,9 +133,7 @@ def _shape(part: SubsequentIncrementalExecutionResult, partial: list[Any]) -> No
 
 
 def _out_of_budget(pending: set[str], context: RequestContext) -> SubsequentIncrementalExecutionResult:
-    budget_ms = context.scope.deadline.budget_ms
-    error = GraphQLError(f"This part was not ready within the request's budget ({budget_ms:g} ms).",
-                         extensions={"code": "BUDGET_EXCEEDED"})
+    error = OverBudget(context.scope.deadline.budget_ms)
     return SubsequentIncrementalExecutionResult(
         has_next=False, completed=[CompletedResult(id=i, errors=[error]) for i in sorted(pending)],
         extensions={"vendors": context.scope.log.summary()})

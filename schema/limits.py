@@ -31,6 +31,16 @@ class QueryLimits(BaseModel):
     # one response name may appear in one selection set (a fragment overlapping a field is 2).
     max_fields: int = Field(default=1_000, ge=10)
     max_repeats: int = Field(default=4, ge=1)
+    # @defer and @stream in one operation, each counted every time its fragment is spread or its field
+    # aliased (the storefront's product page has 5). Each one is a part of the answer for every item of
+    # the lists around it, and a part costs graphql-core ~80 us: 30 aliased products with 4 deferred
+    # fragments in their variants made 26,400 parts and seconds of CPU.
+    max_deferred: int = Field(default=8, ge=0)
+    # The most parts one answer may stream (deferred fragments times the list items they sit in, plus
+    # streamed items), counted while it runs. Deferring a variant's stock inside `variants` makes a part
+    # per variant (220 for the seed's largest ring, ~100 us of CPU each); deferring `variants {
+    # availability }` once, as the storefront does, makes one. Past it: QUERY_TOO_COMPLEX there.
+    max_incremental_parts: int = Field(default=300, ge=1)
     # The most vendor calls one operation may make, counted before it runs (`schema/cost.py`). The
     # README's product page is 7 (catalog, stock, tax, insurance, two BNPL, engraving); a 50-product
     # listing with every variant's stock is 53, with financing on each 150. 100 lets a page and a

@@ -14,6 +14,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from resolvers import products as product_resolvers
 from schema import checkout
+from schema.bounds import BoundedExecutionContext
 from schema.cart import CartQuote, CartQuoteInput, cart_quote
 from schema.common import Info
 from schema.documents import DocumentCache, DocumentStore
@@ -93,11 +94,13 @@ def build_schema(limits: QueryLimits | None = None, *, introspection: bool = Tru
     if not introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
     documents = DocumentStore(limits, rules, hide_suggestions=not suggestions)
-    executor = FastLeafExecutionContext if suggestions else FastLeafExecutionContext.quiet()
+    executor = FastLeafExecutionContext.limited(limits) if fast_leaves else BoundedExecutionContext.limited(limits)
+    if not suggestions and fast_leaves:
+        executor = executor.quiet()  # type: ignore[attr-defined]
     schema = BezelSchema(
         query=Query,
         mutation=Mutation,
-        execution_context_class=executor if fast_leaves else None,
+        execution_context_class=executor,
         config=StrawberryConfig(enable_experimental_incremental_execution=True),
         extensions=[
             OperationTelemetry,  # outermost: its span covers parsing, validation and execution

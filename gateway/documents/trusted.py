@@ -80,8 +80,9 @@ class Documents:
             raise ConfigError(f"documents.manifest: {len(problems)} operation(s) in {path} no longer validate "
                               "against the schema: " + " | ".join(problems))
 
-    async def resolve(self, data: dict[str, Any]) -> Resolved:
-        """The document this request runs, or `DocumentRefused` (before anything is parsed)."""
+    async def resolve(self, data: dict[str, Any], *, client: str = "unknown") -> Resolved:
+        """The document this request runs, or `DocumentRefused` (before anything is parsed). `client`
+        registers automatic persisted queries within its budget."""
         query = data.get("query")
         document_id = data.get("documentId")
         extensions = data.get("extensions")
@@ -91,7 +92,7 @@ class Documents:
                 raise refused(400, "BAD_REQUEST", "documentId must be a string of 1 to 200 characters.", "bad_id")
             return await self._by_id(document_id, query)
         if persisted is not None:
-            return await self._persisted(persisted, query)
+            return await self._persisted(persisted, query, client)
         if self.require_trusted:
             if query:
                 raise refused(403, "PERSISTED_QUERY_NOT_IN_LIST", "Only the storefront's registered operations "
@@ -114,7 +115,7 @@ class Documents:
             raise refused(404, "PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound", "not_found")
         return Resolved(registered)
 
-    async def _persisted(self, persisted: Any, query: Any) -> Resolved:
+    async def _persisted(self, persisted: Any, query: Any, client: str) -> Resolved:
         digest = persisted.get("sha256Hash") if isinstance(persisted, dict) else None
         if not isinstance(persisted, dict) or persisted.get("version") != 1 or not isinstance(digest, str) \
                 or not _SHA256.match(digest):
@@ -141,5 +142,5 @@ class Documents:
             raise refused(400, "BAD_REQUEST", "provided sha does not match query", "hash_mismatch")
         prepared = self.schema.documents.parsed(query)
         if prepared is not None and not prepared.errors:  # only documents that can run are registered
-            await self.apq.register(digest, query)
+            await self.apq.register(digest, query, client=client)
         return Resolved(query)

@@ -9,11 +9,10 @@ proxy logs and browser history.
 
 from __future__ import annotations
 
-from graphql import DocumentNode, FieldNode, OperationDefinitionNode
+from collections.abc import Set
 
 from connectors.ratelimits import RateLimits
 from gateway.errors import DocumentRefused
-from schema.cost import fields_of
 from schema.limits import REFUSED
 
 # Root fields that spend a budget of their own, beyond `pages`.
@@ -33,10 +32,10 @@ async def admit_request(limits: RateLimits, client: str) -> None:
         raise refused_for_rate(wait, "pages")
 
 
-async def admit_operation(limits: RateLimits, client: str, *, method: str, document: DocumentNode | None,
-                          operation_name: str | None, production: bool) -> None:
-    """Once the document is known: its own budgets, and no order lookup by GET in production."""
-    fields = root_fields(document, operation_name) if document is not None else set()
+async def admit_operation(limits: RateLimits, client: str, *, method: str, fields: Set[str],
+                          production: bool) -> None:
+    """Once the document is known (`fields`: the root fields it runs, none if it will not run): its own
+    budgets, and no order lookup by GET in production."""
     if production and method == "GET" and "order" in fields:
         REFUSED.add(1, (("reason", "order_by_get"),))
         raise DocumentRefused(405, "METHOD_NOT_ALLOWED", "Look orders up with POST: an order token must not "
@@ -46,13 +45,3 @@ async def admit_operation(limits: RateLimits, client: str, *, method: str, docum
         if wait is not None:
             raise refused_for_rate(wait, BUDGETS[name])
 
-
-def root_fields(document: DocumentNode, operation_name: str | None) -> set[str]:
-    """The names of the root fields the operation selects (fragments on the root included)."""
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    if operation_name is not None:
-        operations = [o for o in operations if o.name and o.name.value == operation_name]
-    if len(operations) != 1:
-        return set()
-    return {node.name.value for node in fields_of(document, operations[0].selection_set)
-            if isinstance(node, FieldNode)}

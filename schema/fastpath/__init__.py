@@ -64,6 +64,10 @@ def _require_internals() -> None:
         "complete_list_value": ["self", "return_type", "field_details_list", "info", "path", "result",
                                 "position_context"],
         "collect_subfields": ["self", "return_type", "field_details_list"],
+        # schema.bounds
+        "get_new_delivery_group_map": ["self", "new_defer_usages", "delivery_group_map", "path"],
+        "complete_stream_item": ["self", "item_path", "item", "field_details_list", "info", "item_type"],
+        "handle_field_error": ["self", "raw_error", "return_type", "field_details_list", "path"],
     }
     for name, parameters in hooks.items():
         method = getattr(StrawberryGraphQLCoreExecutionContext, name, None)

@@ -8,13 +8,13 @@ from typing import Any
 from cachetools import LRUCache
 from graphql import BREAK, DirectiveNode, GraphQLList, GraphQLObjectType, VariableNode, Visitor, visit
 from graphql.pyutils import Path
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from schema.bounds import BoundedExecutionContext
 from schema.fastpath.build import build, build_all, compiled, complete
 from schema.fastpath.plans import NOT_FAST, Flat, Leaf, Leaves, Selection, plan, unwrap
 
 
-class FastLeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
+class FastLeafExecutionContext(BoundedExecutionContext):
     # True in production: no "Did you mean ...?" in errors, even about variables (see `quiet`).
     hide_suggestions_always = False
 
@@ -45,6 +45,8 @@ class FastLeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
         path: Path,
         position_context: Any,
     ) -> Any:
+        if self._stop_at is not None and self.overran():  # a streamed answer past its budget: start nothing
+            return self.stopped_field(parent_type, field_details_list, path)
         if self._fast:
             field_plan = plan(self.schema, parent_type, field_details_list[0].node)
             if field_plan is not None:

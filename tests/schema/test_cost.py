@@ -5,13 +5,20 @@ from __future__ import annotations
 import pytest
 from graphql import parse
 
-from schema.cost import TooComplex, check_shape, vendor_calls
-from tests.support import PRODUCT_PAGE_QUERY
+from schema.cost import MAX_EXPANSION, TooComplex, check_shape, fields_of, vendor_calls
+from tests.support import PRODUCT_PAGE_QUERY, ROOT
 
 FAN_OUT = """{ products(first: 50) { nodes { """ + " ".join(
     f't{i}: taxEstimate(shipTo: {{countryCode: "US", provinceCode: "NY", zip: "1000{i % 10}"}}) {{ rate }} '
     f'i{i}: shippingInsurance(shipTo: {{countryCode: "US", provinceCode: "NY", zip: "1000{i % 10}"}}) {{ provider }}'
     for i in range(15)) + " } } }"
+LIMITS = {"max_fields": 1000, "max_repeats": 4, "max_deferred": 8}
+
+
+def doubling(k: int) -> str:
+    """900 bytes for k = 22: each fragment spreads the next twice, so the last is spread 2^k times."""
+    return "query{...F0} " + " ".join(f"fragment F{i} on Query{{...F{i + 1} ...F{i + 1}}}" for i in range(k)) + \
+        f" fragment F{k} on Query{{__typename}}"
 
 
 def test_the_readme_page_costs_one_call_per_vendor_it_asks() -> None:
@@ -49,13 +56,48 @@ def test_the_validation_bomb_is_refused_by_its_shape_and_so_are_its_variations()
     nested = '{ product(handle: "a") { ' + " ".join(["variants { " + "sku " * 32 + "}"] * 32) + " } }"
     for document in (bomb, spaced, via_fragment, nested):
         with pytest.raises(TooComplex):
-            check_shape(parse(document), max_fields=1000, max_repeats=4)
-    check_shape(parse(PRODUCT_PAGE_QUERY), max_fields=1000, max_repeats=4)  # a real page passes
+            check_shape(parse(document), **LIMITS)
+    check_shape(parse(PRODUCT_PAGE_QUERY), **LIMITS)  # a real page passes
 
 
 def test_a_document_over_the_field_budget_is_refused_and_a_fragment_cycle_ends() -> None:
     wide = parse('{ product(handle: "a") { ' + " ".join(f"a{i}: title" for i in range(60)) + " } }")
-    with pytest.raises(TooComplex, match="more than 50 fields"):
-        check_shape(wide, max_fields=50, max_repeats=4)
+    with pytest.raises(TooComplex, match="more than 50 fields and fragments"):
+        check_shape(wide, max_fields=50, max_repeats=4, max_deferred=8)
     cycle = parse("{ ...A } fragment A on Query { ...B } fragment B on Query { ...A __typename }")
-    check_shape(cycle, max_fields=50, max_repeats=4)  # invalid, but measured without looping
+    check_shape(cycle, max_fields=50, max_repeats=4, max_deferred=8)  # invalid, but measured without looping
+
+
+def test_a_fragment_spread_twice_in_every_fragment_is_refused_after_a_bounded_walk() -> None:
+    """The 900-byte document that doubled its work per fragment: refused by the shape check after
+    `max_fields` steps, and no other pass over it goes further than MAX_EXPANSION steps, whoever calls it."""
+    bomb = parse(doubling(22))
+    with pytest.raises(TooComplex, match="more than 1000 fields and fragments"):
+        check_shape(bomb, **LIMITS)
+    with pytest.raises(TooComplex, match=f"more than {MAX_EXPANSION}"):
+        fields_of(bomb, bomb.definitions[0].selection_set)  # type: ignore[attr-defined]
+    with pytest.raises(TooComplex):
+        vendor_calls(bomb, None, {})
+
+
+def test_defer_and_stream_count_every_time_they_are_spread_or_aliased() -> None:
+    storefront_page = (ROOT / "storefront" / "operations" / "ProductPage.graphql").read_text()
+    check_shape(parse(storefront_page), **LIMITS)  # five deferred parts: within the default of 8
+    fan = "{ " + " ".join(f'a{i}: product(handle: "x") {{ variants {{ ...D }} }}' for i in range(3)) + " } " \
+          "fragment D on ProductVariant { ... @defer { sku } ... @defer { title } ... @defer { id } }"
+    with pytest.raises(TooComplex, match="more than 8 @defer or @stream"):
+        check_shape(parse(fan), **LIMITS)  # 3 aliases x 3 defers
+    streams = "{ " + " ".join(f'a{i}: product(handle: "x") {{ variants @stream {{ sku }} }}' for i in range(9)) + " }"
+    with pytest.raises(TooComplex, match="@defer or @stream"):
+        check_shape(parse(streams), **LIMITS)
+    check_shape(parse(streams), **{**LIMITS, "max_deferred": 9})
+
+
+def test_a_variable_left_out_costs_what_its_default_asks_for() -> None:
+    """`$n: Int = 50` not sent is 50 products, not the API's default 10 (max_cost was bypassed that way)."""
+    listing = parse("query Q($n: Int = 50) { products(first: $n) { nodes { financing { offers { term } } } } }")
+    assert vendor_calls(listing, None, {}) == 1 + 50 * 2
+    assert vendor_calls(listing, None, {"n": 5}) == 1 + 5 * 2  # what is sent wins
+    cart = parse('query($i: CartQuoteInput! = {lines: [{variantId: "1"}, {variantId: "2"}]}) '
+                 "{ cartQuote(input: $i) { total { amount } } }")
+    assert vendor_calls(cart, None, {}) == 2 + 5

@@ -221,7 +221,7 @@ INCREMENTAL_CASES = [(DEFERRED, {"a": US_ADDRESS}), (STREAMED, None)]
 async def _run_incremental(schema: Any, query: str, variables: dict | None, services: Any) -> list[dict]:
     from graphql.execution import ExperimentalIncrementalExecutionResults
 
-    from schema.incremental import INCREMENTAL
+    from schema.bounds import INCREMENTAL
 
     result = await schema.execute(query, variable_values=variables, operation_extensions={INCREMENTAL: True},
                                   context_value=RequestContext.start(services, budget_ms=5000))

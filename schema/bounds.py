@@ -1,0 +1,92 @@
+"""What one execution may cost while it runs, where counting before it runs cannot tell.
+
+A deferred fragment inside a list is a part of the answer for every item of that list, and streamed
+items are parts too: how many, only execution knows (a ring has 30 variants or 2,048). Each part
+costs graphql-core ~80 us of CPU, all of it synchronous: `max_incremental_parts` caps them per
+answer, and what is over the cap is refused (QUERY_TOO_COMPLEX) where it would have started.
+
+And a streamed answer's work is stopped at its budget (plus `GRACE_S`), not finished and thrown
+away: every field graphql-core starts after that resolves to a `BUDGET_EXCEEDED` error instead,
+which is also what the client is told of the parts still missing (`schema.incremental`). Only
+streamed answers: a one-piece answer's work is bounded by the document's own limits, and a
+mutation must finish what it started (a placed order is answered, however late).
+
+Hooks into graphql-core's executor (`execute_field`, `get_new_delivery_group_map`,
+`complete_stream_item`): checked at import by `schema.fastpath`'s probe of internals.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from graphql import GraphQLError, GraphQLObjectType, OperationType
+from graphql.pyutils import Path
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from schema.limits import QueryLimits
+
+INCREMENTAL = "bezel.incremental"  # key in a request's operation extensions: the client takes parts
+GRACE_S = 0.05  # past the deadline, for the last vendor answer to be turned into a part
+
+
+class OverBudget(GraphQLError):
+    def __init__(self, budget_ms: float) -> None:
+        super().__init__(f"This part was not ready within the request's budget ({budget_ms:g} ms).",
+                         extensions={"code": "BUDGET_EXCEEDED"})
+
+
+class TooManyParts(GraphQLError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"This answer would stream more than {limit} parts (each deferred fragment counts once "
+                         "for every list item it sits in); defer fewer fragments inside lists.",
+                         extensions={"code": "QUERY_TOO_COMPLEX", "maxParts": limit})
+
+
+class BoundedExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    max_parts = QueryLimits().max_incremental_parts
+
+    @classmethod
+    def limited(cls, limits: QueryLimits) -> type[BoundedExecutionContext]:
+        """This execution context with the configured cap on parts."""
+        return type(cls.__name__, (cls,), {"max_parts": limits.max_incremental_parts})
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._parts = [0]  # shared with the sub-executors graphql-core copies from this one
+        self._stop_at: float | None = None  # monotonic time past which no field is started
+        self._budget_ms = 0.0
+        deadline = getattr(getattr(self.context_value, "scope", None), "deadline", None)
+        if deadline is not None and (self.operation_extensions or {}).get(INCREMENTAL) is True \
+                and self.operation.operation is OperationType.QUERY:
+            self._stop_at = deadline.expires_at + GRACE_S
+            self._budget_ms = deadline.budget_ms
+
+    def overran(self) -> bool:
+        """Whether the streamed answer's budget (and grace) has run out: start nothing more."""
+        return self._stop_at is not None and time.monotonic() > self._stop_at
+
+    def stopped_field(self, parent_type: GraphQLObjectType, field_details_list: Any, path: Path) -> None:
+        """The field a budget ran out on: a located BUDGET_EXCEEDED error (null, or its nullable parent)."""
+        field_def = self.schema.get_field(parent_type, field_details_list[0].node.name.value)
+        if field_def is not None:
+            self.handle_field_error(OverBudget(self._budget_ms), field_def.type, field_details_list, path)
+
+    def execute_field(self, parent_type: GraphQLObjectType, source: Any, field_details_list: Any, path: Path,
+                      position_context: Any) -> Any:
+        if self._stop_at is not None and self.overran():
+            return self.stopped_field(parent_type, field_details_list, path)
+        return super().execute_field(parent_type, source, field_details_list, path, position_context)
+
+    def get_new_delivery_group_map(self, new_defer_usages: Any, delivery_group_map: Any, path: Any) -> Any:
+        self._count(len(new_defer_usages))
+        return super().get_new_delivery_group_map(new_defer_usages, delivery_group_map, path)
+
+    def complete_stream_item(self, *args: Any, **kwargs: Any) -> Any:
+        self._count(1)
+        return super().complete_stream_item(*args, **kwargs)
+
+    def _count(self, parts: int) -> None:
+        self._parts[0] += parts
+        if self._parts[0] > self.max_parts:
+            raise TooManyParts(self.max_parts)
