@@ -6,13 +6,22 @@ New shoppers load the README page at a fixed rate, alone, then while each attack
   new address and email (per-address limits alone cannot stop them); a real buyer arrives mid-run;
 - slow_connections: 100 slowloris connections (headers a byte a second) and 100 slow bodies (a body
   byte a second), each reconnecting as soon as the gateway closes it;
-- flood: one client sending pages at ten times its rate limit.
+- flood: one client sending pages at ten times its rate limit;
+- oversized_orders: orders for 80 rings (over $1,100,000, past Stripe's amount limit and the order
+  ceiling), one a second from rotating addresses; a real buyer arrives mid-run (the payments breaker
+  used to open after five);
+- document_bombs: the 900-byte fragment bomb, the 30-product @defer fan-out and a per-variant @defer
+  fan-out within the document's caps, sent in turn, 10 a second;
+- decline_lockout: three declines with a buyer's email from three addresses, then the buyer with her
+  own card (she used to be locked out for ten minutes);
+- apq_flood: automatic persisted queries with a 62 KB comment, 20 a second from rotating addresses.
 What the shoppers see is what counts; what each attacker got is reported beside it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 import uuid
 from collections import Counter
@@ -31,6 +40,17 @@ RING = "padparadscha-cocktail-ring"  # $42,000, one in stock
 PLACE = """mutation($i: PlaceOrderInput!) { placeOrder(input: $i) { order { id } userErrors { code } } }"""
 ADDRESS = {"countryCode": "US", "provinceCode": "NY", "zip": "10001"}
 FLOOD_RPS = 200  # pages from one client whose budget is 20/second
+PRICEY = "aurelia-solitaire-ring"  # up to $15,000 a variant: ten of each of eight is over $1,100,000
+# Each fragment spreads the next twice: the last one 2^22 times, in 900 bytes.
+FRAGMENT_BOMB = "query{...F0} " + " ".join(f"fragment F{i} on Query{{...F{i + 1} ...F{i + 1}}}" for i in range(22)) \
+    + " fragment F22 on Query{__typename}"
+DEFER_FAN_OUT = "{ " + " ".join(
+    f'a{i}: product(handle: "seraphina-halo-ring") {{ variants {{ sku '
+    + " ".join("... @defer { title price { amount } }" for _ in range(4)) + " } }" for i in range(30)) + " }"
+PER_VARIANT_DEFER = "{ " + " ".join(
+    f'a{i}: product(handle: "seraphina-halo-ring") {{ variants {{ sku ... @defer {{ title }} }} }}' for i in range(8)) \
+    + " }"
+MULTIPART = "multipart/mixed; deferSpec=20220824, application/json"
 
 
 def under_attack(box: env.Sandbox, redis_url: str, *, rate: float, seconds: float) -> dict[str, Any]:
@@ -45,11 +65,21 @@ def under_attack(box: env.Sandbox, redis_url: str, *, rate: float, seconds: floa
         query = "query($h: String!) { product(handle: $h) { variants { id } } }"
         found = httpx.post(url, json={"query": query, "variables": {"h": RING}}, timeout=10).json()
         ring = found["data"]["product"]["variants"][0]["id"]
+        pricey = httpx.post(url, json={"query": "query($h: String!) { product(handle: $h) { variants { id sku price "
+                                                "{ amount } } } }", "variables": {"h": PRICEY}}, timeout=10).json()
+        dearest = sorted(pricey["data"]["product"]["variants"], key=lambda v: float(v["price"]["amount"]))[-9:]
+        for v in dearest:
+            box.set_stock(v["sku"], 1000)
         attacks: dict[str, Callable[[asyncio.Event], Awaitable[dict[str, Any]]]] = {
             "healthy": _nothing,
             "stock_hold": lambda stop: _stock_hold(url, ring, stop, seconds=seconds),
             "slow_connections": lambda stop: _slow_connections(gw.url, stop),
             "flood": lambda stop: _flood(url, stop, seconds=seconds),
+            "oversized_orders": lambda stop: _oversized_orders(url, [v["id"] for v in dearest], stop,
+                                                               seconds=seconds),
+            "document_bombs": lambda stop: _document_bombs(url, stop),
+            "decline_lockout": lambda stop: _decline_lockout(url, dearest[0]["id"], stop),
+            "apq_flood": lambda stop: _apq_flood(url, stop),
         }
         for n, (phase, attack) in enumerate(attacks.items()):
             first = n * per_phase
@@ -165,6 +195,90 @@ async def _flood(url: str, stop: asyncio.Event, *, seconds: float) -> dict[str, 
     await stop.wait()
     return {"rate_rps": FLOOD_RPS, "requests": len(run.samples),
             "statuses": {str(k): v for k, v in Counter(s.status for s in run.samples).items()}}
+
+
+async def _place(session: aiohttp.ClientSession, url: str, address: str, lines: list[dict[str, Any]], *,
+                 email: str, token: str, insure: bool = True) -> str:
+    body = {"query": PLACE, "variables": {"i": {
+        "idempotencyKey": str(uuid.uuid4()), "lines": lines, "email": email, "shipTo": ADDRESS,
+        "paymentToken": token, "insure": insure}}}
+    async with session.post(url, json=body, headers={"x-forwarded-for": address}) as response:
+        if response.status != 200:
+            return f"http_{response.status}"
+        result = (await response.json())["data"]["placeOrder"]
+        return "CONFIRMED" if result["order"] else result["userErrors"][0]["code"]
+
+
+async def _oversized_orders(url: str, variants: list[str], stop: asyncio.Event, *, seconds: float) -> dict[str, Any]:
+    """Ten of each of eight dear rings, once a second, each from a new address; a buyer comes halfway."""
+    outcomes: Counter[str] = Counter()
+    lines = [{"variantId": v, "quantity": 10} for v in variants[1:]]
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        async def attacker() -> None:
+            i = 0
+            while not stop.is_set():
+                i += 1
+                outcomes[await _place(session, url, f"203.0.114.{i % 250 + 1}", lines, email=f"big{i}@example.net",
+                                      token="tok_visa", insure=False)] += 1
+                await asyncio.sleep(1.0)
+
+        running = asyncio.create_task(attacker())
+        await asyncio.sleep(seconds / 2)
+        buyer = await _place(session, url, "198.51.100.8", [{"variantId": variants[0]}], email="buyer@example.com",
+                             token="tok_visa")
+        await stop.wait()
+        await running
+    return {"attempts": sum(outcomes.values()), "outcomes": dict(outcomes), "buyer_first_try": buyer}
+
+
+async def _document_bombs(url: str, stop: asyncio.Event, *, rps: float = 10) -> dict[str, Any]:
+    """The fragment bomb, the @defer fan-out and a per-variant fan-out, in turn, from rotating addresses."""
+    bodies = [({"query": FRAGMENT_BOMB}, "application/json"), ({"query": DEFER_FAN_OUT}, MULTIPART),
+              ({"query": PER_VARIANT_DEFER}, MULTIPART)]
+    answers: Counter[str] = Counter()
+    slowest = 0.0
+    loop = asyncio.get_running_loop()
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        i = 0
+        while not stop.is_set():
+            body, accept = bodies[i % len(bodies)]
+            started = loop.time()
+            async with session.post(url, json=body, headers={"accept": accept,
+                                                             "x-forwarded-for": f"203.0.115.{i % 250 + 1}"}) as r:
+                text = await r.text()
+                code = re.search(r'"code":"([A-Z_]+)"', text)
+                answers[f"{r.status} {code[1] if code else 'ok'}"] += 1
+            slowest = max(slowest, loop.time() - started)
+            i += 1
+            await asyncio.sleep(1 / rps)
+    return {"sent": sum(answers.values()), "answers": dict(answers), "slowest_ms": round(slowest * 1000, 1)}
+
+
+async def _decline_lockout(url: str, variant: str, stop: asyncio.Event) -> dict[str, Any]:
+    """Three declines with the buyer's email from three addresses, then the buyer with her own good card."""
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        aimed = [await _place(session, url, f"203.0.116.{n + 1}", [{"variantId": variant}],
+                              email="victim@example.com", token="tok_chargeDeclined") for n in range(3)]
+        buyer = await _place(session, url, "198.51.100.9", [{"variantId": variant}], email="victim@example.com",
+                             token="tok_visa")
+    await stop.wait()
+    return {"aimed_declines": aimed, "buyer_first_try": buyer}
+
+
+async def _apq_flood(url: str, stop: asyncio.Event, *, rps: float = 20) -> dict[str, Any]:
+    """Automatic persisted queries carrying a 62 KB comment each: registered, they filled Redis."""
+    answers: Counter[str] = Counter()
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        i = 0
+        while not stop.is_set():
+            text = "# " + "x" * 62_000 + f"\n{{ a{i}: __typename }}"
+            body = {"query": text, "extensions": {"persistedQuery": {
+                "version": 1, "sha256Hash": hashlib.sha256(text.encode()).hexdigest()}}}
+            async with session.post(url, json=body, headers={"x-forwarded-for": f"203.0.117.{i % 250 + 1}"}) as r:
+                answers[str(r.status)] += 1
+            i += 1
+            await asyncio.sleep(1 / rps)
+    return {"sent": sum(answers.values()), "statuses": dict(answers)}
 
 
 _OPERATOR_METRICS = ("bezel_requests_refused_total", "bezel_checkout_refused_total", "bezel_payment_failures_total",

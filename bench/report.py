@@ -29,6 +29,10 @@ def render(doc: dict[str, Any]) -> str:
         "settings, one worker process) pinned to core 0; sandbox, workers and load generators on core 1.",
         "",
     ]
+    reruns = {k: v["rerun"] for k, v in doc["results"].items() if isinstance(v, dict) and "rerun" in v}
+    if reruns:
+        lines += ["Rerun since, on the same machine: " + "; ".join(
+            f"`{name}` at git {x['git']} ({x['when']}, `{x['command']}`)" for name, x in sorted(reruns.items())), ""]
     targets = []
     page = r.get("product_page_30", {}).get("fixed_rate")
     if page and page.get("overhead_ms"):
@@ -216,7 +220,11 @@ def render(doc: dict[str, Any]) -> str:
                   "| run | shoppers p50 / p95 / p99 (ms) | p99 vs healthy | non-200 | what the attacker got |",
                   "|---|---|---|---|---|"]
         for phase, name in (("healthy", "shoppers alone"), ("stock_hold", "+ 8 declining-card loops on the ring"),
-                            ("slow_connections", "+ 200 slow connections"), ("flood", "+ one client at 10x its limit")):
+                            ("slow_connections", "+ 200 slow connections"), ("flood", "+ one client at 10x its limit"),
+                            ("oversized_orders", "+ an $1.1M order every second (past Stripe's limit)"),
+                            ("document_bombs", "+ fragment bomb, @defer fan-outs, 10/s"),
+                            ("decline_lockout", "+ 3 declines aimed at a buyer's email"),
+                            ("apq_flood", "+ 62 KB APQ registrations, 20/s")):
             x = ua.get(phase)
             if not x:
                 continue
@@ -282,6 +290,12 @@ def render(doc: dict[str, Any]) -> str:
 
 
 def _attacker(a: dict[str, Any]) -> str:
+    if "aimed_declines" in a:
+        return f"declines aimed at her email: {a['aimed_declines']}; the buyer, her own card: {a['buyer_first_try']}"
+    if "slowest_ms" in a:
+        return f"{a['sent']} documents: {a['answers']}; the slowest answered in {a['slowest_ms']} ms"
+    if "sent" in a:
+        return f"{a['sent']} registrations: HTTP {a['statuses']}"
     if "outcomes" in a:
         return (f"{a['attempts']} attempts: {a['outcomes']}; the buyer who came halfway: {a['buyer_first_try']} "
                 "on the first try")

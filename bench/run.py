@@ -78,14 +78,29 @@ def main() -> int:
     doc = {"command": command, "machine": stamp, "elapsed_s": round(time.time() - started), "results": results}
     RESULTS.mkdir(exist_ok=True)
     suffix = "-quick" if q else ""
+    if args.only and not q:  # a subset rerun: the other scenarios' committed results stay, each rerun says when
+        doc = _merged(doc, only, " ".join(sys.argv[1:]))
     (RESULTS / f"benchmarks{suffix}.json").write_text(json.dumps(doc, indent=1) + "\n")
     (RESULTS / f"summary{suffix}.md").write_text(render(doc))
-    if not q:
+    if not q and not args.only:  # the charts are of a whole run
         from bench.charts import draw
 
         draw(results, f"{stamp['cores']} cores, {stamp['cpu']}, git {stamp['git']}, {stamp['when']}", RESULTS)
     print(render(doc))
     return 0
+
+
+def _merged(doc: dict[str, Any], rerun: set[str], arguments: str) -> dict[str, Any]:
+    """The committed results with the scenarios just run replaced, each marked with its own run."""
+    path = RESULTS / "benchmarks.json"
+    if not path.exists():
+        return doc
+    committed = json.loads(path.read_text())
+    for name in rerun & doc["results"].keys():
+        committed["results"][name] = {**doc["results"][name], "rerun": {
+            "command": f"python -m bench.run {arguments}", "git": doc["machine"]["git"],
+            "when": doc["machine"]["when"], "elapsed_s": doc["elapsed_s"]}}
+    return committed
 
 
 def _always() -> str | None:
