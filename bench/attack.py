@@ -83,7 +83,7 @@ def under_attack(box: env.Sandbox, redis_url: str, *, rate: float, seconds: floa
         }
         for n, (phase, attack) in enumerate(attacks.items()):
             first = n * per_phase
-            bodies = shoppers[first:first + per_phase]
+            bodies = [shoppers[(first + n) % len(shoppers)] for n in range(per_phase)]  # 8 phases: they wrap
 
             async def both(attack: Callable[[asyncio.Event], Awaitable[dict[str, Any]]] = attack,
                            bodies: list[bytes] = bodies, first: int = first, lead_s: float = 0.5 if n else 0
