@@ -55,8 +55,8 @@ MULTIPART = "multipart/mixed; deferSpec=20220824, application/json"
 
 def under_attack(box: env.Sandbox, redis_url: str, *, rate: float, seconds: float) -> dict[str, Any]:
     box.reset()
-    shoppers = shopper_mix(STANDARD)
     per_phase = int(rate * seconds)
+    shoppers = shopper_mix(STANDARD, n=per_phase * 8 + 200)  # every page a new shopper, in every phase
     out: dict[str, Any] = {"rate_rps": rate, "seconds": seconds}
     with env.gateway(box, REDIS_URL=redis_url) as gw:
         url = f"{gw.url}/graphql"
@@ -83,7 +83,7 @@ def under_attack(box: env.Sandbox, redis_url: str, *, rate: float, seconds: floa
         }
         for n, (phase, attack) in enumerate(attacks.items()):
             first = n * per_phase
-            bodies = [shoppers[(first + n) % len(shoppers)] for n in range(per_phase)]  # 8 phases: they wrap
+            bodies = shoppers[first:first + per_phase]
 
             async def both(attack: Callable[[asyncio.Event], Awaitable[dict[str, Any]]] = attack,
                            bodies: list[bytes] = bodies, first: int = first, lead_s: float = 0.5 if n else 0

@@ -50,6 +50,7 @@ class Documents:
                  apq: PersistedQueries | None = None) -> None:
         """`manifest_paths`: [documents] manifest, and the demo storefront's when it is served."""
         self.schema = schema
+        self.max_query_bytes = schema.documents.limits.max_query_bytes
         self.require_trusted = require_trusted
         self.apq = None if require_trusted else apq
         self.trusted: dict[str, Prepared] = {}
@@ -84,6 +85,10 @@ class Documents:
         """The document this request runs, or `DocumentRefused` (before anything is parsed). `client`
         registers automatic persisted queries within its budget."""
         query = data.get("query")
+        if isinstance(query, str) and len(query) > self.max_query_bytes // 4 and \
+                len(query.encode()) > self.max_query_bytes:  # (a character is at most 4 bytes)
+            raise refused(413, "PAYLOAD_TOO_LARGE", f"The query text is over {self.max_query_bytes} bytes; send "
+                          "a smaller document (or its documentId).", "query_too_large")
         document_id = data.get("documentId")
         extensions = data.get("extensions")
         persisted = extensions.get("persistedQuery") if isinstance(extensions, dict) else None

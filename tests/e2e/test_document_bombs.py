@@ -118,19 +118,24 @@ def _register(client: httpx.Client, text: str, address: str = "198.51.100.7") ->
 
 
 def test_registered_texts_are_bounded_in_bytes_count_and_per_client(sandbox: Sandbox, redis_url: str) -> None:
-    """15 registrations of a 62 KB comment added 1 MB a day to the Redis that holds orders: now a text over
-    apq_max_bytes runs but is not kept, Redis keeps at most apq_max_entries texts, and a client registers
-    at most `[limits] apq_registrations`."""
+    """15 registrations of a 62 KB comment added 1 MB a day to the Redis that holds orders: now no text over
+    max_query_bytes is read at all, one over apq_max_bytes runs but is not kept, Redis keeps at most
+    apq_max_entries texts, and a client registers at most `[limits] apq_registrations`."""
     env = {"BEZEL_INSECURE__ALLOW_DOCUMENTS": "true", "BEZEL_DOCUMENTS__APQ": "true", "REDIS_URL": redis_url,
            "BEZEL_DOCUMENTS__APQ_MAX_ENTRIES": "10", "BEZEL_LIMITS__APQ_REGISTRATIONS": "12/hour",
+           "BEZEL_DOCUMENTS__APQ_MAX_BYTES": "2048",
            "BEZEL_GATEWAY__TRUSTED_PROXIES": '["127.0.0.1/32"]'}
     store = redis.Redis.from_url(redis_url)
     with serve(sandbox, **env) as url, httpx.Client(base_url=url, timeout=30) as client:
-        padded = "# " + "x" * 62_000 + "\n{ __typename }"
+        huge = "# " + "x" * 62_000 + "\n{ __typename }"
+        refused = _register(client, huge)
+        assert refused.status_code == 413  # [gateway] max_query_bytes: refused before anything reads it
+        assert refused.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+        padded = "# " + "x" * 4_000 + "\n{ __typename }"
         for n in range(3):
             answered = _register(client, padded.replace("{ __typename }", f"{{ n{n}: __typename }}"))
             assert answered.json()["data"] is not None  # it runs
-        assert store.keys("bezel:{apq}:*") == []  # none kept
+        assert store.keys("bezel:{apq}:*") == []  # none kept: over apq_max_bytes
         for n in range(15):
             assert _register(client, f"{{ r{n}: __typename }}").status_code == 200
         entries = [k for k in store.keys("bezel:{apq}:*") if not k.endswith(b"index")]
