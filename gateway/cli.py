@@ -4,7 +4,7 @@
     bezel serve   [--port 8000] [--workers N] [--config PATH]           the gateway alone (N processes)
     bezel reload  [--pid PID]                                           a running `serve` re-reads its config
     bezel worker  [--config PATH]                                       order sync and stock upkeep
-    bezel sandbox [--port 8900] [--latency-scale 1.0]                   the vendor sandbox alone
+    bezel sandbox [--port 8900] [--latency-scale 1.0] [--webhooks-to URL]   the vendor sandbox alone
     bezel config  [--config PATH]                                       the effective configuration
     bezel schema                                                        the GraphQL schema (SDL)
     bezel documents build DIR... [-o FILE] | check MANIFEST             trusted documents (manifests)
@@ -21,6 +21,7 @@ import asyncio
 import json
 import logging
 import os
+import secrets
 import signal
 import sys
 from collections.abc import Sequence
@@ -47,7 +48,15 @@ log = logging.getLogger("bezel")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    # `bezel sandbox` hands every flag after it to the sandbox's own parser (its --help included). Not an
+    # argparse.REMAINDER positional: that takes what follows only once a non-flag came first, so
+    # `bezel sandbox --port 8900` would be "unrecognized arguments".
+    args, rest = parser.parse_known_args(argv)
+    if args.run is _sandbox:
+        args.sandbox_args = rest
+    elif rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     # JSON lines for machines (serve, worker); text for people (dev, sandbox, config).
     telemetry.configure_logging("json" if args.run in (_serve, _worker) else "text")
     if args.run in (_worker, _dev) or (args.run is _serve and args.as_worker):  # not for the supervisor
@@ -80,10 +89,24 @@ def _sandbox_package() -> ModuleType:
     return sandbox
 
 
+# The webhook secrets the gateway checks and the sandbox signs with (see `[events]` in bezel.toml).
+WEBHOOK_SECRET_ENV = ("SHOPIFY_WEBHOOK_SECRET", "SHOPIFY_WEBHOOK_SECRET_PREVIOUS", "COMMERCETOOLS_WEBHOOK_TOKEN",
+                      "ERP_WEBHOOK_SECRET")
+
+
+def _share_webhook_secrets() -> None:
+    """Give the sandbox and the gateway the same webhook secrets: fresh random ones for those the
+    environment does not set, so `make run` needs no credentials. Before settings or the sandbox read them."""
+    for name in WEBHOOK_SECRET_ENV:
+        if not os.environ.get(name):
+            os.environ[name] = secrets.token_hex(32)
+
+
 def _dev(args: argparse.Namespace) -> None:
     sandbox = _sandbox_package()
     host = args.host
     sandbox_url = f"http://{host}:{args.sandbox_port}"
+    _share_webhook_secrets()
     settings = _settings(args, sandbox={"url": sandbox_url})
     private = None
     if not settings.redis_url:  # checkout needs Redis: start a private one, with its data kept on disk
@@ -92,13 +115,16 @@ def _dev(args: argparse.Namespace) -> None:
         if url:
             settings = _settings(args, sandbox={"url": sandbox_url}, redis={"url": url})
     port = args.port or settings.gateway.port
+    gateway_url = f"http://{host}:{port}"
     log.info("sandbox vendors on %s (admin API: %s/_admin/calls)", sandbox_url, sandbox_url)
+    log.info("webhooks wired: the sandbox's catalog, inventory and ERP deliver to %s/webhooks/<source>, signed "
+             "with the secrets in this process's environment (%s/_admin/webhooks)", gateway_url, sandbox_url)
     log.info("GraphiQL on http://%s:%s/graphql", host, port)
     background = [lambda stop: _work(settings, stop)] if settings.redis_url else []
+    vendors = sandbox.create_app(latency_scale=args.latency_scale, webhooks_to=gateway_url)
     try:
         asyncio.run(serve_all(
-            server(sandbox.create_app(latency_scale=args.latency_scale), host=host, port=args.sandbox_port,
-                   access_log=False),
+            server(vendors, host=host, port=args.sandbox_port, access_log=False),
             gateway_server(create_app(settings), settings, host=host, port=port),
             background=background,
         ))
@@ -286,9 +312,9 @@ def _parser() -> argparse.ArgumentParser:
     order_commands.add_arguments(orders, config_arg)
     orders.set_defaults(run=_orders)
 
+    # No flags of its own (not even --help): `main` passes all of them to `python -m sandbox`'s parser.
     sandbox = sub.add_parser("sandbox", help="run the vendor sandbox (flags: bezel sandbox --help)", add_help=False)
-    sandbox.add_argument("sandbox_args", nargs=argparse.REMAINDER)
-    sandbox.set_defaults(run=_sandbox)
+    sandbox.set_defaults(run=_sandbox, sandbox_args=[])
     return parser
 
 

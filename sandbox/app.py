@@ -1,12 +1,17 @@
 """One Starlette app serving every vendor under its own prefix, plus the admin API.
 
     /catalog /inventory /tax /insurance /bnpl /engraving /payments /erp /wms /crm
-    /_admin/...   faults, latencies, call counts, recent requests, stock, reset (see README)
+    /_admin/...   faults, latencies, call counts, recent requests, reset (see README); stock, prices
+                  and webhooks (`sandbox.systems`)
+
+The systems that change things (catalog, inventory, ERP) send signed webhooks to `webhooks_to`
+(the gateway's base URL; None: counted, sent nowhere) through one `sandbox.webhooks.Outbox`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +23,10 @@ from starlette.routing import BaseRoute, Mount, Route, Router
 
 from sandbox.faults import ErrorBody, Fault, FaultBoard, KeepRawSend, Latency, VendorGate
 from sandbox.state import SandboxState
+from sandbox.systems import Systems
+from sandbox.systems import admin_routes as systems_admin_routes
 from sandbox.vendors import backoffice, bnpl, catalog, engraving, insurance, inventory, payments, tax
+from sandbox.webhooks import DEFAULT_ERP_SYNC_DELAY_MS, Outbox, Secrets, WebhookSettings
 
 
 @dataclass(frozen=True)
@@ -47,22 +55,36 @@ VENDORS: dict[str, FakeVendor] = {
 VENDOR_NAMES = tuple(VENDORS)
 
 
-def create_app(*, latency_scale: float = 1.0, seed: int | None = None) -> KeepRawSend:
-    """The sandbox. `latency_scale` multiplies every vendor's usual latency (0 for instant)."""
+def create_app(*, latency_scale: float = 1.0, seed: int | None = None, webhooks_to: str | None = None,
+               erp_sync_delay_ms: int = DEFAULT_ERP_SYNC_DELAY_MS, secrets: Secrets | None = None) -> KeepRawSend:
+    """The sandbox. `latency_scale` multiplies every vendor's usual latency (0 for instant); webhooks go to
+    `webhooks_to` (None: nowhere), signed with `secrets` (default: `Secrets.from_env()`); the ERP's changes
+    reach the inventory system after `erp_sync_delay_ms` (0: at once)."""
     board = FaultBoard(latency_scale=latency_scale, seed=seed,
                        latency={name: vendor.usual for name, vendor in VENDORS.items()})
     state = SandboxState()
+    settings = WebhookSettings(to=webhooks_to, erp_sync_delay_ms=erp_sync_delay_ms,
+                               secrets=secrets if secrets is not None else Secrets.from_env())
+    systems = Systems(state, Outbox(settings, seed=seed))
     routes: list[BaseRoute] = [Route("/healthz", _healthz)]
     for name, vendor in VENDORS.items():
         gate = VendorGate(name, Router(routes=vendor.routes(state)), board, vendor.error_body)
         routes.append(Mount(f"/{name}", app=gate))
-    routes.append(Mount("/_admin", routes=_admin_routes(board, state)))
-    app = Starlette(routes=routes)
+    routes.append(Mount("/_admin", routes=[*_admin_routes(board, state, systems), *systems_admin_routes(systems)]))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await systems.close()  # pending syncs and webhooks end with the process
+
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.state.board = board
     app.state.sandbox = state
+    app.state.systems = systems
     wrapped = KeepRawSend(app)
     wrapped.board = board  # type: ignore[attr-defined]
     wrapped.sandbox = state  # type: ignore[attr-defined]
+    wrapped.systems = systems  # type: ignore[attr-defined]
     return wrapped
 
 
@@ -70,7 +92,7 @@ async def _healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok", "vendors": list(VENDOR_NAMES)})
 
 
-def _admin_routes(board: FaultBoard, state: SandboxState) -> list[BaseRoute]:
+def _admin_routes(board: FaultBoard, state: SandboxState, systems: Systems) -> list[BaseRoute]:
     def unknown(vendor: str) -> Response:
         return JSONResponse({"error": f"unknown vendor {vendor!r}", "vendors": list(VENDOR_NAMES)}, status_code=404)
 
@@ -136,18 +158,6 @@ def _admin_routes(board: FaultBoard, state: SandboxState) -> list[BaseRoute]:
             return invalid(exc)
         return JSONResponse({"vendor": vendor, "latency": board.latency[vendor].model_dump()})
 
-    async def stock(request: Request) -> Response:
-        sku = request.path_params["sku"]
-        if sku not in state.stock:
-            return JSONResponse({"error": f"unknown sku {sku!r}"}, status_code=404)
-        if request.method == "PUT":
-            data = await body(request)
-            quantity = data.get("quantity") if isinstance(data, dict) else None
-            if not isinstance(quantity, int):
-                return JSONResponse({"error": "body must be {\"quantity\": integer}"}, status_code=422)
-            state.stock[sku] = quantity
-        return JSONResponse({"sku": sku, "quantity": state.stock[sku]})
-
     async def received(request: Request) -> Response:
         return JSONResponse(state.received.get(request.path_params["vendor"], {}))
 
@@ -155,6 +165,8 @@ def _admin_routes(board: FaultBoard, state: SandboxState) -> list[BaseRoute]:
         board.faults.clear()
         board.calls.clear()
         board.requests.clear()
+        await systems.reset()  # before the tables: a sync still pending must not land on the new ones
+        state.reset_catalog()
         state.reset_stock()
         state.payment_intents.clear()
         state.idempotency.clear()
@@ -169,7 +181,6 @@ def _admin_routes(board: FaultBoard, state: SandboxState) -> list[BaseRoute]:
         Route("/requests", requests, methods=["GET"]),
         Route("/latency", latency, methods=["GET", "PUT"]),
         Route("/latency/{vendor}", vendor_latency, methods=["PUT"]),
-        Route("/stock/{sku}", stock, methods=["GET", "PUT"]),
         Route("/received/{vendor}", received, methods=["GET"]),
         Route("/reset", reset, methods=["POST"]),
     ]

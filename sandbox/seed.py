@@ -32,6 +32,7 @@ class SeedVariant:
     options: tuple[str, ...]
     price: Decimal
     position: int
+    updated_at: str | None = None  # set by a price change (`PUT /_admin/price/{sku}`); None: as created
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class SeedProduct:
     variants: tuple[SeedVariant, ...]
     stock_profile: str = "regular"  # regular | one_of_a_kind | limited
     vendor: str = "Maison Bezel"
+    updated_at: str | None = None  # set by a change to one of its variants; None: as created
 
     def option_values(self, index: int) -> list[str]:
         return list(dict.fromkeys(v.options[index] for v in self.variants))

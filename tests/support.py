@@ -36,8 +36,11 @@ def redis_test_url(db: int = TEST_REDIS_DB) -> str:
 
 @contextlib.contextmanager
 def sandbox_for_tests() -> Iterator[Sandbox]:
-    """The tests' sandbox: vendors at 5% of their usual latency, dice seeded for repeatable faults."""
-    with run_sandbox(latency_scale=0.05, seed=7) as sandbox:
+    """The tests' sandbox: vendors at 5% of their usual latency, dice seeded for repeatable faults.
+
+    Its webhooks go nowhere, and the ERP passes each change on to the inventory system at once: the
+    tests of the gap between them, and of webhooks, start a sandbox of their own (`tests/sandbox`)."""
+    with run_sandbox(latency_scale=0.05, seed=7, erp_sync_delay_ms=0) as sandbox:
         yield sandbox
 
 
@@ -135,7 +138,7 @@ class Shop:
 async def shop_in_process(redis_url: str, **sections: dict[str, Any]) -> AsyncIterator[Shop]:
     from sandbox import create_app as create_sandbox
 
-    box = create_sandbox(latency_scale=0.0, seed=7)
+    box = create_sandbox(latency_scale=0.0, seed=7, erp_sync_delay_ms=0)  # the ERP's sales reach the inventory at once
     settings = load_settings(None, env="test", sandbox={"url": "http://sandbox"}, redis={"url": redis_url},
                              **sections)
     async with running_services(settings, vendor_transport=httpx.ASGITransport(app=box)) as services:

@@ -3,6 +3,9 @@
     ERP  POST /api/v1/sales-orders        {external_id, lines: [{sku, quantity, unit_price}], ...}
                                           commits the stock deduction; a repeat returns the first
          GET  /api/v1/atp?skus=A,B        available to promise per SKU (for reconciliation)
+
+The ERP's stock is its own (`SandboxState.erp_stock`): each line of a sales order lowers it at once and
+sends the ERP's `stock.changed` webhook; the inventory system hears of it later (`sandbox.systems`).
     WMS  POST /api/v1/fulfillment-orders  {reference, ship_to, items}
     CRM  POST /api/v1/events              {type, external_id, customer: {email}, properties}
 
@@ -22,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sandbox.state import SandboxState
+from sandbox.state import ErpReason, SandboxState
 
 
 def error_body(status: int, path: str = "") -> dict[str, Any]:
@@ -71,20 +74,22 @@ def erp_routes(state: SandboxState) -> list[Route]:
         if not isinstance(lines, list) or not lines:
             return "A sales order needs lines."
         for line in lines:
-            if not isinstance(line, dict) or line.get("sku") not in state.stock:
+            if not isinstance(line, dict) or line.get("sku") not in state.erp_stock:
                 return f"Unknown item {line.get('sku') if isinstance(line, dict) else line!r}."
             if not isinstance(line.get("quantity"), int) or line["quantity"] < 1:
                 return "Line quantities must be positive integers."
-        for line in lines:
-            state.stock[line["sku"]] -= line["quantity"]  # may go below zero: a backorder the ERP must see
+        for line in lines:  # may go below zero: a backorder the ERP must see
+            sku = line["sku"]
+            state.set_erp_level(sku, state.erp_stock[sku] - line["quantity"], ErpReason.SALES_ORDER)
         return None
 
     async def atp(request: Request) -> Response:
         skus = [s for s in request.query_params.get("skus", "").split(",") if s]
         if not skus or len(skus) > 500:
             return _invalid("Pass 1 to 500 comma-separated skus.")
-        return JSONResponse({"items": [{"sku": s, "on_hand": state.stock[s], "available": max(0, state.stock[s])}
-                                       for s in skus if s in state.stock]})
+        stock = state.erp_stock
+        return JSONResponse({"items": [{"sku": s, "on_hand": stock[s], "available": max(0, stock[s])}
+                                       for s in skus if s in stock]})
 
     return [
         Route("/api/v1/sales-orders", _receiver(state, "erp", "external_id", "SO", commit), methods=["POST"]),

@@ -5,8 +5,9 @@
     GET /cdn/products/{handle}.svg                      a product image
 
 Products carry `options` (name, position, values) and `variants` with `option1..3`, `price` as a
-decimal string and `sku`, as Shopify returns them. Errors: `{"errors": "Not Found"}` or
-`{"errors": {"field": ["message"]}}`, Shopify's two shapes.
+decimal string, `sku` and `inventory_item_id`, as Shopify returns them; `updated_at` moves when a price
+changes (`PUT /_admin/price/{sku}`, which also sends the `products/update` webhook with this JSON).
+Errors: `{"errors": "Not Found"}` or `{"errors": {"field": ["message"]}}`, Shopify's two shapes.
 """
 
 from __future__ import annotations
@@ -18,12 +19,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sandbox.seed import SeedProduct
+from sandbox.seed import SeedProduct, SeedVariant
 from sandbox.state import SandboxState
 
 API = "/admin/api/2024-10"
 MAX_LIMIT = 250
 CREATED_AT = "2026-03-02T10:15:00-05:00"
+# Shopify's inventory item ids are past 2^53 (a JavaScript number loses them): a receiver must keep them exact.
+INVENTORY_ITEM_BASE = 45_000_000_000_000_000
+
+
+def inventory_item_id(variant_id: int) -> int:
+    return INVENTORY_ITEM_BASE + variant_id
 
 
 def error_body(status: int, path: str = "") -> dict[str, Any]:
@@ -44,7 +51,7 @@ def product_json(product: SeedProduct, root: str) -> dict[str, Any]:
         "product_type": product.product_type,
         "created_at": CREATED_AT,
         "handle": product.handle,
-        "updated_at": CREATED_AT,
+        "updated_at": product.updated_at or CREATED_AT,
         "published_at": CREATED_AT,
         "status": "active",
         "tags": ", ".join(product.tags),
@@ -68,7 +75,7 @@ def product_json(product: SeedProduct, root: str) -> dict[str, Any]:
     }
 
 
-def variant_json(product: SeedProduct, variant: Any) -> dict[str, Any]:
+def variant_json(product: SeedProduct, variant: SeedVariant) -> dict[str, Any]:
     options = list(variant.options) + [None] * (3 - len(variant.options))
     return {
         "id": variant.id,
@@ -84,8 +91,9 @@ def variant_json(product: SeedProduct, variant: Any) -> dict[str, Any]:
         "taxable": True,
         "requires_shipping": True,
         "grams": 6,
+        "inventory_item_id": inventory_item_id(variant.id),
         "created_at": CREATED_AT,
-        "updated_at": CREATED_AT,
+        "updated_at": variant.updated_at or CREATED_AT,
     }
 
 
@@ -121,6 +129,18 @@ def routes(state: SandboxState) -> list[Route]:
         product, v = found
         return JSONResponse({"variant": variant_json(product, v)})
 
+    async def inventory_item(request: Request) -> Response:
+        """Shopify's `GET inventory_items/{id}.json`: which SKU an `inventory_levels/update` is about."""
+        try:
+            wanted = int(request.path_params["item_id"])
+        except ValueError:
+            wanted = -1
+        for variant_id, (_, v) in state.variants.items():
+            if inventory_item_id(variant_id) == wanted:
+                return JSONResponse({"inventory_item": {"id": wanted, "sku": v.sku, "tracked": True,
+                                                        "requires_shipping": True}})
+        return JSONResponse({"errors": "Not Found"}, status_code=404)
+
     async def image(request: Request) -> Response:
         product = state.by_handle.get(request.path_params["handle"])
         if product is None:
@@ -130,6 +150,7 @@ def routes(state: SandboxState) -> list[Route]:
     return [
         Route(f"{API}/products.json", products),
         Route(f"{API}/variants/{{variant_id}}.json", variant),
+        Route(f"{API}/inventory_items/{{item_id}}.json", inventory_item),
         Route("/cdn/products/{handle}.svg", image),
     ]
 

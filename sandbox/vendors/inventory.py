@@ -3,7 +3,10 @@
     GET /{projectKey}/inventory?where=sku in ("A","B")&limit=500
 
 Answers a paged query result `{limit, offset, count, total, results: [InventoryEntry]}` with
-`quantityOnStock` and `availableQuantity` per SKU; SKUs it does not know are simply absent.
+`quantityOnStock` and `availableQuantity` per SKU; SKUs it does not know are simply absent. The levels
+are the inventory system's own (`SandboxState.inventory_stock`), which trail the ERP's by the
+integration's delay; each change raises the entry's `version` and sends an `InventoryEntryQuantitySet`
+message (`sandbox.events`).
 Errors use commercetools' shape: `{statusCode, message, errors: [{code, message}]}`.
 """
 
@@ -17,9 +20,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sandbox.state import SandboxState
+from sandbox.state import INVENTORY_CREATED_AT, SandboxState
 
 MAX_LIMIT = 500
+PROJECT_KEY = "bezel"
+_ENTRY_IDS = uuid.UUID("6f1b8f2e-52e4-4e0c-9f44-1f6dc7a1f2a0")
 _WHERE = re.compile(r'^\s*sku\s+in\s*\((?P<skus>.*)\)\s*$', re.IGNORECASE | re.DOTALL)
 _SKU = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _CODES = {400: "InvalidInput", 401: "invalid_token", 404: "ResourceNotFound", 429: "TooManyRequests",
@@ -32,9 +37,12 @@ def error_body(status: int, path: str = "") -> dict[str, Any]:
     return {"statusCode": status, "message": message, "errors": [{"code": code, "message": message}]}
 
 
-def routes(state: SandboxState) -> list[Route]:
-    namespace = uuid.UUID("6f1b8f2e-52e4-4e0c-9f44-1f6dc7a1f2a0")
+def entry_id(sku: str) -> str:
+    """The SKU's inventory entry id: stable, so a webhook's `resource.id` names the entry this API answers."""
+    return str(uuid.uuid5(_ENTRY_IDS, sku))
 
+
+def routes(state: SandboxState) -> list[Route]:
     async def query(request: Request) -> Response:
         where = request.query_params.get("where", "")
         match = _WHERE.match(where)
@@ -51,17 +59,17 @@ def routes(state: SandboxState) -> list[Route]:
         skus = list(dict.fromkeys(_SKU.findall(match.group("skus"))))
         results = [
             {
-                "id": str(uuid.uuid5(namespace, sku)),
-                "version": 1,
+                "id": entry_id(sku),
+                "version": state.inventory_versions[sku],
                 "sku": sku,
-                "quantityOnStock": state.stock[sku],
-                "availableQuantity": state.stock[sku],
+                "quantityOnStock": state.inventory_stock[sku],
+                "availableQuantity": state.inventory_stock[sku],
                 "restockableInDays": 21,
-                "createdAt": "2026-03-02T15:15:00.000Z",
-                "lastModifiedAt": "2026-11-20T09:00:00.000Z",
+                "createdAt": INVENTORY_CREATED_AT,
+                "lastModifiedAt": state.inventory_modified_at[sku],
             }
             for sku in skus
-            if sku in state.stock
+            if sku in state.inventory_stock
         ]
         page = results[:limit]
         return JSONResponse(

@@ -27,12 +27,41 @@ def test_bezel_dev_serves_a_product_page_and_stops_on_ctrl_c() -> None:
                                              "availability { status } } } }"}, timeout=10)
         assert response.json()["data"]["product"]["title"] == "Gold Huggie Hoops"
         assert httpx.get(f"http://127.0.0.1:{sandbox_port}/_admin/calls").json()["inventory"] == 1
+        webhooks = httpx.get(f"http://127.0.0.1:{sandbox_port}/_admin/webhooks").json()
+        assert webhooks["to"] == f"http://127.0.0.1:{port}"  # the sandbox delivers to this gateway
+        assert all(webhooks["secrets"].values())  # fresh ones, shared with the gateway
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=15)
     assert process.returncode == 0, output.decode()
     assert b"Traceback" not in output
     assert b"Application shutdown complete" in output
+    assert b"webhooks wired" in output
+
+
+def test_bezel_sandbox_passes_every_flag_to_the_sandbox() -> None:
+    """`bezel sandbox --help` and `bezel sandbox --port N ...` are the sandbox's own (they once were
+    "unrecognized arguments"); another command still refuses a flag it does not know."""
+    bezel = [sys.executable, "-m", "gateway.cli"]
+    help_text = subprocess.run([*bezel, "sandbox", "--help"], capture_output=True, text=True, timeout=30)
+    assert help_text.returncode == 0, help_text.stderr
+    assert "--webhooks-to" in help_text.stdout
+    assert "--erp-sync-delay-ms" in help_text.stdout
+    refused = subprocess.run([*bezel, "config", "--port", "1"], capture_output=True, text=True, timeout=30)
+    assert refused.returncode == 2
+    assert "unrecognized arguments: --port 1" in refused.stderr
+    port = free_port()
+    process = subprocess.Popen([*bezel, "sandbox", "--port", str(port), "--latency-scale", "0", "--webhooks-to",
+                                "http://127.0.0.1:9", "--erp-sync-delay-ms", "250"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/healthz")
+        webhooks = httpx.get(f"http://127.0.0.1:{port}/_admin/webhooks").json()
+        assert (webhooks["to"], webhooks["erp_sync_delay_ms"]) == ("http://127.0.0.1:9", 250)
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=15)
+    assert b"Traceback" not in output
 
 
 def test_a_bad_config_exits_2_with_the_reason(tmp_path: Path) -> None:
