@@ -6,14 +6,17 @@ deadline, its call log and its DataLoaders; `ctx.call` is how a resolver asks a 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from connectors.checkout import CheckoutStore
 from connectors.config import CheckoutConfig, StoreConfig
 from connectors.errors import PublicError
+from connectors.events import EventLedger, InvalidationBus
 from connectors.http import VendorCall
 from connectors.models import Sourced
+from connectors.offers import OfferLog
 from connectors.policy import CallScope, Deadline
 from connectors.ratelimits import RateLimits
 from connectors.vendors import Vendors
@@ -33,6 +36,10 @@ class Services:
     checkout: CheckoutConfig
     calls_per_vendor: int  # each request's quota of calls per vendor (`vendor_calls_per_request`)
     limits: RateLimits  # per-client budgets (checkout counts declines in them)
+    bus: InvalidationBus  # invalidations every process hears of (events)
+    ledger: EventLedger  # which event deliveries were seen, and the newest per resource
+    offers: OfferLog  # when pages last offered each SKU (ghost offers)
+    counter_timeout_s: float = 0.05  # how long a page waits for checkout's stock counters
 
     @property
     def currency(self) -> str:
@@ -54,7 +61,13 @@ class RequestContext:
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self.services.vendors, self.scope, safety_stock=self.services.safety_stock)
+        store, services = self.services.store, self.services
+        counters = None
+        if store is not None:
+            def counters(skus: list[str]) -> Awaitable[dict[str, int | None]]:
+                return store.stock.available(skus, timeout_s=min(services.counter_timeout_s,
+                                                                 self.scope.deadline.remaining_s()))
+        self.loaders = Loaders(services.vendors, self.scope, safety_stock=services.safety_stock, counters=counters)
 
     @classmethod
     def start(cls, services: Services, *, budget_ms: float, client: str = "unknown") -> RequestContext:

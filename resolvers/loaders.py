@@ -3,21 +3,39 @@
 A 200-variant ring asks `stock_by_sku` for 200 SKUs in one tick and the inventory vendor gets one
 call (up to `MAX_BATCH` SKUs per call); the same handle asked twice is one catalog lookup. Loaders
 ask through `Vendors.call`/`call_batch` with the request's scope, like every other vendor read.
+
+Stock is also read from checkout's own counters (what checkout would sell now: a sale or hold on any
+process shows on the next read, no TTL, no ERP round trip), beside the inventory call, not after it.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiodataloader import DataLoader
 
+from connectors.errors import CheckoutUnavailable, VendorError
 from connectors.http import VendorCall
 from connectors.inventory import MAX_BATCH
 from connectors.models import Sourced, StockLevel
 from connectors.policy import CallScope
 from connectors.vendors import Vendors
+
+# Reads checkout's counters for SKUs: {sku: units, or None if checkout keeps none}; raises
+# CheckoutUnavailable if checkout's Redis does not answer in time.
+Counters = Callable[[list[str]], Awaitable[dict[str, int | None]]]
+
+
+@dataclass(frozen=True, slots=True)
+class StockAnswer:
+    """What a request knows of a SKU's stock: the inventory vendor's level (or why not), and checkout's."""
+
+    level: Sourced[StockLevel] | VendorError
+    held: int | None = None  # checkout's counter; None: checkout keeps none for this SKU (or none is configured)
+    held_unread: bool = False  # checkout's Redis did not answer: the vendor's word alone is not confirmed
 
 
 class _OneCallPerBatch(DataLoader[str, Any]):
@@ -48,11 +66,13 @@ class StockBySkuLoader(DataLoader[str | tuple[str, ...], Any]):
     way and whenever it was asked (`answered`, and the batches asking right now).
     """
 
-    def __init__(self, vendors: Vendors, scope: CallScope, safety_stock: int) -> None:
+    def __init__(self, vendors: Vendors, scope: CallScope, safety_stock: int, counters: Counters | None = None
+                 ) -> None:
         super().__init__()
         self.vendors = vendors
         self.scope = scope
         self.safety_stock = safety_stock
+        self.counters = counters
         self.answered: dict[str, Any] = {}  # SKU -> answer, for every SKU this request has had answered
         self._asking: dict[str, asyncio.Future[None]] = {}  # SKU -> the batch asking for it now
 
@@ -81,11 +101,25 @@ class StockBySkuLoader(DataLoader[str | tuple[str, ...], Any]):
             return level.available < self.safety_stock
 
         chunks = [skus[i:i + MAX_BATCH] for i in range(0, len(skus), MAX_BATCH)]
-        parts = await asyncio.gather(*(
+        asked = asyncio.gather(*(
             self.vendors.call_batch(self.vendors.inventory.levels_by_sku(chunk, must_refresh=below_safety),
                                     self.scope)
             for chunk in chunks))
-        return {sku: answer for part in parts for sku, answer in part.items()}
+        if self.counters is None:
+            parts, held, unread = await asked, {}, False
+        else:
+            parts, held = await asyncio.gather(asked, self._held(skus))
+            unread = held is None
+        levels = {sku: answer for part in parts for sku, answer in part.items()}
+        return {sku: StockAnswer(levels[sku], (held or {}).get(sku), unread) for sku in skus}
+
+    async def _held(self, skus: list[str]) -> dict[str, int | None] | None:
+        """Checkout's counters, or None if its Redis did not answer in time."""
+        assert self.counters is not None
+        try:
+            return await self.counters(skus)
+        except CheckoutUnavailable:
+            return None
 
 
 class ProductIdByVariantLoader(DataLoader[str, str | None]):
@@ -108,10 +142,11 @@ class ProductIdByVariantLoader(DataLoader[str, str | None]):
 class Loaders:
     """The loaders of one request, created inside the running event loop (aiodataloader needs it)."""
 
-    def __init__(self, vendors: Vendors, scope: CallScope, *, safety_stock: int) -> None:
+    def __init__(self, vendors: Vendors, scope: CallScope, *, safety_stock: int, counters: Counters | None = None
+                 ) -> None:
         # Sourced[Product] | None per handle / id.
         self.product_by_handle = _OneCallPerBatch(vendors, scope, vendors.catalog.products_by_handle,
                                                   max_batch_size=50)
         self.product_by_id = _OneCallPerBatch(vendors, scope, vendors.catalog.products_by_id, max_batch_size=50)
-        self.stock_by_sku = StockBySkuLoader(vendors, scope, safety_stock)
+        self.stock_by_sku = StockBySkuLoader(vendors, scope, safety_stock, counters)
         self.product_id_by_variant = ProductIdByVariantLoader(vendors, scope)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from connectors.errors import InputError, VendorError, VendorUnavailable
 from connectors.models import (
@@ -19,6 +20,7 @@ from connectors.models import (
     Variant,
 )
 from resolvers.context import RequestContext
+from resolvers.loaders import StockAnswer
 from resolvers.validation import decode_cursor, page_size, parse_gid
 
 MAX_HANDLE = 255
@@ -102,6 +104,10 @@ async def availability(ctx: RequestContext, variant: Variant) -> Availability:
     on every read. If it cannot answer, the variant is never shown IN_STOCK from an old answer:
     LOW_STOCK (or OUT_OF_STOCK if it was last seen sold out), unconfirmed; with no earlier answer
     at all, UNKNOWN. The response then carries one VENDOR_UNAVAILABLE error for the whole request.
+
+    Bezel's own truth comes first: what a page shows is never more than checkout would sell now (its
+    counter, holds taken off), whatever the inventory vendor says (path CHECKOUT when the counter
+    decided); if checkout's Redis cannot say, the answer is unconfirmed.
     """
     loader = ctx.loaders.stock_by_sku
     stock = loader.answered.get(variant.sku)
@@ -110,7 +116,10 @@ async def availability(ctx: RequestContext, variant: Variant) -> Availability:
             stock = await loader.load(variant.sku)
         except VendorError as exc:
             stock = exc
-    return _availability(ctx, stock)
+    shown = _availability(ctx, stock)
+    if shown.status in _OFFERED:
+        ctx.services.offers.offered((variant.sku,))
+    return shown
 
 
 async def availabilities(ctx: RequestContext, variants: Sequence[Variant]) -> dict[str, Availability]:
@@ -120,10 +129,32 @@ async def availabilities(ctx: RequestContext, variants: Sequence[Variant]) -> di
         answers = await ctx.loaders.stock_by_sku.load(skus)
     except VendorError as exc:
         answers = dict.fromkeys(skus, exc)
-    return {sku: _availability(ctx, answer) for sku, answer in answers.items()}
+    shown = {sku: _availability(ctx, answer) for sku, answer in answers.items()}
+    ctx.services.offers.offered(sku for sku, a in shown.items() if a.status in _OFFERED)
+    return shown
 
 
-def _availability(ctx: RequestContext, stock: Sourced[StockLevel] | BaseException) -> Availability:
+_OFFERED = frozenset({StockStatus.IN_STOCK, StockStatus.LOW_STOCK})  # what a shopper may put in the bag
+CHECKOUT = "checkout"  # the freshness vendor of an availability checkout's own counter decided
+
+
+def _availability(ctx: RequestContext, stock: StockAnswer | BaseException) -> Availability:
+    """The inventory vendor's answer, bounded by checkout's counter."""
+    if isinstance(stock, BaseException):
+        return _from_vendor(ctx, stock)
+    shown = _from_vendor(ctx, stock.level)
+    if stock.held_unread:  # checkout could not say what it would sell: the vendor's word alone is not enough
+        return replace(shown, confirmed=False)
+    held = stock.held
+    if held is None or (shown.quantity is not None and shown.quantity <= held):
+        return shown
+    if shown.quantity is None and held > 0:  # the vendor failed: checkout alone cannot confirm more
+        return shown
+    return Availability(stock_status(held, ctx.services.safety_stock), held, Freshness(Source.LIVE, 0, CHECKOUT),
+                        confirmed=True, path=StockPath.CHECKOUT)
+
+
+def _from_vendor(ctx: RequestContext, stock: Sourced[StockLevel] | BaseException) -> Availability:
     if isinstance(stock, BaseException):
         if not isinstance(stock, VendorError):
             raise stock

@@ -36,6 +36,11 @@ class StockPath(Enum):
         "FALLBACK", description="The inventory vendor could not answer: an unconfirmed guess from its last answer, "
         "or UNKNOWN."
     )
+    CHECKOUT = strawberry.enum_value(
+        "CHECKOUT", description="Checkout's own stock counter decided: it would sell fewer than the inventory vendor "
+        "says (a sale or hold the vendor has not heard of yet). What a page shows is never more than checkout would "
+        "sell."
+    )
 
 
 @strawberry.type(description="Whether a variant can be bought now, and how sure Bezel is.")
@@ -43,8 +48,9 @@ class Availability:
     status: AvailabilityStatus
     quantity_available: int | None = strawberry.field(description="Null when the answer is unconfirmed.")
     confirmed: bool = strawberry.field(
-        description="False when the inventory vendor could not confirm it just now. An unconfirmed answer is "
-        "never IN_STOCK: LOW_STOCK means 'last seen in stock; checkout will tell'."
+        description="False when the inventory vendor, or checkout's own stock counter, could not confirm it just "
+        "now. An unconfirmed answer from the vendor's last answer is never IN_STOCK: LOW_STOCK means 'last seen in "
+        "stock; checkout will tell'."
     )
     path: StockPath
     freshness: Freshness

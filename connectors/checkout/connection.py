@@ -81,9 +81,13 @@ class CheckoutRedis:
                               socket_timeout_s=None, cluster=self.cluster)
         self.keys = Keys.under(redis.key_prefix)
 
-    async def do(self, operation: Callable[[], Awaitable[T]], *, extra_s: float = 0.0) -> T:
+    async def do(self, operation: Callable[[], Awaitable[T]], *, extra_s: float = 0.0,
+                 timeout_s: float | None = None) -> T:
+        """`operation` within the store's timeout (plus `extra_s`), or `timeout_s` where a caller cannot
+        wait that long (a page reading the counters)."""
+        limit = timeout_s if timeout_s is not None else self.timeout_s + extra_s
         try:
-            return await bounded(operation(), self.timeout_s + extra_s, detach=self.cluster)
+            return await bounded(operation(), limit, detach=self.cluster)
         except self._failures as exc:
             raise CheckoutUnavailable(detail=f"checkout store: {type(exc).__name__}: {exc}") from exc
 

@@ -120,6 +120,30 @@ for i = 1, #r.lines do redis.call('HINCRBY', KEYS[3], r.lines[i][1], r.lines[i][
 return redis.call('HDEL', KEYS[1], ARGV[1])
 """
 
+# KEYS: atp, reservations. ARGV: n, sku1, erp_available1, ... An event from the ERP (a sale in a shop):
+# each seeded counter goes down to the ERP's number less Bezel's outstanding holds, never up.
+# Returns [sku, before, after, ...] for the counters lowered.
+LOWER = """
+local held = {}
+for _, doc in ipairs(redis.call('HVALS', KEYS[2])) do
+  local r = cjson.decode(doc)
+  for i = 1, #r.lines do held[r.lines[i][1]] = (held[r.lines[i][1]] or 0) + r.lines[i][2] end
+end
+local out = {}
+for i = 0, tonumber(ARGV[1]) - 1 do
+  local sku, available = ARGV[2 + 2 * i], tonumber(ARGV[3 + 2 * i])
+  local before = tonumber(redis.call('HGET', KEYS[1], sku))
+  local expected = math.max(0, available - (held[sku] or 0))
+  if before and expected < before then
+    redis.call('HSET', KEYS[1], sku, expected)
+    table.insert(out, sku)
+    table.insert(out, before)
+    table.insert(out, expected)
+  end
+end
+return out
+"""
+
 # KEYS: atp, reservations, commits. ARGV: n, sku1, vendor_available1, commits_seen1, ...
 # Sets each SKU's available-to-promise to what the vendor says minus what Bezel holds in outstanding
 # reservations (not yet in the vendor's books). A SKU with a commit since `commits_seen` (read before

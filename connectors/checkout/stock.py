@@ -36,6 +36,7 @@ class StockCounters:
         self._commit = redis.script(lua.COMMIT)
         self._reconcile = redis.script(lua.RECONCILE)
         self._available = redis.script(lua.AVAILABLE)
+        self._lower = redis.script(lua.LOWER)
 
     async def reserve(self, reservation_id: str, lines: Sequence[tuple[str, int]], *, ttl_s: float,
                       reclaim_limit: int = 100) -> Reservation:
@@ -64,11 +65,24 @@ class StockCounters:
     async def reclaim_expired(self, limit: int = 500) -> int:
         return int(await self.redis.do(lambda: self._reclaim(keys=self._holds, args=[limit])))
 
-    async def available(self, skus: Sequence[str]) -> dict[str, int | None]:
-        """Each SKU's counter now, expired holds given back first (None: never seeded). A reading, not a
-        hold: `reserve` decides."""
-        values = await self.redis.do(lambda: self._available(keys=self._holds, args=[len(skus), *skus]))
+    async def available(self, skus: Sequence[str], *, timeout_s: float | None = None) -> dict[str, int | None]:
+        """Each SKU's counter now, expired holds given back first (None: never seeded): what checkout would
+        sell now. A reading, not a hold: `reserve` decides."""
+        values = await self.redis.do(lambda: self._available(keys=self._holds, args=[len(skus), *skus]),
+                                     timeout_s=timeout_s)
         return {sku: int(v) if v is not None else None for sku, v in zip(skus, values, strict=True)}
+
+    async def lower(self, erp_available: dict[str, int]) -> dict[str, tuple[int, int]]:
+        """Lower counters to what the ERP says it has less what Bezel still holds (an event from the ERP:
+        a sale in a shop). Never raised: the ERP's number may predate a sale Bezel has since handed it,
+        so only the periodic reconcile, which knows, raises a counter. {sku: (before, after)} of those
+        lowered; SKUs never seeded are left for their first checkout."""
+        args: list[Any] = [len(erp_available)]
+        for sku, units in erp_available.items():
+            args += [sku, units]
+        keys = self.redis.keys
+        reply = await self.redis.do(lambda: self._lower(keys=[keys.atp, keys.reservations], args=args))
+        return {text(reply[i]): (int(reply[i + 1]), int(reply[i + 2])) for i in range(0, len(reply), 3)}
 
     async def commit_marks(self, skus: Sequence[str]) -> dict[str, int]:
         """Each SKU's commit counter. Read it before asking the vendor, and pass it to `reconcile`."""

@@ -91,6 +91,7 @@ class StockPath(enum.Enum):
     LIVE = "LIVE"  # not cached yet: asked the inventory vendor
     LIVE_CHECK = "LIVE_CHECK"  # below safety stock: asked the inventory vendor, as on every read
     FALLBACK = "FALLBACK"  # the inventory vendor could not answer: a stale answer, or nothing
+    CHECKOUT = "CHECKOUT"  # checkout's own counter (what it would sell now) is below the vendor's number
 
 
 @dataclass(frozen=True, slots=True)
