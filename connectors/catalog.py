@@ -21,6 +21,17 @@ VENDOR = "catalog"
 API = "/admin/api/2024-10"
 MAX_PAGE = 250
 ENGRAVABLE_TAG = "engravable"
+# What a cached catalog answer holds, for events to find it by (`VendorCall.tags`): each product in it,
+# and, for list pages, the listing itself (a product published or deleted changes every page).
+LISTING = "catalog:listing"
+
+
+def product_tag(product_id: str) -> str:
+    return f"product:{product_id}"
+
+
+def _tags_of_products(found: dict[str, Product]) -> list[str]:
+    return [product_tag(p.id) for p in found.values()]
 _TAGS = re.compile(r"<[^>]+>")
 
 
@@ -47,12 +58,12 @@ class CatalogAPI:
             "GET", f"{API}/products.json", params={"handle": ",".join(handles), "limit": str(MAX_PAGE)}
         )
         return VendorCall(VENDOR, "catalog.products_by_handle", request, self._products_by("handle"),
-                          result_type=dict[str, Product])
+                          result_type=dict[str, Product], tags=_tags_of_products)
 
     def products_by_id(self, ids: Sequence[str]) -> VendorCall[dict[str, Product]]:
         request = VendorRequest("GET", f"{API}/products.json", params={"ids": ",".join(ids), "limit": str(MAX_PAGE)})
         return VendorCall(VENDOR, "catalog.products_by_id", request, self._products_by("id"),
-                          result_type=dict[str, Product])
+                          result_type=dict[str, Product], tags=_tags_of_products)
 
     def product_page(self, first: int, after_id: str | None) -> VendorCall[ProductPage]:
         """`first` products after `after_id`, asking one more to learn whether a next page exists."""
@@ -65,7 +76,8 @@ class CatalogAPI:
             products = [self.map_product(item) for item in p.seq(body, "products")]
             return ProductPage(products=tuple(products[:first]), has_next_page=len(products) > first)
 
-        return VendorCall(VENDOR, "catalog.product_page", request, parse, result_type=ProductPage)
+        return VendorCall(VENDOR, "catalog.product_page", request, parse, result_type=ProductPage,
+                          tags=lambda page: (LISTING, *(product_tag(p.id) for p in page.products)))
 
     def product_id_of_variant(self, variant_id: str) -> VendorCall[str | None]:
         """Which product a variant belongs to (None for an unknown variant): Shopify's variant lookup."""
@@ -77,7 +89,15 @@ class CatalogAPI:
             lambda body: str(p.integer(p.obj(body, "variant"), "product_id")),
             result_type=str | None,
             missing_ok=True,
+            tags=lambda product_id: (product_tag(product_id),) if product_id else (),
         )
+
+    def sku_of_inventory_item(self, inventory_item_id: str) -> VendorCall[str | None]:
+        """The SKU of a Shopify inventory item (what `inventory_levels/update` names), None if unknown."""
+        request = VendorRequest("GET", f"{API}/inventory_items/{inventory_item_id}.json")
+        return VendorCall(VENDOR, "catalog.inventory_item", request,
+                          lambda body: p.text(p.obj(body, "inventory_item"), "sku"), result_type=str | None,
+                          missing_ok=True)
 
     def _products_by(self, key: str) -> Any:
         def parse(body: Any) -> dict[str, Product]:

@@ -18,7 +18,7 @@ import asyncio
 import hashlib
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import InvalidOperation
 from email.utils import parsedate_to_datetime
@@ -94,6 +94,9 @@ class VendorCall(Generic[T]):
     result_type: Any = None
     idempotent: bool = True  # only idempotent calls may ever be cached, retried or hedged
     missing_ok: bool = False  # a 404 means "no such thing" and answers None instead of failing
+    # What a cached answer holds, by name ("product:123"): an event about one of them drops the answer
+    # from both tiers in every process (`connectors.invalidation`), whatever request it was cached under.
+    tags: Callable[[T], Iterable[str]] | None = None
 
     @property
     def cache_key(self) -> str:

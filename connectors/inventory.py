@@ -28,6 +28,9 @@ def read_error(status: int, body: Any) -> ProviderError:
     return ProviderError(code=errors[0].get("code"), message=str(data.get("message", "")))
 
 
+LEVELS = "levels"  # the batch operation: each SKU's level is cached as "inventory:levels:<sku>"
+
+
 def _quote(sku: str) -> str:
     return '"' + sku.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -40,7 +43,7 @@ class InventoryAPI:
                       ) -> BatchCall[StockLevel]:
         """Stock per SKU, each cached on its own; the SKUs not in cache asked for in one `levels` call
         (at most `MAX_BATCH` SKUs per batch). `must_refresh` marks levels that must be asked again."""
-        return BatchCall(VENDOR, "levels", skus, self.levels, StockLevel, must_refresh)
+        return BatchCall(VENDOR, LEVELS, skus, self.levels, StockLevel, must_refresh)
 
     def levels(self, skus: Sequence[str]) -> VendorCall[dict[str, StockLevel]]:
         if not 0 < len(skus) <= MAX_BATCH:

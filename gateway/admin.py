@@ -63,7 +63,8 @@ async def _redis_check(services: Services) -> dict[str, Any]:
     result: dict[str, Any] = {"status": "ok"}
     if cache is not None:
         result["cache_tier"] = cache.state
-        if cache.state != "ok":
+        result["invalidations"] = "subscribed" if services.bus.connected else "reconnecting"
+        if cache.state != "ok" or not services.bus.connected:  # events reach this process late: TTLs still hold
             result["status"] = "degraded"
     if store is not None:
         try:

@@ -28,6 +28,7 @@ from gateway.settings import Settings, log_insecure_overrides
 from gateway.storefront import storefront_manifest, storefront_routes
 from gateway.upkeep import watch_queues
 from gateway.view import ASSETS_PATH, BUDGET_HEADER, BezelGraphQL
+from gateway.webhooks import EventQueue, webhook_routes
 from schema import build_schema
 
 GC_GEN0_THRESHOLD = 10_000  # Python's default is 700
@@ -54,6 +55,8 @@ def create_app(settings: Settings, *, vendor_transport: httpx.AsyncBaseTransport
                         log_sample_rate=settings.logging.sample_rate,
                         production=settings.production)
 
+    events = EventQueue(settings.events.queue)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with running_services(settings, vendor_transport=vendor_transport) as services:
@@ -63,6 +66,7 @@ def create_app(settings: Settings, *, vendor_transport: httpx.AsyncBaseTransport
             if services.store is not None:  # queue gauges on this process's /metrics too
                 watcher = asyncio.ensure_future(watch_queues(services.store, settings.worker.consumers, stop))
             app.state.services = services
+            events.start(services)
             if apq is not None:
                 apq.share(services.vendors.cache.redis, services.limits)  # shared by every process
             # Everything built so far lives as long as the process: keep it out of every garbage
@@ -75,13 +79,15 @@ def create_app(settings: Settings, *, vendor_transport: httpx.AsyncBaseTransport
                 yield
             finally:
                 app.state.services = None  # not ready while shutting down
+                await events.aclose()
                 LOOP_LAG.stop()
                 stop.set()
                 if watcher is not None:
                     await watcher
 
     middleware = [Middleware(BodyReader, limit=settings.gateway.max_body_bytes,
-                             timeout_s=settings.gateway.body_timeout_ms / 1000)]
+                             timeout_s=settings.gateway.body_timeout_ms / 1000,
+                             larger={"/webhooks/": settings.events.max_body_bytes})]
     if settings.gateway.cors_origins:
         middleware.append(Middleware(CORSMiddleware, allow_origins=settings.gateway.cors_origins,
                                      allow_methods=["GET", "POST"], allow_headers=["content-type", BUDGET_HEADER]))
@@ -100,10 +106,12 @@ def create_app(settings: Settings, *, vendor_transport: httpx.AsyncBaseTransport
             # In production these are on the admin port only (`gateway.admin`).
             *([] if settings.production else admin_routes()[1:]),
             *storefront_routes(settings.storefront),
+            *webhook_routes(settings.events, events),
         ],
         middleware=middleware,
         lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.services = None
+    app.state.events = events
     return app

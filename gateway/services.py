@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator
 import httpx
 
 from connectors.checkout import CheckoutStore
+from connectors.events import EventLedger, InvalidationBus
+from connectors.offers import OfferLog
 from connectors.ratelimits import RateLimits
 from connectors.vendors import build_vendors
 from gateway.settings import Settings
@@ -32,12 +34,20 @@ async def running_services(settings: Settings, *, vendor_transport: httpx.AsyncB
     vendors = build_vendors(settings.vendors, store=settings.store, sandbox_url=settings.sandbox.url,
                             cache=settings.cache, redis=settings.redis, transport=vendor_transport)
     store = open_store(settings)
-    limits = RateLimits(settings.limits.model_dump(), redis=vendors.cache.redis, batch={"pages": PAGES_BATCH})
+    redis = vendors.cache.redis
+    budgets = {**settings.limits.model_dump(), "webhooks": settings.events.rate}
+    limits = RateLimits(budgets, redis=redis, batch={"pages": PAGES_BATCH})
+    bus = InvalidationBus(vendors.cache, redis)
+    await bus.start()
     try:
         yield Services(vendors=vendors, shop=settings.store, safety_stock=settings.availability.safety_stock,
                        store=store, checkout=settings.checkout,
-                       calls_per_vendor=settings.gateway.vendor_calls_per_request, limits=limits)
+                       calls_per_vendor=settings.gateway.vendor_calls_per_request, limits=limits, bus=bus,
+                       ledger=EventLedger(redis, ttl_s=settings.events.dedupe_ttl_s),
+                       offers=OfferLog(redis, window_s=settings.events.ghost_window_s),
+                       counter_timeout_s=settings.availability.counter_timeout_ms / 1000)
     finally:
+        await bus.aclose()
         await vendors.aclose()
         if store is not None:
             await store.aclose()

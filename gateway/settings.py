@@ -165,6 +165,46 @@ class SandboxSettings(_Section):
 class AvailabilitySettings(_Section):
     # Below this many units, a SKU is LOW_STOCK and (see the call policy) checked live.
     safety_stock: int = Field(default=3, ge=1)
+    # A page reads checkout's stock counters (what checkout would sell now) with the inventory vendor;
+    # past this, it says its stock is unconfirmed rather than wait or trust the vendor alone.
+    counter_timeout_ms: int = Field(default=50, ge=1, le=5_000)
+
+
+class EventsSettings(_Section):
+    """Webhooks from the systems that change things (`gateway.webhooks`), and the ghost-offer indicator.
+
+    Secrets are read from the environment variables named here, never from this file; a source whose
+    variable is unset has no endpoint (404)."""
+
+    # Shopify signs with the app's client secret; during a rotation both are accepted (the new one can
+    # take an hour to reach every delivery).
+    shopify_secret_env: str = "SHOPIFY_WEBHOOK_SECRET"
+    shopify_previous_secret_env: str = "SHOPIFY_WEBHOOK_SECRET_PREVIOUS"
+    # commercetools delivers through an EventBridge (or Event Grid) HTTP destination, which sends this
+    # token as `Authorization: Bearer <token>`.
+    commercetools_token_env: str = "COMMERCETOOLS_WEBHOOK_TOKEN"
+    commercetools_previous_token_env: str = "COMMERCETOOLS_WEBHOOK_TOKEN_PREVIOUS"
+    # The ERP signs `<t>.<body>` with HMAC-SHA256 (`X-Bezel-Signature: t=...,v1=...`); older than
+    # erp_tolerance_s is refused as a replay.
+    erp_secret_env: str = "ERP_WEBHOOK_SECRET"
+    erp_previous_secret_env: str = "ERP_WEBHOOK_SECRET_PREVIOUS"
+    erp_tolerance_s: int = Field(default=300, ge=1)
+    # Deliveries are remembered this long to apply each once: Shopify retries for 4 hours.
+    dedupe_ttl_s: int = Field(default=18_000, ge=60)
+    # A Shopify product with 2,048 variants is ~1.5 MB of JSON.
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    # Per source, in the `limits` notation; over it 429 (the sender retries later).
+    rate: str = "100/second;5000/minute"
+    # Events taken but not yet applied, per process; beyond it 503 (the sender retries).
+    queue: int = Field(default=1_000, ge=1)
+    # A checkout refusing OUT_OF_STOCK a SKU a page offered within this long is a ghost offer.
+    ghost_window_s: int = Field(default=600, ge=1)
+
+    @field_validator("rate")
+    @classmethod
+    def _notation(cls, value: str) -> str:
+        parse_many(value)
+        return value
 
 
 class InsecureSettings(_Section):
@@ -200,6 +240,7 @@ class Settings(BaseSettings):
     sandbox: SandboxSettings = SandboxSettings()
     store: StoreConfig = StoreConfig()
     availability: AvailabilitySettings = AvailabilitySettings()
+    events: EventsSettings = EventsSettings()
     cache: CacheConfig = CacheConfig()
     redis: RedisConfig = RedisConfig()
     checkout: CheckoutConfig = CheckoutConfig()

@@ -7,13 +7,20 @@ reports whether an answer is stale and by how much.
 
 The shared tier is `connectors.redisclient.SharedRedis`: Redis trouble is a degraded state, never an
 outage (bounded calls, skipped for a while after a failure, tried again by itself).
+
+An entry may carry tags naming what it holds (`VendorCall.tags`: "product:123"); `forget` drops
+entries by key or by tag from both tiers, `forget_local` from this process's alone (what every other
+process does when told of an event, `connectors.invalidation`). In Redis a tag is a set of the keys
+under it (`bezel:tag:<tag>`), expiring with them; in-process, a dict pruned as entries go.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -31,6 +38,11 @@ _LOCAL_HIT = (("result", "hit"), ("tier", "local"))
 _LOCAL_MISS = (("result", "miss"), ("tier", "local"))
 _REDIS_HIT = (("result", "hit"), ("tier", "redis"))
 _REDIS_MISS = (("result", "miss"), ("tier", "redis"))
+# Tags indexed in-process before the index is pruned of entries the LRU has dropped.
+MAX_LOCAL_TAGS = 50_000
+# How long a dropped key or tag is remembered, so an answer asked for before the drop and arriving after
+# it is not stored (it may predate the change): longer than any vendor call takes.
+FORGOTTEN_FOR_S = 60.0
 CACHE_LOOKUPS = Tally(
     "bezel.cache.lookups",
     description="Cache lookups by tier (local, redis) and result (hit, miss); hit ratio = hit / (hit + miss).")
@@ -51,15 +63,19 @@ def _adapter(result_type: Any) -> TypeAdapter[Any]:
     return TypeAdapter(result_type)
 
 
-def encode(value: Any, result_type: Any, stored_at: float, expires_at: float) -> bytes:
+def encode(value: Any, result_type: Any, stored_at: float, expires_at: float, tags: tuple[str, ...] = ()) -> bytes:
     body = orjson.Fragment(_adapter(result_type).dump_json(value))
-    return orjson.dumps({"at": stored_at, "exp": expires_at, "v": body})
+    doc = {"at": stored_at, "exp": expires_at, "v": body}
+    if tags:  # every process that copies the entry into its own tier indexes it by them
+        doc["tags"] = tags
+    return orjson.dumps(doc)
 
 
-def decode(raw: bytes, result_type: Any) -> tuple[Any, float, float]:
-    """(value, stored_at, expires_at) from a shared-tier payload."""
+def decode(raw: bytes, result_type: Any) -> tuple[Any, float, float, tuple[str, ...]]:
+    """(value, stored_at, expires_at, tags) from a shared-tier payload."""
     doc = orjson.loads(raw)
-    return _adapter(result_type).validate_python(doc["v"]), float(doc["at"]), float(doc["exp"])
+    return (_adapter(result_type).validate_python(doc["v"]), float(doc["at"]), float(doc["exp"]),
+            tuple(doc.get("tags") or ()))
 
 
 class TieredCache:
@@ -68,6 +84,8 @@ class TieredCache:
     def __init__(self, config: CacheConfig, *, redis: SharedRedis | None = None) -> None:
         self.local: LRUCache[str, tuple[Any, float, float]] = LRUCache(maxsize=config.local_max_entries)
         self.redis = redis
+        self.tagged: dict[str, set[str]] = {}  # tag -> local keys that carry it (some may be gone)
+        self.forgotten: dict[str, float] = {}  # key or tag -> when it was last dropped (time.time())
 
     async def get(self, key: str, result_type: Any, *, fresh_s: float = float("inf")) -> Entry[Any] | None:
         """The newest entry for `key`. A local entry older than `fresh_s` is checked against the shared
@@ -135,7 +153,7 @@ class TieredCache:
             if raw is None:
                 continue
             try:
-                value, stored_at, expires_at = decode(raw, result_type)
+                value, stored_at, expires_at, tags = decode(raw, result_type)
             except (orjson.JSONDecodeError, ValidationError, KeyError, TypeError, ValueError):
                 log.warning("ignoring an unreadable shared cache entry for %s", key)
                 continue
@@ -143,6 +161,7 @@ class TieredCache:
                 current = self.local.get(key)
                 if current is None or current[1] <= stored_at:
                     self.local[key] = (value, stored_at, expires_at)
+                    self._tag(key, tags)
                 found[key] = Entry(value, stored_at, "redis")
         return found
 
@@ -165,23 +184,90 @@ class TieredCache:
 
             await redis.call(write, None)
 
-    def put_local(self, key: str, value: Any, *, keep_s: float, stored_at: float) -> None:
+    def put_local(self, key: str, value: Any, *, keep_s: float, stored_at: float, tags: Iterable[str] = ()) -> None:
         """The in-process tier only: at once, no I/O."""
         if keep_s > 0:
             self.local[key] = (value, stored_at, stored_at + keep_s)
+            self._tag(key, tags)
 
-    async def put(self, key: str, value: Any, result_type: Any, *, keep_s: float, stored_at: float | None = None
-                  ) -> None:
+    async def put(self, key: str, value: Any, result_type: Any, *, keep_s: float, stored_at: float | None = None,
+                  tags: Iterable[str] = ()) -> None:
         """Keep `value` for `keep_s` seconds (its fresh TTL plus its stale window) in both tiers."""
         if keep_s <= 0:
             return
         stored_at = stored_at or time.time()
         expires_at = stored_at + keep_s
         self.local[key] = (value, stored_at, expires_at)
+        tags = tuple(tags)
+        self._tag(key, tags)
         if self.redis is not None:
-            shared_key = self.redis.key("cache", key)
-            payload = encode(value, result_type, stored_at, expires_at)
-            await self.redis.call(lambda r: r.set(shared_key, payload, px=max(1, int(keep_s * 1000))), None)
+            redis = self.redis
+            shared_key = redis.key("cache", key)
+            payload = encode(value, result_type, stored_at, expires_at, tags)
+            keep_ms = max(1, int(keep_s * 1000))
+            if not tags:
+                await redis.call(lambda r: r.set(shared_key, payload, px=keep_ms), None)
+                return
+
+            async def write(r: AnyRedis) -> None:
+                await r.set(shared_key, payload, px=keep_ms)
+                for tag in tags:  # one slot per tag set on a cluster: no pipeline across them
+                    tag_key = redis.key("tag", tag)
+                    await r.sadd(tag_key, key)
+                    await r.pexpire(tag_key, keep_ms)  # a vendor's entries all keep as long
+
+            await redis.call(write, None)
+
+    def _tag(self, key: str, tags: Iterable[str]) -> None:
+        for tag in tags:
+            self.tagged.setdefault(tag, set()).add(key)
+        if len(self.tagged) > MAX_LOCAL_TAGS:  # drop what the LRU already let go
+            for tag in list(self.tagged):
+                alive = {k for k in self.tagged[tag] if k in self.local}
+                if alive:
+                    self.tagged[tag] = alive
+                else:
+                    del self.tagged[tag]
+
+    def forget_local(self, *, keys: Iterable[str] = (), tags: Iterable[str] = ()) -> int:
+        """Drop entries from this process's tier, by key and by tag; how many were there."""
+        keys, tags = list(keys), list(tags)
+        now = time.time()
+        if len(self.forgotten) > MAX_LOCAL_TAGS:
+            self.forgotten = {k: at for k, at in self.forgotten.items() if at > now - FORGOTTEN_FOR_S}
+        self.forgotten.update(dict.fromkeys([*keys, *tags], now))
+        dropped = 0
+        for key in [*keys, *(k for tag in tags for k in self.tagged.pop(tag, ()))]:
+            dropped += self.local.pop(key, None) is not None
+        return dropped
+
+    def forgotten_since(self, key: str, tags: Iterable[str], started: float) -> bool:
+        """Whether `key` or one of `tags` was dropped after `started`: an answer asked for before that
+        may hold what the change replaced, and is not to be stored."""
+        return any(self.forgotten.get(name, 0.0) >= started for name in (key, *tags))
+
+    async def forget(self, *, keys: Iterable[str] = (), tags: Iterable[str] = ()) -> int:
+        """Drop entries from both tiers, by key and by tag (every key a tag's set names in Redis, too)."""
+        keys, tags = list(keys), list(tags)
+        dropped = self.forget_local(keys=keys, tags=tags)
+        if self.redis is None or not (keys or tags):
+            return dropped
+        redis = self.redis
+
+        async def drop(r: AnyRedis) -> int:
+            named = set(keys)
+            for tag in tags:
+                tag_key = redis.key("tag", tag)
+                named |= {m.decode() if isinstance(m, bytes) else m for m in await r.smembers(tag_key)}
+                await r.delete(tag_key)
+            return sum(await asyncio.gather(*(r.delete(redis.key("cache", k)) for k in named)))
+
+        return dropped + int(await redis.call(drop, 0))
+
+    def clear_local(self) -> None:
+        """Forget this process's whole tier (it may have missed invalidations while cut off)."""
+        self.local.clear()
+        self.tagged.clear()
 
     async def aclose(self) -> None:
         if self.redis is not None:

@@ -121,7 +121,7 @@ class CallPolicy:
 
     async def _run_batch(self, batch: BatchCall[T], scope: CallScope) -> dict[str, Sourced[T] | VendorError]:
         trace = Trace()
-        item_keys = {k: f"{self.vendor}:{batch.operation}:{k}" for k in batch.keys}
+        item_keys = {k: self.item_key(batch.operation, k) for k in batch.keys}
         entries = (await self.cache.get_many(list(item_keys.values()), batch.item_type, fresh_s=self.windows.fresh_s)
                    if self.windows.keep_s > 0 else {})
         answers: dict[str, Sourced[T] | VendorError] = {}
@@ -139,6 +139,7 @@ class CallPolicy:
             self._record(scope, trace, batch.operation, "cache", Source.CACHE)
             return answers
         call = batch.build(missing)
+        started = time.time()
         try:
             self._spend(scope, call.operation)
             fetched = await self._fetch_once(call, scope.deadline, trace, store=False)
@@ -153,8 +154,9 @@ class CallPolicy:
                          detail=str(exc))
             return answers
         values: dict[str, T] = fetched.value
-        await self.cache.put_many({item_keys[k]: v for k, v in values.items()}, batch.item_type,
-                                  keep_s=self.windows.keep_s, stored_at=fetched.stored_at)
+        await self.cache.put_many({item_keys[k]: v for k, v in values.items()  # not what an event just replaced
+                                   if not self.cache.forgotten_since(item_keys[k], (), started)},
+                                  batch.item_type, keep_s=self.windows.keep_s, stored_at=fetched.stored_at)
         for k in missing:
             answers[k] = Sourced(values[k], Freshness(Source.LIVE, 0, self.vendor)) if k in values else VendorTimeout(
                 self.vendor, f"{batch.operation}: no answer for {k}")
@@ -237,11 +239,12 @@ class CallPolicy:
                      max_age_s: float | None = None) -> _Fetched:
         """Call the vendor (unless another process is already doing it) and store a cacheable answer."""
         cacheable = store and self._cacheable(call)
+        started = time.time()
         if self.shared is None or not cacheable:
             fetched = _Fetched(await self.attempts.send(call, deadline, trace), Source.LIVE, time.time())
-            if cacheable:
+            if cacheable and (tags := self._storable(call, fetched.value, started)) is not None:
                 await self.cache.put(call.cache_key, fetched.value, call.result_type, keep_s=self.windows.keep_s,
-                                     stored_at=fetched.stored_at)
+                                     stored_at=fetched.stored_at, tags=tags)
             return fetched
         shared = self.shared
         permit = await shared.acquire(call.cache_key, ttl_s=deadline.remaining_s() + 1.0)
@@ -264,16 +267,45 @@ class CallPolicy:
                 self._in_background(shared.release(permit))
             raise
         # Answer the waiters now; the shared write, then the lock's release, finish behind them.
-        self.cache.put_local(call.cache_key, fetched.value, keep_s=self.windows.keep_s, stored_at=fetched.stored_at)
+        tags = self._storable(call, fetched.value, started)
+        if tags is not None:
+            self.cache.put_local(call.cache_key, fetched.value, keep_s=self.windows.keep_s,
+                                 stored_at=fetched.stored_at, tags=tags)
 
         async def publish() -> None:
-            await self.cache.put(call.cache_key, fetched.value, call.result_type, keep_s=self.windows.keep_s,
-                                 stored_at=fetched.stored_at)
+            if tags is not None:
+                await self.cache.put(call.cache_key, fetched.value, call.result_type, keep_s=self.windows.keep_s,
+                                     stored_at=fetched.stored_at, tags=tags)
             if permit is not None:
                 await shared.release(permit)
 
         self._in_background(publish())
         return fetched
+
+    def item_key(self, operation: str, key: str) -> str:
+        """Where one answer of a batch (`BatchCall`) is cached: an event may replace it there."""
+        return f"{self.vendor}:{operation}:{key}"
+
+    async def replace_item(self, operation: str, key: str, value: Any, item_type: Any, *, stored_at: float) -> None:
+        """An event's value for one batched answer, in both tiers, as if the vendor had just said it (what
+        the vendor said before is forgotten first, and an answer in flight from before is not stored)."""
+        cache_key = self.item_key(operation, key)
+        held = await self.cache.get(cache_key, item_type)
+        if held is not None and held.stored_at > stored_at:  # read after the change: it knows as much or more
+            return
+        await self.cache.forget(keys=[cache_key])
+        await self.cache.put(cache_key, value, item_type, keep_s=self.windows.keep_s, stored_at=stored_at)
+
+    def _storable(self, call: VendorCall[Any], value: Any, started: float) -> tuple[str, ...] | None:
+        """The answer's tags if it may be stored; None if an event dropped its key or one of its tags
+        since the call started (the answer may predate the change it announced)."""
+        tags: tuple[str, ...] = ()
+        if call.tags is not None:
+            try:
+                tags = tuple(call.tags(value))
+            except Exception:  # a tagging bug must not cost the answer; the TTL still bounds it
+                log.exception("could not tag a %s answer", call.operation)
+        return None if self.cache.forgotten_since(call.cache_key, tags, started) else tags
 
     def _in_background(self, work: Any) -> None:
         task = asyncio.ensure_future(work)

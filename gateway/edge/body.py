@@ -20,24 +20,30 @@ _BODYLESS = {"GET", "HEAD", "OPTIONS"}
 
 
 class BodyReader:
-    def __init__(self, app: ASGIApp, *, limit: int, timeout_s: float) -> None:
+    def __init__(self, app: ASGIApp, *, limit: int, timeout_s: float, larger: dict[str, int] | None = None) -> None:
+        """`larger`: path prefixes whose bodies may be larger than `limit` (a webhook's product JSON)."""
         self.app = app
         self.limit = limit
         self.timeout_s = timeout_s
+        self.larger = larger or {}
+
+    def limit_for(self, path: str) -> int:
+        return next((size for prefix, size in self.larger.items() if path.startswith(prefix)), self.limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in _BODYLESS:
             await self.app(scope, receive, send)
             return
+        limit = self.limit_for(scope["path"]) if self.larger else self.limit
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await self._too_large(scope, receive, send)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await self._too_large(scope, receive, send, limit)
             return
         try:
             async with asyncio.timeout(self.timeout_s):
-                body = await self._read(receive)
+                body = await self._read(receive, limit)
         except BodyTooLarge:
-            await self._too_large(scope, receive, send)
+            await self._too_large(scope, receive, send, limit)
             return
         except TimeoutError:
             REFUSED.add(1, (("reason", "body_timeout"),))
@@ -50,7 +56,7 @@ class BodyReader:
             return
         await self.app(scope, _replay(body, receive), send)
 
-    async def _read(self, receive: Receive) -> bytes | None:
+    async def _read(self, receive: Receive, limit: int) -> bytes | None:
         chunks, size = [], 0
         while True:
             message = await receive()
@@ -58,15 +64,15 @@ class BodyReader:
                 return None
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.limit:
+            if size > limit:
                 raise BodyTooLarge
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         REFUSED.add(1, (("reason", "body_too_large"),))
-        response = error_response(413, f"Request body is larger than {self.limit} bytes.", "PAYLOAD_TOO_LARGE")
+        response = error_response(413, f"Request body is larger than {limit} bytes.", "PAYLOAD_TOO_LARGE")
         response.headers["connection"] = "close"
         await response(scope, receive, send)
 

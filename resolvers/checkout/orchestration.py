@@ -122,7 +122,8 @@ async def _execute(ctx: RequestContext, store: CheckoutStore, raw: PlaceOrderReq
                       max_age_s={Vendor.CATALOG: pricing.price_age_limit_s(ctx)})
     priced = await pricing.price(RequestContext(services=ctx.services, scope=scope, client=ctx.client), raw)
     pricing.refuse_if_over_ceiling(priced, settings.max_order_total)
-    scarce = await stock.precheck(vendors, scope, store, priced.lines, safety_stock=ctx.services.safety_stock)
+    scarce = await stock.precheck(vendors, scope, store, priced.lines, safety_stock=ctx.services.safety_stock,
+                                  offers=ctx.services.offers)
 
     order_id = f"ord_{secrets.token_hex(10)}"
     reservation_id = f"res_{attempt}{key_digest[:8]}"
@@ -137,7 +138,7 @@ async def _execute(ctx: RequestContext, store: CheckoutStore, raw: PlaceOrderReq
             raise
 
     reserve = functools.partial(stock.reserve, vendors, scope, store, reservation_id, priced.lines,
-                                ttl_s=settings.reservation_ttl_s)
+                                ttl_s=settings.reservation_ttl_s, offers=ctx.services.offers)
     if scarce:  # the last units: pay first, then hold, so a declined card never keeps a piece from a buyer
         authorized = await authorize()
         try:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import NoReturn
 
 from connectors.checkout import CheckoutStore, Reconciled
 from connectors.errors import CheckoutUnavailable, VendorUnavailable
 from connectors.models import OrderLine, Source
+from connectors.offers import OfferLog
 from connectors.policy import CallScope
 from connectors.telemetry import meter, tracer
 from connectors.vendors import Vendors
@@ -55,7 +57,7 @@ def inventory_available(vendors: Vendors, scope: CallScope) -> Available:
 
 
 async def precheck(vendors: Vendors, scope: CallScope, store: CheckoutStore, lines: list[OrderLine], *,
-                   safety_stock: int) -> bool:
+                   safety_stock: int, offers: OfferLog) -> bool:
     """OUT_OF_STOCK now if a line is short (nothing asked of the payment provider), seeding counters never
     seen; else whether any line is scarce (below safety stock), which decides the order of the steps."""
     skus = [line.sku for line in lines]
@@ -68,12 +70,12 @@ async def precheck(vendors: Vendors, scope: CallScope, store: CheckoutStore, lin
         raise Stop(unavailable("stock could not be read"), keep=False) from exc
     short = {line.sku: units for line in lines if (units := levels[line.sku] or 0) < line.quantity}
     if short:
-        raise Stop(_sold_out(lines, short), keep=True)
+        await _sold_out(lines, short, offers)
     return any((levels[line.sku] or 0) < safety_stock for line in lines)
 
 
 async def reserve(vendors: Vendors, scope: CallScope, store: CheckoutStore, reservation_id: str,
-                  lines: list[OrderLine], *, ttl_s: float) -> None:
+                  lines: list[OrderLine], *, ttl_s: float, offers: OfferLog) -> None:
     """Hold every line, or stop with OUT_OF_STOCK per short line (a result kept for replay)."""
     wanted = [(line.sku, line.quantity) for line in lines]
     with tracer.start_as_current_span("checkout reserve", attributes={"bezel.lines": len(lines)}) as span:
@@ -90,11 +92,17 @@ async def reserve(vendors: Vendors, scope: CallScope, store: CheckoutStore, rese
         raise Stop(unavailable("stock levels are unknown"), keep=False)
     if held.ok:
         return
-    raise Stop(_sold_out(lines, held.short), keep=True)
+    await _sold_out(lines, held.short, offers)
 
 
-def _sold_out(lines: list[OrderLine], short: dict[str, int]) -> PlaceOrderResult:
-    """OUT_OF_STOCK for each short line, saying how many are left."""
+async def _sold_out(lines: list[OrderLine], short: dict[str, int], offers: OfferLog) -> NoReturn:
+    """OUT_OF_STOCK for each short line, saying how many are left; a piece a page offered within the
+    ghost-offer window counts as a ghost offer."""
+    await offers.count_ghosts(sku for sku, left in short.items() if left <= 0)
+    raise Stop(_refusal(lines, short), keep=True)
+
+
+def _refusal(lines: list[OrderLine], short: dict[str, int]) -> PlaceOrderResult:
     errors = []
     for index, line in enumerate(lines):
         if line.sku in short:

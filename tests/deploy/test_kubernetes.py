@@ -283,7 +283,9 @@ def test_secrets_are_the_redis_urls_and_the_vendor_keys(production: Settings) ->
     (secret,) = _documents(DEPLOY / EXAMPLE_SECRET)
     assert secret["metadata"]["name"] == SECRET_NAME
     key_variables = {v.api_key_env for v in production.vendors.values() if v.api_key_env}
-    expected = {"REDIS_URL", "BEZEL_CHECKOUT__REDIS_URL"} | key_variables
+    events = production.events
+    webhook_secrets = {events.shopify_secret_env, events.commercetools_token_env, events.erp_secret_env}
+    expected = {"REDIS_URL", "BEZEL_CHECKOUT__REDIS_URL"} | key_variables | webhook_secrets
     assert set(secret["stringData"]) == expected
     used: set[str] = set()
     for where, container in _containers():

@@ -98,7 +98,8 @@ async def test_readyz_says_degraded_when_redis_is_down_and_ok_when_it_is_not(san
                 taxEstimate(shipTo: $a) { rate } } }""", {"a": {**US_ADDRESS, "zip": str(zip_code)}})
         opened = (await gateway.http.get("/readyz")).json()
     assert healthy["status"] == "ok"
-    assert healthy["checks"]["redis"] == {"status": "ok", "cache_tier": "ok", "order_store": "ok"}
+    assert healthy["checks"]["redis"] == {"status": "ok", "cache_tier": "ok", "invalidations": "subscribed",
+                                          "order_store": "ok"}
     assert opened["status"] == "degraded"
     assert opened["checks"]["vendors"]["tax"]["breaker"] == "open"
 

@@ -93,3 +93,26 @@ def counting(tier: SharedRedis) -> list[BaseException]:
 
     tier._failed = record  # type: ignore[method-assign]
     return seen
+
+
+async def test_an_entry_is_forgotten_by_its_tags_in_both_tiers_and_only_it(redis_url: str) -> None:
+    """A product edited in Shopify drops every answer holding it, whatever request it was cached under."""
+    config = RedisConfig(url=redis_url, timeout_ms=2000)
+    one = TieredCache(CacheConfig(), redis=SharedRedis(config))
+    two = TieredCache(CacheConfig(), redis=SharedRedis(config))
+    try:
+        await one.put("catalog:by_handle:a,b", {"a": 1, "b": 2}, dict[str, int], keep_s=60,
+                      tags=("product:1", "product:2"))
+        await one.put("catalog:by_id:2", {"b": 2}, dict[str, int], keep_s=60, tags=("product:2",))
+        assert await two.get("catalog:by_handle:a,b", dict[str, int]) is not None  # now in two's tier too
+        started = time.time()
+        assert await one.forget(tags=["product:1"]) == 2  # here, and in Redis
+        assert await one.get("catalog:by_handle:a,b", dict[str, int]) is None
+        assert (await two.get_shared("catalog:by_handle:a,b", dict[str, int])) is None
+        assert await one.get("catalog:by_id:2", dict[str, int]) is not None  # product 2 alone: kept
+        assert one.forgotten_since("catalog:anything", ("product:1",), started)  # an answer in flight
+        assert not one.forgotten_since("catalog:anything", ("product:2",), started)
+        assert redis.Redis.from_url(redis_url).exists("bezel:tag:product:1") == 0
+    finally:
+        await one.aclose()
+        await two.aclose()
