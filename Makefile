@@ -68,6 +68,7 @@ bench: $(STAMP)  ## every benchmark; results in bench/results/ (needs wrk: apt-g
 	$(VENV)/bin/python -m bench.profile_warm
 	$(VENV)/bin/python -m bench.profile_live
 	$(VENV)/bin/python -m bench.floor
+	$(VENV)/bin/python -m bench.freshness
 	$(VENV)/bin/python -m bench.run
 	$(UV) sync --locked --python $(PYTHON)
 
