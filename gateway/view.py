@@ -34,7 +34,7 @@ from gateway.edge.responses import error_response
 from gateway.errors import DocumentRefused
 from resolvers.context import RequestContext, Services
 from schema.bounds import INCREMENTAL
-from schema.documents import PREPARED
+from schema.documents import PREPARED, Prepared
 from schema.errors import ensure_coded
 
 log = logging.getLogger("bezel.requests")
@@ -188,24 +188,26 @@ class BezelGraphQL(GraphQL):
             raise HTTPException(400, "`query` and `operationName` must be strings (or null), if given.")
         resolved = await self.documents.resolve(data, client=_REQUEST.get().state.client)
         extensions = {k: v for k, v in (extensions or {}).items() if not k.startswith("bezel.")}  # ours to set
-        if resolved.prepared is not None:
-            extensions[PREPARED] = resolved.prepared
+        prepared = await self._admit(request.method, resolved, data.get("operationName"))
+        if prepared is not None:  # parsed once per request, whatever it is: a text refused for its shape too
+            extensions[PREPARED] = prepared
         if "multipart/mixed" in (request.headers.get("accept") or ""):
             extensions[INCREMENTAL] = True  # @defer/@stream parts; anyone else gets one JSON answer
-        await self._admit(request.method, resolved, data.get("operationName"))
         return GraphQLRequestData(query=resolved.query, variables=variables, operation_name=data.get("operationName"),
                                   extensions=extensions, protocol="http")
 
-    async def _admit(self, method: str, resolved: Resolved, operation_name: str | None) -> None:
-        """The operation's own budgets (checkout, order lookups), and what it may not do by GET."""
+    async def _admit(self, method: str, resolved: Resolved, operation_name: str | None) -> Prepared | None:
+        """The operation's own budgets (checkout, order lookups), and what it may not do by GET; the
+        document prepared (None for a text that does not parse: strawberry reports its syntax error)."""
         request = _REQUEST.get()
+        prepared = resolved.prepared or (self.schema.documents.parsed(resolved.query) if resolved.query else None)
         services: Services | None = request.app.state.services
         if services is None:
-            return
-        prepared = resolved.prepared or (self.schema.documents.parsed(resolved.query) if resolved.query else None)
+            return prepared
         fields = prepared.root_fields(operation_name) if prepared is not None else frozenset()
         await admit_operation(services.limits, request.state.client, method=method, fields=fields,
                               production=self.production)
+        return prepared
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)

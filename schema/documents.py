@@ -144,7 +144,7 @@ class DocumentCache(SchemaExtension):
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
         given = (context.operation_extensions or {}).get(PREPARED)
-        if isinstance(given, Prepared):  # only the gateway can put one there: clients send JSON
+        if isinstance(given, Prepared) and given.text == context.query:  # only the gateway puts one there
             self.entry = given
         elif context.query and context.graphql_document is None:
             self.entry = self.store.parsed(context.query)

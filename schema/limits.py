@@ -22,8 +22,9 @@ class QueryLimits(BaseModel):
     max_depth: int = Field(default=12, ge=2)
     # Enough for a comparison page, too few to fan one query out 1000x.
     max_aliases: int = Field(default=30, ge=1)
-    # The README's full product query is ~150 tokens; refuses huge documents before parsing them.
-    max_tokens: int = Field(default=4_000, ge=100)
+    # The README's full product query is ~150 tokens, the storefront's ~300. Parsing costs ~3 us a token
+    # (graphql-core's parser is Python): 2,000 bounds a refused document's parse to ~6 ms.
+    max_tokens: int = Field(default=2_000, ge=100)
     # A query text's size in bytes, checked before anything reads it: comments and whitespace cost no
     # tokens but graphql-core's lexer reads every character (a 62 KB comment, ~10 ms of CPU, 20 times a
     # second from one client). The README's page is ~1.5 KB. Over it: 413 PAYLOAD_TOO_LARGE, unparsed.

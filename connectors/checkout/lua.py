@@ -120,15 +120,19 @@ for i = 1, #r.lines do redis.call('HINCRBY', KEYS[3], r.lines[i][1], r.lines[i][
 return redis.call('HDEL', KEYS[1], ARGV[1])
 """
 
-# KEYS: atp, reservations. ARGV: n, sku1, erp_available1, ... An event from the ERP (a sale in a shop):
-# each seeded counter goes down to the ERP's number less Bezel's outstanding holds, never up.
-# Returns [sku, before, after, ...] for the counters lowered.
-LOWER = """
+# Units held per SKU by outstanding reservations (KEYS[2]: not yet in the vendor's books).
+_HELD = """
 local held = {}
 for _, doc in ipairs(redis.call('HVALS', KEYS[2])) do
   local r = cjson.decode(doc)
   for i = 1, #r.lines do held[r.lines[i][1]] = (held[r.lines[i][1]] or 0) + r.lines[i][2] end
 end
+"""
+
+# KEYS: atp, reservations. ARGV: n, sku1, erp_available1, ... An event from the ERP (a sale in a shop):
+# each seeded counter goes down to the ERP's number less Bezel's outstanding holds, never up.
+# Returns [sku, before, after, ...] for the counters lowered.
+LOWER = _HELD + """
 local out = {}
 for i = 0, tonumber(ARGV[1]) - 1 do
   local sku, available = ARGV[2 + 2 * i], tonumber(ARGV[3 + 2 * i])
@@ -149,12 +153,7 @@ return out
 # reservations (not yet in the vendor's books). A SKU with a commit since `commits_seen` (read before
 # the vendor was asked) is left alone this round: the vendor's number may or may not include it.
 # Returns [sku, before or -1 if unseeded, after, skipped (0/1), ...].
-RECONCILE = """
-local held = {}
-for _, doc in ipairs(redis.call('HVALS', KEYS[2])) do
-  local r = cjson.decode(doc)
-  for i = 1, #r.lines do held[r.lines[i][1]] = (held[r.lines[i][1]] or 0) + r.lines[i][2] end
-end
+RECONCILE = _HELD + """
 local out = {}
 local n = tonumber(ARGV[1])
 for i = 0, n - 1 do

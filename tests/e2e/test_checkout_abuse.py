@@ -15,20 +15,9 @@ import redis
 
 from connectors.models import Vendor
 from sandbox.handle import Sandbox
-from tests.e2e.test_checkout import PLACE, order_input, variant
+from tests.e2e.test_checkout import variant
+from tests.e2e.test_hostile_clients import BEHIND_PROXY, codes, place
 from tests.support import Gateway, run_gateway, scrape, settings_for, value
-
-BEHIND_PROXY = {"BEZEL_GATEWAY__TRUSTED_PROXIES": '["127.0.0.1/32"]'}  # the test client plays the load balancer
-
-
-async def place(gateway: Gateway, address: str, **kwargs: Any) -> dict[str, Any]:
-    response = await gateway.post(PLACE, {"i": order_input(**kwargs)}, headers={"x-forwarded-for": address})
-    assert response.status_code == 200, response.text
-    return response.json()["data"]["placeOrder"]
-
-
-def codes(payload: dict[str, Any]) -> list[str]:
-    return [e["code"] for e in payload["userErrors"]]
 
 
 @pytest.fixture
