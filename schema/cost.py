@@ -54,6 +54,10 @@ PER_LINE_EXTRA = {("Query", "cartQuote"): 5, ("Mutation", "placeOrder"): 9}
 MAX_LINES = 50
 # `products(first:)`: every field under it is asked once per product.
 PAGE_DEFAULT, PAGE_MAX = 10, 50
+# How many items a list field holds at most, as the shape check counts a @defer inside it (a part per
+# item): a product's variants (the catalog's page of them; Shopify allows up to 2,048), a page of
+# products, a cart's lines.
+LIST_PARTS = {"variants": 250, "nodes": PAGE_MAX, "edges": PAGE_MAX, "lines": MAX_LINES}
 # The most selections any pass inlining fragments visits, whoever calls it: a bound far above what
 # the shape check lets through (`max_fields`), so it only ever stops a document nothing checked.
 MAX_EXPANSION = 20_000
@@ -98,30 +102,41 @@ class Expansion:
                     yield from self.fields(fragment.selection_set, seen | {name})
 
 
-def check_shape(document: DocumentNode, *, max_fields: int, max_repeats: int, max_deferred: int) -> None:
-    """Raises `TooComplex` if the document has too many selections, a name repeated too often, or
-    too many @defer/@stream (each one a part of the answer, graphql-core's costliest work per field)."""
+def check_shape(document: DocumentNode, *, max_fields: int, max_repeats: int, max_deferred: int,
+                max_parts: int | None = None) -> None:
+    """Raises `TooComplex` if the document has too many selections, a name repeated too often, too many
+    @defer/@stream, or could stream more than `max_parts` parts (each a part for every item of the lists
+    around it: `LIST_PARTS`), graphql-core's costliest work per field."""
     expansion = Expansion(document, max_fields)
+    parts = [0]
 
-    def visit(sets: list[SelectionSetNode]) -> None:
+    def visit(sets: list[SelectionSetNode], items: int) -> None:
         groups: dict[str, list[FieldNode]] = {}
+        before = expansion.deferred
         for selection_set in sets:
             for node in expansion.fields(selection_set):
                 groups.setdefault(node.alias.value if node.alias else node.name.value, []).append(node)
         if expansion.deferred > max_deferred:
             raise TooComplex(f"The document asks for more than {max_deferred} @defer or @stream parts (each "
                              "fragment counted every time it is spread).")
+        parts[0] += (expansion.deferred - before) * items
         for key, nodes in groups.items():
             if len(nodes) > max_repeats:
                 raise TooComplex(f"'{key}' is selected {len(nodes)} times in one selection set; "
                                  f"at most {max_repeats} are allowed.")
+            each = items * LIST_PARTS.get(nodes[0].name.value, 1)
+            if any(_directed(node, "stream") for node in nodes):
+                parts[0] += each  # every streamed item may be a part of its own
+            if max_parts is not None and parts[0] > max_parts:
+                raise TooComplex(f"The document could stream more than {max_parts} parts (a fragment deferred "
+                                 "inside a list is a part for every item); defer the list's field once instead.")
             children = [node.selection_set for node in nodes if node.selection_set]
             if children:
-                visit(children)
+                visit(children, each)
 
     for definition in document.definitions:
         if isinstance(definition, OperationDefinitionNode):
-            visit([definition.selection_set])
+            visit([definition.selection_set], 1)
 
 
 def vendor_calls(document: DocumentNode, operation_name: str | None, variables: Mapping[str, Any] | None) -> int:

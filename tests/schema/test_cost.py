@@ -101,3 +101,18 @@ def test_a_variable_left_out_costs_what_its_default_asks_for() -> None:
     cart = parse('query($i: CartQuoteInput! = {lines: [{variantId: "1"}, {variantId: "2"}]}) '
                  "{ cartQuote(input: $i) { total { amount } } }")
     assert vendor_calls(cart, None, {}) == 2 + 5
+
+
+def test_a_defer_inside_a_list_counts_a_part_for_every_item_the_list_may_hold() -> None:
+    """8 aliased products deferring a fragment in their variants could stream 8 x 250 parts: refused
+    before it runs; the one product the README's example asks for (250 at most) is not."""
+    one = '{ product(handle: "x") { variants { sku ... @defer { title } } } }'
+    check_shape(parse(one), **LIMITS, max_parts=300)
+    two = "{ " + " ".join(f'a{i}: product(handle: "x") {{ variants {{ sku ... @defer {{ title }} }} }}'
+                          for i in range(2)) + " }"
+    with pytest.raises(TooComplex, match="more than 300 parts"):
+        check_shape(parse(two), **LIMITS, max_parts=300)
+    streamed = '{ products(first: 50) { nodes { variants @stream(initialCount: 1) { sku } } } }'
+    with pytest.raises(TooComplex, match="more than 300 parts"):
+        check_shape(parse(streamed), **LIMITS, max_parts=300)
+    check_shape(parse(two), **LIMITS)  # no estimate asked for (a trusted document): held to what it does
