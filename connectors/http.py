@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -261,11 +260,6 @@ def _transport_failure(vendor: str, operation: str, exc: Exception) -> VendorErr
 def bearer(api_key: str | None) -> dict[str, str]:
     """`Authorization: Bearer <key>`, the convention most providers share (none without a key)."""
     return {"authorization": f"Bearer {api_key}"} if api_key else {}
-
-
-def api_key(env_name: str) -> str | None:
-    """The API key from the environment variable the config names, if any."""
-    return os.environ.get(env_name) or None if env_name else None
 
 
 def _decode_json(vendor: str, operation: str, body: bytes) -> Any:

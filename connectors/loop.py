@@ -75,5 +75,3 @@ class LoopLag:
             return
         self._schedule(loop)
 
-
-LOOP_LAG = LoopLag()  # one event loop per process: one monitor

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 
 from opentelemetry import metrics, propagate, trace
@@ -69,6 +69,25 @@ class Tally:
 
     def _observe(self, options: CallbackOptions) -> Iterable[Observation]:
         return [Observation(count, dict(key)) for key, count in list(self.counts.items())]
+
+
+class Gauge:
+    """An observable gauge whose readings come from what the running process attached to it.
+
+    The instrument belongs to the process (OpenTelemetry's meter is); what it reads belongs to the object
+    that attached a source (a process's vendors, its order-stream watcher) and leaves with it (`attach`
+    returns the detach), so nothing here outlives its owner or is shared between two apps in one test."""
+
+    def __init__(self, name: str, description: str) -> None:
+        self.sources: list[Callable[[], Iterable[Observation]]] = []
+        meter.create_observable_gauge(name, [self._observe], description=description)
+
+    def attach(self, source: Callable[[], Iterable[Observation]]) -> Callable[[], None]:
+        self.sources.append(source)
+        return lambda: self.sources.remove(source) if source in self.sources else None
+
+    def _observe(self, options: CallbackOptions) -> Iterable[Observation]:
+        return [observation for source in list(self.sources) for observation in source()]
 
 
 def current_traceparent() -> str:

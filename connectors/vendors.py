@@ -6,7 +6,7 @@ its vendor's call policy with the caller's scope (deadline and call log).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import ModuleType
 from typing import TypeVar
@@ -21,12 +21,14 @@ from connectors.catalog import CatalogAPI
 from connectors.config import DEFAULT_VENDORS, CacheConfig, RedisConfig, StoreConfig, VendorConfig
 from connectors.engraving import EngravingAPI
 from connectors.errors import VendorError
-from connectors.http import BatchCall, VendorCall, VendorClient, api_key
+from connectors.http import BatchCall, VendorCall, VendorClient
 from connectors.insurance import InsuranceAPI
 from connectors.inventory import InventoryAPI
+from connectors.loop import LoopLag
 from connectors.models import Address, Sourced, Vendor
 from connectors.payments import PaymentsAPI
 from connectors.policy import CallPolicy, CallScope
+from connectors.policy.breaker import BREAKER_STATE, observe
 from connectors.policy.cache import TieredCache
 from connectors.redisclient import SharedRedis
 from connectors.tax import TaxAPI
@@ -65,6 +67,8 @@ class Vendors:
     policies: dict[Vendor, CallPolicy]
     bnpl_providers: tuple[str, ...]
     cache: TieredCache
+    # Its breakers' states on `bezel_breaker_state` while these vendors are the process's (till `aclose`).
+    detach_gauge: Callable[[], None] = lambda: None
 
     async def call(self, call: VendorCall[T], scope: CallScope) -> Sourced[T]:
         """One answer through the vendor's policy: cached, live or stale; else `VendorUnavailable`."""
@@ -79,6 +83,7 @@ class Vendors:
         return self.policies[vendor].breaker.allows_calls()
 
     async def aclose(self) -> None:
+        self.detach_gauge()
         for policy in self.policies.values():
             await policy.aclose()
         await self.cache.aclose()
@@ -92,7 +97,10 @@ def build_vendors(
     cache: CacheConfig,
     redis: RedisConfig,
     transport: httpx.AsyncBaseTransport | None = None,
+    lag: LoopLag | None = None,
+    api_keys: Mapping[str, str | None] | None = None,
 ) -> Vendors:
+    """`api_keys`: each vendor's key by name (read from the environment by the caller's settings)."""
     """Clients, caches and policies for every vendor. Call inside the running event loop."""
     # Retries are recorded in each request's call log (and traces); stamina's own log would repeat them.
     stamina.instrumentation.set_on_retry_hooks([])
@@ -105,9 +113,9 @@ def build_vendors(
     for vendor, module in PROVIDER_MODULES.items():
         name = vendor.value  # a plain str from here on: it keys logs, metrics and JSON
         client = VendorClient(name, config(vendor).base_url(name, sandbox_url), read_error=module.read_error,
-                              auth_headers=module.auth_headers(api_key(config(vendor).api_key_env)),
+                              auth_headers=module.auth_headers((api_keys or {}).get(name)),
                               transport=transport)
-        policies[vendor] = CallPolicy(name, config(vendor), client, cache=tiers)
+        policies[vendor] = CallPolicy(name, config(vendor), client, cache=tiers, lag=lag or LoopLag())
     bnpl_options = config(Vendor.BNPL).options
     providers = tuple(bnpl_options["providers"])
     if unknown := set(providers) - set(bnpl.PROVIDERS):
@@ -128,4 +136,5 @@ def build_vendors(
         policies=policies,
         bnpl_providers=providers,
         cache=tiers,
+        detach_gauge=BREAKER_STATE.attach(observe({v.value: p.breaker for v, p in policies.items()})),
     )

@@ -16,7 +16,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from connectors.loop import LOOP_LAG
+from connectors.loop import LoopLag
 from gateway import telemetry
 from gateway.admin import admin_routes, healthz
 from gateway.documents import Documents, PersistedQueries
@@ -38,6 +38,7 @@ def create_app(settings: Settings, *, vendor_transport: httpx.AsyncBaseTransport
     """The gateway. `vendor_transport` replaces real HTTP to vendors (narrow unit tests only)."""
     telemetry.setup("bezel-gateway")
     log_insecure_overrides(settings)  # every gateway process, every start (`bezel serve`'s workers, `bezel dev`)
+    lag = LoopLag()  # this process's event loop: the in-flight limit follows it, hedges wait for it
     schema = build_schema(settings.gateway, introspection=not settings.production,
                           suggestions=not settings.production)
     docs = settings.documents
@@ -49,7 +50,7 @@ def create_app(settings: Settings, *, vendor_transport: httpx.AsyncBaseTransport
     trusted = networks(settings.gateway.trusted_proxies)
     view = BezelGraphQL(schema, documents, budget_ms=settings.gateway.budget_ms, graphiql=not settings.production,
                         in_flight=InFlightLimit(settings.gateway.max_in_flight,
-                                                adaptive=settings.gateway.adaptive_in_flight, lag=LOOP_LAG),
+                                                adaptive=settings.gateway.adaptive_in_flight, lag=lag),
                         trusted_proxies=trusted, ipv6_client_prefix=settings.gateway.ipv6_client_prefix,
                         log_requests=settings.logging.requests,
                         log_sample_rate=settings.logging.sample_rate,
@@ -59,10 +60,10 @@ def create_app(settings: Settings, *, vendor_transport: httpx.AsyncBaseTransport
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with running_services(settings, vendor_transport=vendor_transport) as services:
+        async with running_services(settings, vendor_transport=vendor_transport, lag=lag) as services:
             stop = asyncio.Event()
             watcher = None
-            LOOP_LAG.start(target_s=settings.gateway.loop_lag_target_ms / 1000)
+            lag.start(target_s=settings.gateway.loop_lag_target_ms / 1000)
             if services.store is not None:  # queue gauges on this process's /metrics too
                 watcher = asyncio.ensure_future(watch_queues(services.store, settings.worker.consumers, stop))
             app.state.services = services
@@ -80,7 +81,7 @@ def create_app(settings: Settings, *, vendor_transport: httpx.AsyncBaseTransport
             finally:
                 app.state.services = None  # not ready while shutting down
                 await events.aclose()
-                LOOP_LAG.stop()
+                lag.stop()
                 stop.set()
                 if watcher is not None:
                     await watcher
@@ -114,4 +115,6 @@ def create_app(settings: Settings, *, vendor_transport: httpx.AsyncBaseTransport
     app.state.settings = settings
     app.state.services = None
     app.state.events = events
+    app.state.lag = lag
+    app.state.schema = schema
     return app

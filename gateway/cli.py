@@ -41,7 +41,7 @@ from gateway.devredis import PrivateRedis
 from gateway.errors import ConfigError
 from gateway.runner import gateway_server, serve_all, server
 from gateway.services import running_services
-from gateway.settings import Settings, load_settings, log_insecure_overrides
+from gateway.settings import Settings, load_settings, log_insecure_overrides, secret
 from gateway.worker import run_workers
 
 log = logging.getLogger("bezel")
@@ -98,7 +98,7 @@ def _share_webhook_secrets() -> None:
     """Give the sandbox and the gateway the same webhook secrets: fresh random ones for those the
     environment does not set, so `make run` needs no credentials. Before settings or the sandbox read them."""
     for name in WEBHOOK_SECRET_ENV:
-        if not os.environ.get(name):
+        if not secret(name):
             os.environ[name] = secrets.token_hex(32)
 
 

@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import sys
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -33,7 +32,7 @@ from connectors.models import DownstreamState, DownstreamSystem, Money, Order
 from connectors.telemetry import meter
 from gateway import telemetry
 from gateway.services import open_store
-from gateway.settings import Settings
+from gateway.settings import OtelEnvironment, Settings
 
 REDRIVES = meter.create_counter(
     "bezel.orders.redriven",
@@ -112,8 +111,9 @@ async def _with_store(settings: Settings, command: Command, args: argparse.Names
 def _metrics_pushed() -> Iterator[None]:
     """A one-shot command is never scraped: its counters reach a collector only over OTLP. With an endpoint set
     (and no SDK installed already), install one and flush it on the way out."""
-    endpoint = os.environ.get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
-    if not endpoint or isinstance(metrics.get_meter_provider(), MeterProvider):
+    otel = OtelEnvironment.read()
+    if not otel.metrics_endpoint or otel.metrics_exporter != "otlp" or isinstance(metrics.get_meter_provider(),
+                                                                                   MeterProvider):
         yield
         return
     installed = telemetry.setup("bezel-orders")

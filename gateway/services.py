@@ -9,10 +9,11 @@ import httpx
 
 from connectors.checkout import CheckoutStore
 from connectors.events import EventLedger, InvalidationBus
+from connectors.loop import LoopLag
 from connectors.offers import OfferLog
 from connectors.ratelimits import RateLimits
 from connectors.vendors import build_vendors
-from gateway.settings import Settings
+from gateway.settings import Settings, secret
 from resolvers.context import Services
 
 # Page requests reach the shared count in Redis in batches of this many per client and process: a
@@ -28,11 +29,13 @@ def open_store(settings: Settings) -> CheckoutStore | None:
 
 
 @contextlib.asynccontextmanager
-async def running_services(settings: Settings, *, vendor_transport: httpx.AsyncBaseTransport | None = None
-                           ) -> AsyncIterator[Services]:
+async def running_services(settings: Settings, *, vendor_transport: httpx.AsyncBaseTransport | None = None,
+                           lag: LoopLag | None = None) -> AsyncIterator[Services]:
+    """`lag`: the process's event-loop monitor, which the gateway watches (no hedge while it runs late)."""
     """Build everything inside the running event loop; close it all on the way out."""
     vendors = build_vendors(settings.vendors, store=settings.store, sandbox_url=settings.sandbox.url,
-                            cache=settings.cache, redis=settings.redis, transport=vendor_transport)
+                            cache=settings.cache, redis=settings.redis, transport=vendor_transport, lag=lag,
+                            api_keys={name: secret(config.api_key_env) for name, config in settings.vendors.items()})
     store = open_store(settings)
     redis = vendors.cache.redis
     budgets = {**settings.limits.model_dump(), "webhooks": settings.events.rate}

@@ -14,6 +14,7 @@ import ipaddress
 import logging
 import os
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -364,6 +365,49 @@ def log_insecure_overrides(settings: Settings) -> None:
     for key, lets in settings.insecure_overrides:
         logging.getLogger("bezel.settings").warning(
             "production with %s = true: %s. For staging only, never for real traffic", key, lets)
+
+
+def secret(env_name: str) -> str | None:
+    """The secret the environment variable `env_name` holds (a vendor's API key, a webhook secret), or None
+    when the name is empty or the variable unset: secrets never sit in bezel.toml, only their names."""
+    return os.environ.get(env_name) or None if env_name else None
+
+
+@dataclass(frozen=True)
+class OtelEnvironment:
+    """The standard `OTEL_*` variables Bezel decides with (OpenTelemetry's own exporters read the rest
+    of theirs, e.g. `OTEL_EXPORTER_OTLP_HEADERS`). Read here, with every other variable."""
+
+    sdk_disabled: bool
+    service_name: str | None
+    traces_exporter: str  # "otlp" (only with an endpoint), "console" or "none"
+    metrics_exporter: str  # "otlp" (only with an endpoint) or "none"; /metrics is served either way
+    traces_endpoint: str | None
+    metrics_endpoint: str | None
+    sampler: str
+    sampler_arg: float
+
+    @classmethod
+    def read(cls) -> OtelEnvironment:
+        env = os.environ
+        base = env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        try:
+            ratio = float(env.get("OTEL_TRACES_SAMPLER_ARG", "1.0"))
+        except ValueError:
+            ratio = 1.0
+        return cls(sdk_disabled=env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true",
+                   service_name=env.get("OTEL_SERVICE_NAME") or None,
+                   traces_exporter=env.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower(),
+                   metrics_exporter=env.get("OTEL_METRICS_EXPORTER", "otlp").strip().lower(),
+                   traces_endpoint=env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or base,
+                   metrics_endpoint=env.get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT") or base,
+                   sampler=env.get("OTEL_TRACES_SAMPLER", "parentbased_always_on").strip().lower(),
+                   sampler_arg=ratio)
+
+
+def log_environment() -> tuple[str | None, str | None]:
+    """`BEZEL_LOG_FORMAT` (json | text) and `BEZEL_LOG_LEVEL`, which override a command's own choice."""
+    return os.environ.get("BEZEL_LOG_FORMAT") or None, os.environ.get("BEZEL_LOG_LEVEL") or None
 
 
 class _Defaults(PydanticBaseSettingsSource):

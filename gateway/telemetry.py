@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from dataclasses import dataclass
 
@@ -25,6 +24,7 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased,
 from pythonjsonlogger.json import JsonFormatter
 
 from connectors.telemetry import current_span, refresh_tracing
+from gateway.settings import OtelEnvironment, log_environment
 
 log = logging.getLogger("bezel.telemetry")
 
@@ -42,11 +42,8 @@ class Telemetry:
         self.meter_provider.shutdown()
 
 
+# OpenTelemetry's providers are the process's (set once, then global in its API): installed once.
 _installed: Telemetry | None = None
-
-
-def _otlp_endpoint(signal: str) -> str | None:
-    return os.environ.get(f"OTEL_EXPORTER_OTLP_{signal}_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
 
 
 def setup(default_service_name: str = "bezel-gateway") -> Telemetry:
@@ -55,21 +52,22 @@ def setup(default_service_name: str = "bezel-gateway") -> Telemetry:
     if _installed is not None:
         refresh_tracing()
         return _installed
-    disabled = os.environ.get("OTEL_SDK_DISABLED", "").lower() == "true"
-    resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME") or default_service_name})
+    otel = OtelEnvironment.read()
+    disabled = otel.sdk_disabled
+    resource = Resource.create({"service.name": otel.service_name or default_service_name})
 
     tracer_provider = None
-    exporter_choice = os.environ.get("OTEL_TRACES_EXPORTER", "otlp").lower()
+    exporter_choice = otel.traces_exporter
     if not disabled and exporter_choice != "none":
         exporter = None
         if exporter_choice == "console":
             exporter = ConsoleSpanExporter()
-        elif _otlp_endpoint("TRACES"):
+        elif otel.traces_endpoint:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
             exporter = OTLPSpanExporter()
         if exporter is not None:
-            tracer_provider = TracerProvider(resource=resource, sampler=sampler_from_env())
+            tracer_provider = TracerProvider(resource=resource, sampler=sampler_of(otel))
             tracer_provider.add_span_processor(BatchSpanProcessor(exporter))
             trace.set_tracer_provider(tracer_provider)
     refresh_tracing()
@@ -77,7 +75,7 @@ def setup(default_service_name: str = "bezel-gateway") -> Telemetry:
     from opentelemetry.exporter.prometheus import PrometheusMetricReader
 
     readers: list[MetricReader] = [PrometheusMetricReader()]
-    if not disabled and _otlp_endpoint("METRICS"):
+    if not disabled and otel.metrics_exporter == "otlp" and otel.metrics_endpoint:
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 
         readers.append(PeriodicExportingMetricReader(OTLPMetricExporter()))
@@ -90,15 +88,11 @@ def setup(default_service_name: str = "bezel-gateway") -> Telemetry:
     return _installed
 
 
-def sampler_from_env() -> Sampler:
+def sampler_of(otel: OtelEnvironment) -> Sampler:
     """`OTEL_TRACES_SAMPLER` / `_ARG` as the SDK reads them, except that a remote parent marked "not
     sampled" is decided as a new trace would be (`gateway.edge.clients.SamplingGuard` marks so the
     traceparents of callers that are not trusted proxies: their trace id continues, their choice does not)."""
-    name = os.environ.get("OTEL_TRACES_SAMPLER", "parentbased_always_on").strip().lower()
-    try:
-        ratio = float(os.environ.get("OTEL_TRACES_SAMPLER_ARG", "1.0"))
-    except ValueError:
-        ratio = 1.0
+    name, ratio = otel.sampler, otel.sampler_arg
     roots: dict[str, Sampler] = {"always_on": ALWAYS_ON, "always_off": ALWAYS_OFF,
                                  "traceidratio": TraceIdRatioBased(ratio)}
     root = roots.get(name.removeprefix("parentbased_"), ALWAYS_ON)
@@ -141,7 +135,8 @@ class _Text(logging.Formatter):
 
 def configure_logging(fmt: str | None = None, level: str | None = None) -> None:
     """JSON lines (default) or text (`fmt="text"`); `BEZEL_LOG_FORMAT` / `BEZEL_LOG_LEVEL` override."""
-    fmt = os.environ.get("BEZEL_LOG_FORMAT") or fmt or "json"
+    env_format, env_level = log_environment()
+    fmt = env_format or fmt or "json"
     handler = logging.StreamHandler(sys.stdout)
     handler.addFilter(_TraceIds())
     if fmt == "text":
@@ -152,6 +147,6 @@ def configure_logging(fmt: str | None = None, level: str | None = None) -> None:
                                            json_ensure_ascii=False))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(os.environ.get("BEZEL_LOG_LEVEL") or level or "INFO")
+    root.setLevel(env_level or level or "INFO")
     for noisy in ("httpx", "httpcore", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

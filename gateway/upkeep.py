@@ -7,16 +7,15 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable
 
-from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.metrics import Observation
 
 from connectors.checkout import CheckoutStore
 from connectors.config import WorkerConfig
 from connectors.errors import CheckoutUnavailable, VendorError, VendorUnavailable
 from connectors.models import DownstreamSystem
 from connectors.policy import CallScope, Deadline
-from connectors.telemetry import meter, tracer
+from connectors.telemetry import Gauge, meter, tracer
 from resolvers.checkout.stock import erp_available, reconcile_from
 from resolvers.context import Services
 
@@ -98,39 +97,33 @@ async def sleep_unless(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), timeout=seconds)
 
 
+QUEUE_PENDING = Gauge("bezel.queue.pending",
+                      description="Order-stream entries delivered to a consumer group, not yet acknowledged.")
+QUEUE_LAG = Gauge("bezel.queue.lag", description="Order-stream entries not yet delivered to a consumer group.")
+QUEUE_DEAD_LETTERS = Gauge("bezel.queue.dead_letters", description="Entries in the order dead-letter stream.")
+
+
 async def watch_queues(store: CheckoutStore, groups: list[DownstreamSystem], stop: asyncio.Event,
                        every_s: float = 5.0) -> None:
-    """Keep the queue gauges (pending, lag per group; dead letters) current for /metrics and OTLP."""
-    while not stop.is_set():
-        try:
-            _queues.clear()
-            _queues.update({group: await store.stream.group_lag(group) for group in groups})
-            _dead_letters[0] = await store.stream.dead_letter_count()
-        except CheckoutUnavailable as exc:
-            log.debug("queue stats unavailable: %s", exc)
-        await sleep_unless(stop, every_s)
-
-
-# The order stream's latest numbers, as `watch_queues` last read them: group -> (pending, lag).
-_queues: dict[str, tuple[int, int]] = {}
-_dead_letters: list[int] = [0]
-
-
-def _pending(options: CallbackOptions) -> Iterable[Observation]:
-    return [Observation(pending, {"group": group}) for group, (pending, _) in _queues.items()]
-
-
-def _lag(options: CallbackOptions) -> Iterable[Observation]:
-    return [Observation(lag, {"group": group}) for group, (_, lag) in _queues.items()]
-
-
-def _dead(options: CallbackOptions) -> Iterable[Observation]:
-    return [Observation(_dead_letters[0])]
-
-
-meter.create_observable_gauge("bezel.queue.pending", [_pending],
-                              description="Order-stream entries delivered to a consumer group, not yet acknowledged.")
-meter.create_observable_gauge("bezel.queue.lag", [_lag],
-                              description="Order-stream entries not yet delivered to a consumer group.")
-meter.create_observable_gauge("bezel.queue.dead_letters", [_dead],
-                              description="Entries in the order dead-letter stream.")
+    """Keep the queue gauges (pending, lag per group; dead letters) current for /metrics and OTLP, with
+    the numbers this watcher last read, for as long as it runs."""
+    queues: dict[str, tuple[int, int]] = {}  # group -> (pending, lag)
+    dead_letters = [0]
+    detach = [
+        QUEUE_PENDING.attach(lambda: [Observation(p, {"group": g}) for g, (p, _) in queues.items()]),
+        QUEUE_LAG.attach(lambda: [Observation(lag, {"group": g}) for g, (_, lag) in queues.items()]),
+        QUEUE_DEAD_LETTERS.attach(lambda: [Observation(dead_letters[0])]),
+    ]
+    try:
+        while not stop.is_set():
+            try:
+                read = {group: await store.stream.group_lag(group) for group in groups}
+                dead_letters[0] = await store.stream.dead_letter_count()
+                queues.clear()
+                queues.update(read)
+            except CheckoutUnavailable as exc:
+                log.debug("queue stats unavailable: %s", exc)
+            await sleep_unless(stop, every_s)
+    finally:
+        for undo in detach:
+            undo()

@@ -24,7 +24,7 @@ from strawberry.http.parse_content_type import parse_content_type
 from strawberry.http.streaming import MultipartTransport
 from strawberry.types import ExecutionResult
 
-from connectors.loop import LOOP_LAG
+from connectors.loop import LoopLag
 from connectors.telemetry import Tally
 from gateway.documents import Documents, Resolved
 from gateway.edge.admission import admit_operation, admit_request
@@ -78,7 +78,7 @@ class BezelGraphQL(GraphQL):
         self.ipv6_client_prefix = ipv6_client_prefix
         self.production = production
         self.budget_ms = budget_ms
-        self.limit = in_flight or InFlightLimit(0, adaptive=False, lag=LOOP_LAG)
+        self.limit = in_flight or InFlightLimit(0, adaptive=False, lag=LoopLag())
         self.in_flight = 0
         self.log_requests = log_requests
         self.log_sample_rate = log_sample_rate
@@ -101,7 +101,7 @@ class BezelGraphQL(GraphQL):
             await self._send(response, started, scope, receive, send)
         else:
             self.in_flight += 1  # the body is in already (gateway.edge.body): slow senders hold no slot
-            LOOP_LAG.touch()
+            self.limit.lag.touch()
             try:  # held until the last part of a streamed (@defer) answer has left
                 response = await self._answer(request)
                 await self._send(response, started, scope, receive, send)

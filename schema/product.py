@@ -144,20 +144,25 @@ class ProductVariant:
         return Availability.from_domain(await product_resolvers.availability(info.context, self.domain))
 
 
-_SHELLS: LRUCache[int, tuple[models.Product, list[ProductVariant]]] = LRUCache(maxsize=1024)
+Shells = LRUCache[int, tuple[models.Product, list["ProductVariant"]]]
 
 
-def _variant_shells(product: models.Product) -> list[ProductVariant]:
+def variant_shells() -> Shells:
+    """The schema's store of variant shells (`BezelSchema.shells`, one per built schema)."""
+    return LRUCache(maxsize=1024)
+
+
+def _variant_shells(shells: Shells, product: models.Product) -> list[ProductVariant]:
     """A product's variants as schema objects without stock, built once per catalog answer.
 
     The in-process cache hands every request the same `models.Product` while it is fresh, so its
     variants' ids, prices and options are converted once, not on every page view (4% of the
     instructions of a cached 30-variant page). Keyed by identity; the entry holds the product, so
     the id cannot be reused."""
-    entry = _SHELLS.get(id(product))
+    entry = shells.get(id(product))
     if entry is None or entry[0] is not product:
         entry = (product, [ProductVariant._shell(v) for v in product.variants])
-        _SHELLS[id(product)] = entry
+        shells[id(product)] = entry
     return entry[1]
 
 
@@ -203,7 +208,7 @@ class Product:
     async def variants(self, info: Info) -> list[ProductVariant]:
         # Built on demand: a product list that does not ask for variants never pays for 200 of them.
         # When stock is asked for, it is fetched for all variants at once, not awaited variant by variant.
-        shells = _variant_shells(self.domain)
+        shells = _variant_shells(info.schema.shells, self.domain)  # type: ignore[attr-defined]  # BezelSchema
         if not selects(info, "availability"):
             return shells
         stock = await product_resolvers.availabilities(info.context, self.domain.variants)

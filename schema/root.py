@@ -23,7 +23,7 @@ from schema.fastpath import FastLeafExecutionContext
 from schema.fastpath.direct import install as direct_resolvers
 from schema.incremental import deliver
 from schema.limits import QueryLimits
-from schema.product import Product, ProductConnection
+from schema.product import Product, ProductConnection, Shells, variant_shells
 from schema.rules import OnePlaceOrder
 from schema.telemetry import OperationTelemetry
 
@@ -60,6 +60,7 @@ class Mutation:
 
 class BezelSchema(strawberry.Schema):
     documents: DocumentStore
+    shells: Shells  # variants converted once per catalog answer (schema.product), this schema's own
     # Operation names that get their own metric label (the manifest's, and [gateway] operation_labels):
     # client-chosen names must not decide the metric's cardinality, or push a real page's out of it.
     operation_labels: frozenset[str] = frozenset()
@@ -113,4 +114,5 @@ def build_schema(limits: QueryLimits | None = None, *, introspection: bool = Tru
         direct_resolvers(schema)
     documents.bind(schema._schema)
     schema.documents = documents
+    schema.shells = variant_shells()
     return schema

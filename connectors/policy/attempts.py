@@ -28,7 +28,7 @@ from connectors.errors import (
     VendorTimeout,
 )
 from connectors.http import VendorCall, VendorClient
-from connectors.loop import LOOP_LAG
+from connectors.loop import LoopLag
 from connectors.policy.breaker import CircuitBreaker
 from connectors.policy.budget import RetryBudget
 from connectors.policy.bulkhead import Bulkhead, RetryAfter
@@ -58,7 +58,9 @@ def backoff_s(failures: int, initial_s: float, max_s: float, jitter_s: float) ->
 class Attempts:
     """Sends one vendor's calls: each attempt bounded, the whole retried and hedged within limits."""
 
-    def __init__(self, vendor: str, config: VendorConfig, client: VendorClient) -> None:
+    def __init__(self, vendor: str, config: VendorConfig, client: VendorClient, *, lag: LoopLag | None = None
+                 ) -> None:
+        """`lag`: this process's event-loop monitor (no hedge while it runs late); none: never late."""
         self.vendor = vendor
         self.config = config
         self.client = client
@@ -68,6 +70,7 @@ class Attempts:
         self.retry_after = RetryAfter(vendor)
         self.budget = RetryBudget(ratio=config.retry_budget_ratio, min_per_s=config.retry_budget_min_per_s)
         self.latency = LatencyWindow()
+        self.lag = lag or LoopLag()
 
     async def send(self, call: VendorCall[T], deadline: Deadline, trace: Trace) -> T:
         """The vendor's answer, after as many attempts as the call, the budget and the deadline allow."""
@@ -106,13 +109,13 @@ class Attempts:
         if not call.idempotent or not self.config.hedge or len(self.latency) < self.config.hedge_min_samples:
             return await self._attempt(call, deadline, trace)
         delay = max(self.config.hedge_min_ms / 1000, self.latency.percentile(95) or 0.0)
-        if delay >= deadline.bound(self.timeout_s) or LOOP_LAG.late:
+        if delay >= deadline.bound(self.timeout_s) or self.lag.late:
             return await self._attempt(call, deadline, trace)
         first = asyncio.ensure_future(self._attempt(call, deadline, trace))
         tasks = [first]
         try:
             done, _ = await asyncio.wait({first}, timeout=delay)
-            if done or LOOP_LAG.late or not self.budget.try_spend():  # late: a hedge only adds work
+            if done or self.lag.late or not self.budget.try_spend():  # late: a hedge only adds work
                 return await first
             trace.hedged = True
             event("hedge", {"bezel.hedge.after_ms": round(delay * 1000, 1)})

@@ -17,13 +17,13 @@ import collections
 import enum
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
-from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.metrics import Observation
 
 from connectors.config import BreakerConfig
 from connectors.errors import CircuitOpen
-from connectors.telemetry import meter
+from connectors.telemetry import Gauge
 
 log = logging.getLogger("bezel.breaker")
 
@@ -48,7 +48,6 @@ class CircuitBreaker:
         self._opened_at = 0.0
         self._probes_started = 0
         self._probes: list[tuple[bool, bool]] = []
-        _reported[vendor] = self  # the newest breaker per vendor is the one this process uses
 
     def allows_calls(self) -> bool:
         """Whether a call now would be let through (closed, half-open, or open with its wait over)."""
@@ -105,12 +104,9 @@ class CircuitBreaker:
 
 
 _LEVEL = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
-_reported: dict[str, CircuitBreaker] = {}
+BREAKER_STATE = Gauge("bezel.breaker.state", description="Circuit breaker per vendor: 0 closed, 1 half-open, 2 open.")
 
 
-def _states(options: CallbackOptions) -> Iterable[Observation]:
-    return [Observation(_LEVEL[b.state], {"vendor": vendor}) for vendor, b in list(_reported.items())]
-
-
-meter.create_observable_gauge("bezel.breaker.state", [_states],
-                              description="Circuit breaker per vendor: 0 closed, 1 half-open, 2 open.")
+def observe(breakers: Mapping[str, CircuitBreaker]) -> Callable[[], Iterable[Observation]]:
+    """A source for `BREAKER_STATE`: these breakers' states (whoever owns them attaches and detaches it)."""
+    return lambda: [Observation(_LEVEL[b.state], {"vendor": vendor}) for vendor, b in breakers.items()]

@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 from connectors.config import VendorConfig
 from connectors.errors import OverQuota, VendorError, VendorRejectedInput, VendorTimeout, VendorUnavailable
 from connectors.http import BatchCall, VendorCall, VendorClient
+from connectors.loop import LoopLag
 from connectors.models import Freshness, Source, Sourced
 from connectors.policy.attempts import Attempts
 from connectors.policy.breaker import CircuitBreaker
@@ -56,13 +57,14 @@ class _Fetched:
 class CallPolicy:
     """Caching, single-flight, breaker, bulkhead, retries and hedging for one vendor."""
 
-    def __init__(self, vendor: str, config: VendorConfig, client: VendorClient, *, cache: TieredCache) -> None:
+    def __init__(self, vendor: str, config: VendorConfig, client: VendorClient, *, cache: TieredCache,
+                 lag: LoopLag | None = None) -> None:
         self.vendor = vendor
         self.config = config
         self.client = client
         self.cache = cache
         self.windows = Windows.of(config)
-        self.attempts = Attempts(vendor, config, client)
+        self.attempts = Attempts(vendor, config, client, lag=lag or LoopLag())
         self.flights = SingleFlight()
         self.shared = SharedFlight(cache.redis) if cache.redis is not None else None
         self._refreshing: dict[str, asyncio.Task[Any]] = {}  # background refreshes by cache key

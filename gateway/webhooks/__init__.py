@@ -27,11 +27,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from connectors.events import Admission
-from connectors.http import api_key
 from connectors.models import Event, EventSource
 from connectors.telemetry import meter
 from gateway.edge.responses import error_response
-from gateway.settings import EventsSettings
+from gateway.settings import EventsSettings, secret
 from gateway.webhooks import readers, signatures
 from resolvers.context import Services
 from resolvers.events import apply
@@ -61,7 +60,7 @@ class Sender:
 def senders(config: EventsSettings) -> dict[EventSource, Sender]:
     """The sources whose secrets are in the environment, each with how to verify and read it."""
     def secrets(*names: str) -> list[str]:
-        return [s for s in (api_key(n) for n in names) if s]
+        return [s for s in (secret(n) for n in names) if s]
 
     out: dict[EventSource, Sender] = {}
     if shopify := secrets(config.shopify_secret_env, config.shopify_previous_secret_env):

@@ -12,7 +12,6 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from connectors.loop import LOOP_LAG
 from sandbox.handle import Sandbox
 from tests.e2e.test_call_policy import NO_TAX_CACHE, TAX_QUERY, tax_of
 from tests.support import US_ADDRESS, run_gateway, settings_for
@@ -44,7 +43,7 @@ async def test_a_late_loop_sheds_new_requests_at_once_and_recovers(sandbox: Sand
         sandbox.fault("tax", delay_ms=1000)  # pages stay in flight while the loop starves
         with cpu_starved():
             await asyncio.sleep(0.3)
-            assert LOOP_LAG.late
+            assert gw.app.state.lag.late
             answers = []
             for wave in range(10):  # 20 new shoppers every 100 ms
                 answers += [asyncio.create_task(gw.post(TAX_QUERY, {"a": {**US_ADDRESS, "zip": f"10{wave}{i:02d}"}}))
@@ -60,7 +59,7 @@ async def test_a_late_loop_sheds_new_requests_at_once_and_recovers(sandbox: Sand
         assert all(r.json()["data"]["product"] is not None for r in results if r.status_code == 200)
         sandbox.reset()
         await asyncio.sleep(0.5)  # the loop on time again
-        assert not LOOP_LAG.late
+        assert not gw.app.state.lag.late
         for _ in range(10):  # the limit takes its room back within a few bursts
             burst = await asyncio.gather(*(gw.post(TAX_QUERY, {"a": US_ADDRESS}) for _ in range(40)))
             if all(r.status_code == 200 for r in burst):

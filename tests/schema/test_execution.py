@@ -133,12 +133,13 @@ async def test_variant_shells_are_shared_and_never_carry_a_request_s_stock(gatew
     assert (await gateway.gql(query))["data"]["product"]["variants"][0]["availability"]["status"]
     sourced = await product_by_handle(RequestContext.start(services, budget_ms=5000), "lumiere-sapphire-pendant")
     assert sourced is not None
-    shells = product._variant_shells(sourced.value)
-    assert product._variant_shells(sourced.value) is shells  # the cached product: converted once
+    store = gateway.app.state.schema.shells  # the schema's own, not the module's
+    shells = product._variant_shells(store, sourced.value)
+    assert product._variant_shells(store, sourced.value) is shells  # the cached product: converted once
     assert all(shell.stock is None for shell in shells)  # a request's stock went on copies
     with_stock = (await gateway.gql(query))["data"]["product"]["variants"]
     assert all(v["availability"]["status"] for v in with_stock)
-    assert all(shell.stock is None for shell in product._variant_shells(sourced.value))
+    assert all(shell.stock is None for shell in product._variant_shells(store, sourced.value))
 
 
 STEERED = """query($withPrice: Boolean!, $skipTitle: Boolean!) {
