@@ -29,6 +29,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from connectors.models.values import Outcome
+
 
 class PublicError(Exception):
     """An error whose message and extensions a client may see."""
@@ -59,7 +61,7 @@ class InputError(PublicError):
 class VendorUnavailable(PublicError):
     code = "VENDOR_UNAVAILABLE"
 
-    def __init__(self, vendor: str, outcome: str) -> None:
+    def __init__(self, vendor: str, outcome: Outcome) -> None:
         super().__init__(
             f"The {vendor} service did not answer in time and no earlier answer could stand in.",
             vendor=vendor,
@@ -86,7 +88,7 @@ class CheckoutUnavailable(PublicError):
 class VendorError(Exception):
     """A failed vendor call. `outcome` is how it is reported in `extensions.vendors`."""
 
-    outcome = "error"
+    outcome = Outcome.ERROR
 
     def __init__(self, vendor: str, message: str) -> None:
         super().__init__(f"{vendor}: {message}")
@@ -94,7 +96,7 @@ class VendorError(Exception):
 
 
 class VendorTimeout(VendorError):
-    outcome = "timeout"
+    outcome = Outcome.TIMEOUT
 
 
 class VendorConnectionError(VendorError):
@@ -124,7 +126,7 @@ class VendorRejectedInput(VendorError):
     `field` names the domain field it blames (e.g. "zip"); `public_message` is ours, safe to show.
     """
 
-    outcome = "bad_input"
+    outcome = Outcome.BAD_INPUT
 
     def __init__(self, vendor: str, message: str, *, field: str | None, public_message: str,
                  code: str | None = None) -> None:
@@ -142,11 +144,11 @@ class VendorRejectedInput(VendorError):
 class NotCalled(VendorError):
     """The call was not sent: the policy is sparing a vendor that cannot take it now."""
 
-    outcome = "rejected"
+    outcome = Outcome.REJECTED
 
 
 class CircuitOpen(NotCalled):
-    outcome = "circuit_open"
+    outcome = Outcome.CIRCUIT_OPEN
 
 
 class BulkheadFull(NotCalled):

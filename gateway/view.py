@@ -25,6 +25,7 @@ from strawberry.http.streaming import MultipartTransport
 from strawberry.types import ExecutionResult
 
 from connectors.loop import LoopLag
+from connectors.models import Outcome
 from connectors.telemetry import Tally
 from gateway.documents import Documents, Resolved
 from gateway.edge.admission import admit_operation, admit_request
@@ -49,7 +50,7 @@ REQUESTS_SHED = Tally(
 _REQUEST: ContextVar[Request] = ContextVar("bezel_request")  # the request this task is answering
 
 
-_CLEAN = frozenset({"live", "cache"})  # vendor outcomes of a request that went right
+_CLEAN = frozenset({Outcome.LIVE, Outcome.CACHE})  # vendor outcomes of a request that went right
 _CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE",
           415: "UNSUPPORTED_MEDIA_TYPE"}
 

@@ -207,7 +207,7 @@ class GroupWorker:
         try:
             await sync(self.vendors, self.store, self.group, order)
         except VendorUnavailable as exc:
-            if exc.outcome in {"circuit_open", "rejected"}:
+            if not exc.outcome.sent:
                 return  # not called at all (breaker, bulkhead): no attempt spent, left pending
             await self._failed(entry, order_id, _reason(exc), attempts=attempts, retriable=True)
             return

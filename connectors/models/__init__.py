@@ -46,7 +46,7 @@ from connectors.models.quotes import (
     Jurisdiction,
     TaxQuote,
 )
-from connectors.models.values import CENT, DownstreamSystem, Freshness, Money, Source, Sourced, Vendor
+from connectors.models.values import CENT, DownstreamSystem, Freshness, Money, Outcome, Source, Sourced, Vendor
 
 __all__ = [
     "CENT",
@@ -73,6 +73,7 @@ __all__ = [
     "Order",
     "OrderLine",
     "OrderStatus",
+    "Outcome",
     "PaymentAuthorization",
     "Product",
     "ProductChanged",

@@ -22,6 +22,39 @@ class Source(enum.Enum):
     NONE = "NONE"  # no answer at all: the value is a placeholder (e.g. UNKNOWN availability)
 
 
+class Outcome(enum.StrEnum):
+    """How one vendor call ended, as `extensions.vendors`, logs, spans and metrics say it. Listed from
+    best to worst: several calls to one vendor in a request are summed up by the worst (`severity`)."""
+
+    CACHE = "cache"  # a fresh answer from cache, the vendor not asked
+    LIVE = "live"  # the vendor answered
+    BAD_INPUT = "bad_input"  # the vendor refused what was asked (the shopper's input, usually)
+    STALE = "stale"  # the vendor failed; its last good answer stood in
+    REJECTED = "rejected"  # not sent: bulkhead full, backing off after a 429, the request's quota spent
+    CIRCUIT_OPEN = "circuit_open"  # not sent: the vendor's breaker is open
+    ERROR = "error"  # an error status, a reset, an unreadable or wrong-shaped answer
+    TIMEOUT = "timeout"  # no answer in time
+
+    @property
+    def severity(self) -> int:
+        return _SEVERITY[self]
+
+    @property
+    def failed(self) -> bool:
+        """Nothing usable came of the call (a stale stand-in or a refused input are answers)."""
+        return self in _FAILED
+
+    @property
+    def sent(self) -> bool:
+        """Whether the call reached the vendor at all (nothing to learn from, or to undo, if not)."""
+        return self not in _NOT_SENT
+
+
+_SEVERITY = {outcome: i for i, outcome in enumerate(Outcome)}
+_FAILED = frozenset({Outcome.REJECTED, Outcome.CIRCUIT_OPEN, Outcome.ERROR, Outcome.TIMEOUT})
+_NOT_SENT = frozenset({Outcome.REJECTED, Outcome.CIRCUIT_OPEN})
+
+
 @dataclass(frozen=True, slots=True)
 class Freshness:
     source: Source

@@ -32,7 +32,7 @@ from connectors.config import VendorConfig
 from connectors.errors import OverQuota, VendorError, VendorRejectedInput, VendorTimeout, VendorUnavailable
 from connectors.http import BatchCall, VendorCall, VendorClient
 from connectors.loop import LoopLag
-from connectors.models import Freshness, Source, Sourced
+from connectors.models import Freshness, Outcome, Source, Sourced
 from connectors.policy.attempts import Attempts
 from connectors.policy.breaker import CircuitBreaker
 from connectors.policy.cache import Entry, TieredCache
@@ -91,27 +91,20 @@ class CallPolicy:
                 if self.windows.servable(age) and age <= scope.max_age_s.get(self.vendor, age):
                     if not self.windows.fresh(age):  # slightly old: serve it, refresh behind the scenes
                         self._revalidate(call)
-                    self._record(scope, trace, call.operation, "cache", Source.CACHE, age, cached.tier)
+                    self._record(scope, trace, call.operation, Outcome.CACHE, Source.CACHE, age, cached.tier)
                     return Sourced(cached.value, Freshness(Source.CACHE, int(age * 1000), self.vendor))
         try:
             self._spend(scope, call.operation)
             fetched = await self._fetch_once(call, scope.deadline, trace, max_age_s=scope.max_age_s.get(self.vendor))
-        except VendorRejectedInput as exc:
-            self._record(scope, trace, call.operation, "bad_input", None, detail=str(exc))
-            raise
         except VendorError as exc:
-            stale = self._stand_in(cached, exc)
-            if stale is None:
-                self._record(scope, trace, call.operation, exc.outcome, None, detail=str(exc))
-                log.warning("vendor call failed", extra={"vendor": self.vendor, "operation": call.operation,
-                                                          "outcome": exc.outcome, "detail": str(exc)})
-                raise VendorUnavailable(self.vendor, exc.outcome) from exc
-            assert cached is not None
-            self._record(scope, trace, call.operation, "stale", Source.STALE, cached.age_s(), cached.tier,
-                         detail=str(exc))
-            return stale
+            stale = self._settle_failure(scope, trace, call.operation, exc, {call.cache_key: cached})[call.cache_key]
+            if stale is not None:
+                return stale
+            if isinstance(exc, VendorRejectedInput):
+                raise
+            raise VendorUnavailable(self.vendor, exc.outcome) from exc
         age = max(0.0, time.time() - fetched.stored_at) if fetched.source is Source.CACHE else 0.0
-        outcome = "cache" if fetched.source is Source.CACHE else "live"
+        outcome = Outcome.CACHE if fetched.source is Source.CACHE else Outcome.LIVE
         self._record(scope, trace, call.operation, outcome, fetched.source, age)
         return Sourced(fetched.value, Freshness(fetched.source, int(age * 1000), self.vendor))
 
@@ -138,7 +131,7 @@ class CallPolicy:
                     continue
             missing.append(k)
         if not missing:
-            self._record(scope, trace, batch.operation, "cache", Source.CACHE)
+            self._record(scope, trace, batch.operation, Outcome.CACHE, Source.CACHE)
             return answers
         call = batch.build(missing)
         started = time.time()
@@ -146,14 +139,10 @@ class CallPolicy:
             self._spend(scope, call.operation)
             fetched = await self._fetch_once(call, scope.deadline, trace, store=False)
         except VendorError as exc:
-            served_stale = False
+            stood = self._settle_failure(scope, trace, call.operation, exc,
+                                         {k: entries.get(item_keys[k]) for k in missing})
             for k in missing:
-                stale = self._stand_in(entries.get(item_keys[k]), exc, quiet=True)
-                answers[k] = stale if stale is not None else exc
-                served_stale = served_stale or stale is not None
-            outcome = "stale" if served_stale else exc.outcome
-            self._record(scope, trace, call.operation, outcome, Source.STALE if served_stale else None,
-                         detail=str(exc))
+                answers[k] = stood[k] or exc
             return answers
         values: dict[str, T] = fetched.value
         await self.cache.put_many({item_keys[k]: v for k, v in values.items()  # not what an event just replaced
@@ -162,28 +151,47 @@ class CallPolicy:
         for k in missing:
             answers[k] = Sourced(values[k], Freshness(Source.LIVE, 0, self.vendor)) if k in values else VendorTimeout(
                 self.vendor, f"{batch.operation}: no answer for {k}")
-        self._record(scope, trace, call.operation, "live", Source.LIVE)
+        self._record(scope, trace, call.operation, Outcome.LIVE, Source.LIVE)
         return answers
 
     # ------------------------------------------------------------------ fallback and bookkeeping
 
-    def _stand_in(self, entry: Entry[Any] | None, exc: VendorError, *, quiet: bool = False) -> Sourced[Any] | None:
-        """The last good answer, marked STALE with its age, if it is young enough to stand in."""
-        if entry is None:
-            return None
-        age = entry.age_s()
-        if not self.windows.may_stand_in(age):
-            return None
-        if not quiet:
-            event("fallback", {"bezel.failure": exc.outcome, "bezel.cache.age_ms": int(age * 1000)})
-            log.info("serving stale %s answer (%.0f ms old): %s", self.vendor, age * 1000, exc)
-        return Sourced(entry.value, Freshness(Source.STALE, int(age * 1000), self.vendor))
+    def _settle_failure(self, scope: CallScope, trace: Trace, operation: str, exc: VendorError,
+                        held: dict[str, Entry[Any] | None]) -> dict[str, Sourced[Any] | None]:
+        """The one place a failed call is settled, for one key or a batch of them: each key's last good
+        answer stands in if it is young enough (STALE, with its age), and the call is recorded once, as
+        STALE if anything stood in (an event on its span, a log line, `bezel_vendor_fallbacks_total`),
+        else as what went wrong. A refused input has no stand-in: the input is wrong, not the vendor."""
+        if isinstance(exc, VendorRejectedInput):
+            self._record(scope, trace, operation, Outcome.BAD_INPUT, None, detail=str(exc))
+            return dict.fromkeys(held)
+        now = time.time()
+        stood: dict[str, Sourced[Any] | None] = {}
+        served: list[Entry[Any]] = []
+        for key, entry in held.items():
+            stood[key] = None
+            if entry is not None and self.windows.may_stand_in(age := entry.age_s(now)):
+                stood[key] = Sourced(entry.value, Freshness(Source.STALE, int(age * 1000), self.vendor))
+                served.append(entry)
+        if not served:
+            self._record(scope, trace, operation, exc.outcome, None, detail=str(exc))
+            log.warning("vendor call failed", extra={"vendor": self.vendor, "operation": operation,
+                                                      "outcome": exc.outcome, "detail": str(exc)})
+            return stood
+        oldest = max(served, key=lambda e: e.age_s(now))
+        age = oldest.age_s(now)
+        event("fallback", {"bezel.failure": exc.outcome, "bezel.cache.age_ms": int(age * 1000),
+                           "bezel.keys": len(served)})
+        log.info("serving %d stale %s answer(s) (the oldest %.0f ms old): %s", len(served), self.vendor,
+                 age * 1000, exc)
+        self._record(scope, trace, operation, Outcome.STALE, Source.STALE, age, oldest.tier, detail=str(exc))
+        return stood
 
     def _spend(self, scope: CallScope, operation: str) -> None:
         if not scope.spend(self.vendor):
             raise OverQuota(self.vendor, f"{operation}: this request's {scope.quota} calls to the vendor are spent")
 
-    def _record(self, scope: CallScope, trace: Trace, operation: str, outcome: str, source: Source | None,
+    def _record(self, scope: CallScope, trace: Trace, operation: str, outcome: Outcome, source: Source | None,
                 age_s: float = 0.0, tier: str | None = None, *, detail: str = "") -> None:
         record(scope, trace, vendor=self.vendor, operation=operation, outcome=outcome, source=source,
                breaker=self.breaker.state.value, age_s=age_s, tier=tier, detail=detail)

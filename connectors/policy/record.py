@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from opentelemetry.trace import StatusCode
 
-from connectors.models import Source
+from connectors.models import Outcome, Source
 from connectors.policy.scope import CallRecord, CallScope
 from connectors.telemetry import Tally, current_span, meter
 
@@ -28,7 +28,6 @@ VENDOR_FALLBACKS = Tally(
 VENDOR_UNAVAILABLE = Tally(
     "bezel.vendor.unavailable",
     description="Failed vendor calls with nothing to fall back on (VENDOR_UNAVAILABLE), by vendor.")
-_FAILED = {"timeout", "error", "circuit_open", "rejected"}
 
 
 @dataclass
@@ -43,7 +42,7 @@ class Trace:
     timeout_ms: float = 0.0
 
 
-def record(scope: CallScope, trace: Trace, *, vendor: str, operation: str, outcome: str, source: Source | None,
+def record(scope: CallScope, trace: Trace, *, vendor: str, operation: str, outcome: Outcome, source: Source | None,
            breaker: str, age_s: float = 0.0, tier: str | None = None, detail: str = "") -> None:
     """Write down a finished policy call: in the request's log, on the current span, in the metrics."""
     entry = CallRecord(
@@ -82,15 +81,15 @@ def _observe(entry: CallRecord) -> None:
             "bezel.timeout_ms": entry.timeout_ms,
             "bezel.breaker.state": entry.breaker,
         })
-        if entry.outcome in _FAILED:
+        if entry.outcome.failed:
             span.set_status(StatusCode.ERROR, entry.outcome)
     VENDOR_CALLS.add(1, (("outcome", entry.outcome), ("vendor", entry.vendor)))
     if entry.attempts:  # the vendor was asked: its latency is worth a histogram point
         VENDOR_CALL_DURATION.record(entry.ms / 1000, {"vendor": entry.vendor, "outcome": entry.outcome,
                                                        "operation": entry.operation})
-    if entry.outcome == "stale":
+    if entry.outcome is Outcome.STALE:
         VENDOR_FALLBACKS.add(1, (("vendor", entry.vendor),))
-    elif entry.outcome in _FAILED:
+    elif entry.outcome.failed:
         VENDOR_UNAVAILABLE.add(1, (("vendor", entry.vendor),))
 
 

@@ -7,20 +7,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.models import Source
+from connectors.models import Outcome, Source
 from connectors.policy.deadline import Deadline
-
-# How bad an outcome is, for summarizing several calls to one vendor into one line.
-_SEVERITY = {
-    "cache": 0, "live": 1, "bad_input": 2, "stale": 3, "rejected": 4, "circuit_open": 5, "error": 6, "timeout": 7,
-}
 
 
 @dataclass(frozen=True, slots=True)
 class CallRecord:
     vendor: str
     operation: str
-    outcome: str  # live | cache | stale | timeout | error | circuit_open | rejected | bad_input
+    outcome: Outcome
     source: Source | None  # where the value served came from; None when nothing was served
     ms: float  # time this call held the request
     age_ms: int = 0  # age of a cached or stale answer
@@ -50,7 +45,7 @@ class CallLog:
             if entry is None:
                 out[r.vendor] = entry = {"outcome": r.outcome, "source": _name(r.source), "ms": 0.0, "calls": 0,
                                          "attempts": 0}
-            elif _SEVERITY.get(r.outcome, 9) > _SEVERITY.get(entry["outcome"], 9):
+            elif r.outcome.severity > entry["outcome"].severity:
                 entry["outcome"], entry["source"] = r.outcome, _name(r.source)
             entry["ms"] = round(max(entry["ms"], r.ms), 1)
             entry["calls"] += 1

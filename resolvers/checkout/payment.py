@@ -32,8 +32,6 @@ PAYMENT_VOIDS = meter.create_counter(
 # Asking again after a lost answer: first after 0.2 s, then 0.5 s, then 1 s (a 409 means the first
 # request is still running at the provider).
 RECOVER_FIRST_WAIT_S = 0.2
-# Outcomes of a call that was never sent (breaker open, bulkhead full, backing off after a 429).
-NOT_SENT = {"rejected", "circuit_open"}
 # A void is tried this many times while our own limits keep it from being sent, each with this long.
 VOID_ATTEMPTS = 8
 VOID_BUDGET_MS = 5_000
@@ -58,7 +56,7 @@ async def authorize(vendors: Vendors, scope: CallScope, *, total: Money, token: 
             _declined(exc)
         except VendorUnavailable as exc:
             PAYMENT_FAILURES.add(1, {"reason": exc.outcome})
-            if exc.outcome in NOT_SENT:  # nothing reached the provider: nothing to learn, nothing to void
+            if not exc.outcome.sent:  # nothing reached the provider: nothing to learn, nothing to void
                 raise Stop(unavailable("the payment provider is busy"), keep=False) from exc
             await _unknown(vendors, scope, call, order_id, exc)
 
@@ -113,7 +111,7 @@ async def _recover(vendors: Vendors, scope: CallScope, call: VendorCall[Any],
 
 
 def _not_sent(exc: Exception) -> bool:
-    return isinstance(exc, VendorUnavailable) and exc.outcome in NOT_SENT
+    return isinstance(exc, VendorUnavailable) and not exc.outcome.sent
 
 
 async def void(vendors: Vendors, scope: CallScope, payment: PaymentAuthorization, *, why: str) -> None:
