@@ -55,7 +55,6 @@ class EngravingAPI:
         def parse(data: Any) -> EngravingPreview:
             limits = p.obj(data, "constraints")
             return EngravingPreview(
-                preview_id=p.text(data, "id"),
                 image_url=p.text(p.obj(data, "image"), "url"),
                 text=p.text(data, "text"),
                 font=p.text(data, "font"),

@@ -63,8 +63,6 @@ class InventoryAPI:
                     sku=sku,
                     available=max(0, p.integer(entry, "availableQuantity")),
                     on_hand=p.integer(entry, "quantityOnStock"),
-                    restock_days=entry.get("restockableInDays") if isinstance(entry.get("restockableInDays"), int)
-                    else None,
                 )
             return {sku: found.get(sku, StockLevel(sku=sku, available=0, on_hand=0)) for sku in wanted}
 

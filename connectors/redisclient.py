@@ -19,9 +19,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import traceback
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar
 
+import redis
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.cluster import key_slot
@@ -34,9 +37,11 @@ log = logging.getLogger("bezel.redis")
 MAX_REDIS_BACKOFF_S = 5.0
 # redis-py 8.1's asyncio cluster client, under a burst that opens many connections at once, can let
 # one connection be set up by two callers; the loser fails inside the client with AttributeError
-# ('NoneType' object has no attribute 'writelines'; seen with 200 concurrent checkouts). For a cluster
-# client these count as a failed Redis call (the connection reconnects on its next use), not a bug of ours.
+# ('NoneType' object has no attribute 'writelines'; seen with 200 concurrent checkouts). Raised from
+# redis-py's own code, on a cluster client, these count as a failed Redis call (the connection
+# reconnects on its next use); raised from ours, they are the bugs they look like.
 CLUSTER_CLIENT_FAULTS: tuple[type[Exception], ...] = (AttributeError, TypeError)
+_REDIS_PACKAGE = str(Path(redis.__file__).parent)
 CLUSTER_READS_IN_FLIGHT = 16  # per multi-key read on a cluster: one MGET per slot, this many at a time
 
 
@@ -44,8 +49,17 @@ AnyRedis = Redis | RedisCluster
 
 
 def failures(*, cluster: bool) -> tuple[type[Exception], ...]:
-    """What a failed Redis call raises, for this kind of client."""
+    """What a failed Redis call may raise, for this kind of client (`failed` decides)."""
     return (RedisError, OSError, TimeoutError, *(CLUSTER_CLIENT_FAULTS if cluster else ()))
+
+
+def failed(exc: BaseException) -> bool:
+    """Whether `exc` (one of `failures`) is Redis failing: always for Redis, socket and timeout errors;
+    for the cluster client's AttributeError or TypeError, only when it was raised in redis-py itself."""
+    if not isinstance(exc, CLUSTER_CLIENT_FAULTS):
+        return True
+    frames = traceback.extract_tb(exc.__traceback__)
+    return bool(frames) and frames[-1].filename.startswith(_REDIS_PACKAGE)
 
 
 def connect(url: str, *, max_connections: int, timeout_s: float, socket_timeout_s: float | None,
@@ -138,6 +152,8 @@ class SharedRedis:
         try:
             result = await bounded(operation(self.client), self.timeout_s, detach=self.cluster)
         except self._failures as exc:
+            if not failed(exc):
+                raise
             self._failed(exc)
             return default
         if not self.healthy:

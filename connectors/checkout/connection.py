@@ -19,7 +19,7 @@ from redis.asyncio.cluster import RedisCluster
 
 from connectors.config import CheckoutConfig, RedisConfig
 from connectors.errors import CheckoutUnavailable
-from connectors.redisclient import bounded, connect, failures
+from connectors.redisclient import bounded, connect, failed, failures
 
 T = TypeVar("T")
 TAG = "{checkout}"
@@ -89,6 +89,8 @@ class CheckoutRedis:
         try:
             return await bounded(operation(), limit, detach=self.cluster)
         except self._failures as exc:
+            if not failed(exc):
+                raise
             raise CheckoutUnavailable(detail=f"checkout store: {type(exc).__name__}: {exc}") from exc
 
     async def replicated(self, key: str) -> None:

@@ -15,7 +15,6 @@ class Reservation:
     ok: bool
     short: dict[str, int]  # sku -> units still available, for the lines that cannot be filled
     missing: tuple[str, ...] = ()  # skus with no counter yet (never seeded)
-    existed: bool = False
 
 
 @dataclass(frozen=True)
@@ -47,8 +46,8 @@ class StockCounters:
         kind, rest = text(reply[0]), [r.decode() if isinstance(r, bytes) else r for r in reply[1:]]
         if kind == "ok":
             return Reservation(ok=True, short={})
-        if kind == "exists":
-            return Reservation(ok=True, short={}, existed=True)
+        if kind == "exists":  # the same reservation again (a retry): held once
+            return Reservation(ok=True, short={})
         if kind == "missing":
             return Reservation(ok=False, short={}, missing=tuple(rest))
         return Reservation(ok=False, short={rest[i]: int(rest[i + 1]) for i in range(0, len(rest), 2)})

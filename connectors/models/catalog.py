@@ -81,7 +81,6 @@ class StockLevel:
     sku: str
     available: int  # available to promise: on hand minus reservations
     on_hand: int
-    restock_days: int | None = None
 
 
 class StockPath(enum.Enum):

@@ -91,7 +91,6 @@ class EngravingLimits:
 
 @dataclass(frozen=True, slots=True)
 class EngravingPreview:
-    preview_id: str
     image_url: str
     text: str
     font: str
