@@ -21,13 +21,15 @@ from gateway import telemetry
 from gateway.admin import admin_routes, healthz
 from gateway.documents import Documents, PersistedQueries
 from gateway.edge.body import BodyReader
+from gateway.edge.budget import BUDGET_HEADER
 from gateway.edge.clients import SamplingGuard, networks
 from gateway.edge.overload import InFlightLimit
+from gateway.graphiql import ASSETS_PATH
 from gateway.services import running_services
 from gateway.settings import Settings, log_insecure_overrides
 from gateway.storefront import storefront_manifest, storefront_routes
 from gateway.upkeep import watch_queues
-from gateway.view import ASSETS_PATH, BUDGET_HEADER, BezelGraphQL
+from gateway.view import BezelGraphQL
 from gateway.webhooks import EventQueue, webhook_routes
 from schema import build_schema
 

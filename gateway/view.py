@@ -1,14 +1,19 @@
-"""The GraphQL endpoint: which document runs, per-request context and budget, orjson encoding, JSON
-errors, offline GraphiQL."""
+"""The GraphQL endpoint, one request top to bottom:
+
+    client (gateway.edge.clients) -> in-flight limit, or shed (gateway.edge.overload)
+    -> rate limits (gateway.edge.admission) -> parameters (gateway.edge.params)
+    -> the document it runs (gateway.documents) -> its own budgets (admission)
+    -> the request's context and budget (gateway.edge.budget) -> strawberry executes (schema/)
+    -> the answer, orjson-encoded, with Server-Timing -> its log line (gateway.edge.request_log)
+
+GraphiQL, offline, is `gateway.graphiql`.
+"""
 
 from __future__ import annotations
 
-import logging
-import random
 import time
 from collections.abc import Mapping
 from contextvars import ContextVar
-from importlib import resources
 from typing import Any
 
 import orjson
@@ -25,32 +30,21 @@ from strawberry.http.streaming import MultipartTransport
 from strawberry.types import ExecutionResult
 
 from connectors.loop import LoopLag
-from connectors.models import Outcome
-from connectors.telemetry import Tally
 from gateway.documents import Documents, Resolved
+from gateway.edge import budget, params
 from gateway.edge.admission import admit_operation, admit_request
 from gateway.edge.clients import DEFAULT_IPV6_PREFIX, Network, client_of
-from gateway.edge.overload import InFlightLimit
+from gateway.edge.overload import InFlightLimit, shed
+from gateway.edge.request_log import RequestLog
 from gateway.edge.responses import error_response
 from gateway.errors import DocumentRefused
+from gateway.graphiql import graphiql_page
 from resolvers.context import RequestContext, Services
 from schema.bounds import INCREMENTAL
 from schema.documents import PREPARED, Prepared
 from schema.errors import ensure_coded
 
-log = logging.getLogger("bezel.requests")
-BUDGET_HEADER = "x-bezel-budget-ms"
-ASSETS_PATH = "/_bezel/graphiql"
-REQUESTS_SHED = Tally(
-    "bezel.requests.shed",
-    description="GraphQL requests answered 503 OVERLOADED because the process had as many in flight as its "
-                "limit allowed (max_in_flight, or less while the event loop runs late).")
-
-
 _REQUEST: ContextVar[Request] = ContextVar("bezel_request")  # the request this task is answering
-
-
-_CLEAN = frozenset({Outcome.LIVE, Outcome.CACHE})  # vendor outcomes of a request that went right
 _CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE",
           415: "UNSUPPORTED_MEDIA_TYPE"}
 
@@ -64,7 +58,7 @@ class IncrementalParts(MultipartTransport):
 
 
 class BezelGraphQL(GraphQL):
-    """Strawberry's ASGI view with Bezel's context, budget header, encoding and GraphiQL page."""
+    """Strawberry's ASGI view with Bezel's steps around it (see the module's docstring)."""
 
     multipart_transport_class = IncrementalParts
 
@@ -81,13 +75,8 @@ class BezelGraphQL(GraphQL):
         self.budget_ms = budget_ms
         self.limit = in_flight or InFlightLimit(0, adaptive=False, lag=LoopLag())
         self.in_flight = 0
-        self.log_requests = log_requests
-        self.log_sample_rate = log_sample_rate
-        page = resources.files("gateway").joinpath("static/graphiql.html").read_text()
-        example = resources.files("gateway").joinpath("static/product-page.graphql").read_text()
-        self.page = page.replace("__ASSETS__", ASSETS_PATH).replace(
-            "__EXAMPLE_QUERY__", orjson.dumps(example).decode().replace("</", "<\\/")
-        )
+        self.log = RequestLog(log_requests, log_sample_rate)
+        self.page = graphiql_page() if graphiql else ""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -98,7 +87,7 @@ class BezelGraphQL(GraphQL):
         request.state.client = client_of(scope, self.trusted_proxies, ipv6_prefix=self.ipv6_client_prefix)
         _REQUEST.set(request)
         if not self.limit.admits(self.in_flight):
-            response = self._shed()
+            response = shed()
             await self._send(response, started, scope, receive, send)
         else:
             self.in_flight += 1  # the body is in already (gateway.edge.body): slow senders hold no slot
@@ -108,18 +97,7 @@ class BezelGraphQL(GraphQL):
                 await self._send(response, started, scope, receive, send)
             finally:
                 self.in_flight -= 1
-        if self._worth_logging(request, response.status_code):
-            _log_request(request, response.status_code, time.perf_counter() - started)
-
-    def _worth_logging(self, request: Request, status: int) -> bool:
-        """`[logging] requests`: every request, or those that went wrong (plus a sample of the rest)."""
-        if self.log_requests == "all":
-            return True
-        context: RequestContext | None = getattr(request.state, "bezel", None)
-        if status != 200 or context is None or context.partial_errors or any(
-                record.outcome not in _CLEAN for record in context.scope.log.records):
-            return True
-        return self.log_requests == "sampled" and random.random() < self.log_sample_rate
+        self.log.write(request, response.status_code, time.perf_counter() - started)
 
     async def _send(self, response: Response, started: float, scope: Scope, receive: Receive, send: Send) -> None:
         # The gateway's own time (parse, execute, encode; not the network) to the first byte, for browser
@@ -138,64 +116,36 @@ class BezelGraphQL(GraphQL):
         except DocumentRefused as exc:
             return error_response(exc.status, exc.message, exc.code, exc.headers)
 
-    def _shed(self) -> Response:
-        """Overloaded: answer now, cheaply, rather than queue work that would finish past its budget
-        and slow every request behind it (an overloaded worker otherwise does not recover)."""
-        REQUESTS_SHED.add(1, ())
-        response = error_response(503, "The gateway is at capacity; retry shortly.", "OVERLOADED")
-        response.headers["retry-after"] = "1"
-        return response
-
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> RequestContext:
         services: Services = request.app.state.services
-        context = RequestContext.start(services, budget_ms=self.request_budget_ms(request),
+        context = RequestContext.start(services, budget_ms=budget.budget_ms(request.headers, self.budget_ms),
                                        client=request.state.client)
         request.state.bezel = context  # for the request's log line
         return context
 
-    def request_budget_ms(self, request: Request | WebSocket) -> float:
-        """The configured budget, or less if the client asks for less (never more)."""
-        raw = request.headers.get(BUDGET_HEADER)
-        if raw is None:
-            return self.budget_ms
-        try:
-            asked = int(raw)
-        except ValueError:
-            asked = 0
-        if asked <= 0:
-            raise HTTPException(400, f"{BUDGET_HEADER} must be a positive integer of milliseconds")
-        return min(asked, self.budget_ms)
-
     def should_render_graphql_ide(self, request: Any) -> bool:
         """A GET with no operation in it (no query, documentId or persisted-query hash) is a person."""
-        params = request.query_params
-        return super().should_render_graphql_ide(request) and not ({"documentId", "extensions"} & set(params))
+        query = request.query_params
+        return super().should_render_graphql_ide(request) and not ({"documentId", "extensions"} & set(query))
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData:
         """The request's GraphQL parameters, with the document it may run resolved (by id, by hash or
-        as text: `gateway.documents`); a trusted document travels on, prepared, in its extensions."""
+        as text: `gateway.documents`); the prepared document travels on in its extensions."""
         if request.method == "GET":
-            data = self.parse_query_params(request.query_params)
+            data = params.checked(self.parse_query_params(request.query_params))
         elif "application/json" in parse_content_type(request.content_type or "")[0]:
-            data = self.parse_json(await request.get_body())
+            data = params.checked(self.parse_json(await request.get_body()))
         else:
             raise HTTPException(400, "Unsupported content type: send application/json (or GET with parameters)")
-        if not isinstance(data, dict):
-            raise HTTPException(400, 'The request body must be a JSON object, e.g. {"query": "..."}.')
-        variables, extensions = data.get("variables"), data.get("extensions")
-        if not isinstance(variables, dict | None) or not isinstance(extensions, dict | None):
-            raise HTTPException(400, "`variables` and `extensions` must be objects (or null), if given.")
-        if not isinstance(data.get("query"), str | None) or not isinstance(data.get("operationName"), str | None):
-            raise HTTPException(400, "`query` and `operationName` must be strings (or null), if given.")
         resolved = await self.documents.resolve(data, client=_REQUEST.get().state.client)
-        extensions = {k: v for k, v in (extensions or {}).items() if not k.startswith("bezel.")}  # ours to set
+        extensions = {k: v for k, v in (data.get("extensions") or {}).items() if not k.startswith("bezel.")}
         prepared = await self._admit(request.method, resolved, data.get("operationName"))
         if prepared is not None:  # parsed once per request, whatever it is: a text refused for its shape too
             extensions[PREPARED] = prepared
         if "multipart/mixed" in (request.headers.get("accept") or ""):
             extensions[INCREMENTAL] = True  # @defer/@stream parts; anyone else gets one JSON answer
-        return GraphQLRequestData(query=resolved.query, variables=variables, operation_name=data.get("operationName"),
-                                  extensions=extensions, protocol="http")
+        return GraphQLRequestData(query=resolved.query, variables=data.get("variables"),
+                                  operation_name=data.get("operationName"), extensions=extensions, protocol="http")
 
     async def _admit(self, method: str, resolved: Resolved, operation_name: str | None) -> Prepared | None:
         """The operation's own budgets (checkout, order lookups), and what it may not do by GET; the
@@ -227,28 +177,3 @@ class BezelGraphQL(GraphQL):
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(self.page)
 
-
-def _log_request(request: Request, status: int, duration_s: float) -> None:
-    """One structured line per GraphQL request: operation, status, duration, each vendor's outcome."""
-    if not log.isEnabledFor(logging.INFO):  # the line below would be dropped: do not build it
-        return
-    context: RequestContext | None = getattr(request.state, "bezel", None)
-    if context is None:  # the GraphiQL page, or refused before any context was made
-        if request.method == "GET" and status == 200:
-            return
-        log.info("request refused", extra={"status": status, "duration_ms": round(duration_s * 1000, 1)})
-        return
-    name, kind = context.operation or (None, "unknown")
-    vendors = context.scope.log.summary()
-    log.info(
-        "%s %s", kind, name or "anonymous",
-        extra={
-            "operation": name,
-            "operation_type": kind,
-            "status": status,
-            "duration_ms": round(duration_s * 1000, 1),
-            "budget_ms": context.scope.deadline.budget_ms,
-            "vendors": {vendor: line["outcome"] for vendor, line in vendors.items()},
-            "partial_errors": sorted(context.partial_errors),
-        },
-    )

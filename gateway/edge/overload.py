@@ -15,7 +15,11 @@ from __future__ import annotations
 import math
 import time
 
+from starlette.responses import Response
+
 from connectors.loop import LoopLag
+from connectors.telemetry import Tally
+from gateway.edge.responses import error_response
 
 STEP_S = 0.05  # the limit moves at most this often
 SMOOTHING = 0.3  # how far each step up goes toward the new estimate
@@ -62,3 +66,18 @@ class InFlightLimit:
             # An idle loop (a quarter of the target) takes its room back fast after a shortage.
             estimate = self.limit * 2 if lag < target / 4 else self.limit + math.sqrt(self.limit)
             self.limit = min(float(self.ceiling), (1 - SMOOTHING) * self.limit + SMOOTHING * estimate)
+
+
+REQUESTS_SHED = Tally(
+    "bezel.requests.shed",
+    description="GraphQL requests answered 503 OVERLOADED because the process had as many in flight as its "
+                "limit allowed (max_in_flight, or less while the event loop runs late).")
+
+
+def shed() -> Response:
+    """Overloaded: answer now, cheaply, rather than queue work that would finish past its budget and
+    slow every request behind it (an overloaded process otherwise does not recover)."""
+    REQUESTS_SHED.add(1, ())
+    response = error_response(503, "The gateway is at capacity; retry shortly.", "OVERLOADED")
+    response.headers["retry-after"] = "1"
+    return response
