@@ -33,8 +33,7 @@ from urllib.parse import urlsplit, urlunsplit
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from gateway import orders as order_commands
-from gateway import supervisor, telemetry
+from gateway import order_commands, supervisor, telemetry
 from gateway.admin import admin_app, healthz, prometheus_metrics
 from gateway.app import create_app
 from gateway.devredis import PrivateRedis

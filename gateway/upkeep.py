@@ -16,8 +16,8 @@ from connectors.errors import CheckoutUnavailable, VendorError, VendorUnavailabl
 from connectors.models import DownstreamSystem
 from connectors.policy import CallScope, Deadline
 from connectors.telemetry import Gauge, meter, tracer
-from resolvers.checkout.stock import erp_available, reconcile_from
 from resolvers.context import Services
+from resolvers.stock_counters import erp_available, reconcile_from
 
 log = logging.getLogger("bezel.worker")
 SKU_BATCH = 200

@@ -44,8 +44,8 @@ from connectors.errors import (
 from connectors.models import DownstreamState, DownstreamSystem, SyncStatus
 from connectors.telemetry import context_from, current_traceparent, meter, tracer
 from gateway.upkeep import StockKeeper, sleep_unless, watch_queues
-from resolvers.checkout.sync import sync
 from resolvers.context import Services
+from resolvers.order_sync import sync
 
 log = logging.getLogger("bezel.worker")
 SYNC_DELAY = meter.create_histogram(

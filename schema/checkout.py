@@ -9,7 +9,7 @@ import strawberry
 
 from connectors import models
 from resolvers import checkout as checkout_resolvers
-from resolvers import orders as order_resolvers
+from resolvers import order_lookup
 from schema.common import Info, Money
 from schema.quotes import AddressInput
 
@@ -176,5 +176,5 @@ async def place_order(info: Info, input: PlaceOrderInput) -> PlaceOrderPayload:
 
 
 async def order(info: Info, id: strawberry.ID, token: str) -> Order | None:
-    found = await order_resolvers.order_for_token(info.context, str(id), token)
+    found = await order_lookup.order_for_token(info.context, str(id), token)
     return Order.from_domain(found.order, found.downstream) if found else None

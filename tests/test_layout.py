@@ -91,11 +91,17 @@ def test_no_import_circles() -> None:
     assert cycles == []
 
 
-@pytest.mark.parametrize("leaf", ["connectors.models", "connectors.errors", "connectors.payload"])
+LEAVES = ("connectors.models", "connectors.errors", "connectors.payload")
+# What a leaf may import: itself, and the leaves below it (the errors name their outcomes from the models).
+BELOW = {"connectors.models": (), "connectors.errors": ("connectors.models",), "connectors.payload": ()}
+
+
+@pytest.mark.parametrize("leaf", LEAVES)
 def test_leaves_import_nothing_of_bezel_outside_themselves(leaf: str) -> None:
+    allowed = (leaf, *BELOW[leaf])
     for module, targets in graph().items():
         if module == leaf or module.startswith(f"{leaf}."):
-            assert all(t == leaf or t.startswith(f"{leaf}.") for t in targets), (module, targets)
+            assert all(any(t == a or t.startswith(f"{a}.") for a in allowed) for t in targets), (module, targets)
 
 
 def test_the_sandbox_imitates_exactly_the_vendors_bezel_calls() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -26,8 +25,6 @@ class IdempotencyRecords:
         self.redis = redis
         self._begin = redis.script(lua.BEGIN)
         self._abandon = redis.script(lua.ABANDON)
-        self._enter = redis.script(lua.ENTER)
-        self._leave = redis.script(lua.LEAVE)
 
     def key(self, key_digest: str) -> str:
         return self.redis.keys.key("idem", key_digest)
@@ -51,19 +48,6 @@ class IdempotencyRecords:
         """Free the key after a transient failure so the client may retry with it, if it is still this
         attempt's in-flight claim (never a stored result or a newer request's claim)."""
         await self.redis.do(lambda: self._abandon(keys=[self.key(key_digest)], args=[attempt]))
-
-
-    async def enter_client(self, client: str, *, limit: int, ttl_s: float) -> bool:
-        """One more checkout in flight for `client`, unless it already has `limit`."""
-        key = self._client_key(client)
-        return bool(await self.redis.do(lambda: self._enter(keys=[key], args=[limit, int(ttl_s * 1000)])))
-
-    async def leave_client(self, client: str) -> None:
-        key = self._client_key(client)
-        await self.redis.do(lambda: self._leave(keys=[key]))
-
-    def _client_key(self, client: str) -> str:
-        return self.redis.keys.key("clients", hashlib.sha256(client.encode()).hexdigest()[:32])
 
 
 def done_record(fingerprint: str, result: dict[str, Any]) -> str:

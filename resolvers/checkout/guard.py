@@ -52,7 +52,7 @@ async def count_decline(limits: RateLimits, *, client: str, payment_token: str) 
 async def one_at_a_time(store: CheckoutStore, client: str, *, limit: int, ttl_s: float) -> AsyncIterator[None]:
     """Hold one of the client's checkout slots while the checkout runs, or stop it with RATE_LIMITED."""
     try:
-        entered = await store.idempotency.enter_client(client, limit=limit, ttl_s=ttl_s)
+        entered = await store.slots.enter(client, limit=limit, ttl_s=ttl_s)
     except CheckoutUnavailable as exc:
         raise Stop(unavailable("the order store is not answering"), keep=False) from exc
     if not entered:
@@ -63,4 +63,4 @@ async def one_at_a_time(store: CheckoutStore, client: str, *, limit: int, ttl_s:
         yield
     finally:
         with contextlib.suppress(CheckoutUnavailable):  # otherwise it expires with the checkout's budget
-            await store.idempotency.leave_client(client)
+            await store.slots.leave(client)

@@ -7,7 +7,7 @@
     -> write order + stream entry + result in one step
 
 The customer is answered as soon as the order is written; ERP, WMS, CRM and the insurer get it from
-the order stream (`gateway.worker`, with `resolvers.checkout.sync`).
+the order stream (`gateway.worker`, with `resolvers.order_sync`).
 """
 
 from __future__ import annotations

@@ -1,18 +1,12 @@
-"""Holding stock for a checkout, and seeding the counters from the ERP (shared with the worker).
-
-A counter is set from a source's available-to-promise minus Bezel's own outstanding holds. The order
-of the steps is what makes it safe: each SKU's commit mark is read *before* the source is asked, so
-a sale that reaches the ERP's books while we ask is noticed and that SKU is left for the next round
-(`StockCounters.reconcile`). `reconcile_from` is that protocol, written once.
-"""
+"""Holding stock for a checkout, and seeding a SKU's counter at its first checkout (from the ERP, as the
+worker's reconcile does: `resolvers.stock_counters`; or from the inventory vendor while the ERP is down)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import NoReturn
 
-from connectors.checkout import CheckoutStore, Reconciled
+from connectors.checkout import CheckoutStore
 from connectors.errors import CheckoutUnavailable, VendorUnavailable
 from connectors.models import OrderLine, Source
 from connectors.offers import OfferLog
@@ -20,31 +14,13 @@ from connectors.policy import CallScope
 from connectors.telemetry import meter, tracer
 from connectors.vendors import Vendors
 from resolvers.checkout.outcome import PlaceOrderResult, Stop, UserError, unavailable
+from resolvers.stock_counters import Available, erp_available, reconcile_from
 
 log = logging.getLogger("bezel.checkout")
 HOLDS_RELEASED_UNPAID = meter.create_counter(
     "bezel.checkout.holds_released_unpaid",
     description="Stock holds given back because their payment was declined or failed (plentiful stock only: "
                 "scarce stock is paid for before it is held).")
-# A source of available-to-promise numbers for some SKUs.
-Available = Callable[[list[str]], Awaitable[dict[str, int]]]
-
-
-async def reconcile_from(store: CheckoutStore, skus: list[str], available: Available) -> dict[str, Reconciled]:
-    """Set each SKU's counter from `available` minus outstanding holds: marks first, then the source."""
-    marks = await store.stock.commit_marks(skus)
-    return await store.stock.reconcile(await available(skus), marks)
-
-
-def erp_available(vendors: Vendors, scope: CallScope) -> Available:
-    """The ERP's available-to-promise: the system of record for stock."""
-    async def ask(skus: list[str]) -> dict[str, int]:
-        records = (await vendors.call(vendors.erp.available_to_promise(skus), scope)).value
-        return {sku: r.available for sku, r in records.items()}
-
-    return ask
-
-
 def inventory_available(vendors: Vendors, scope: CallScope) -> Available:
     """The inventory vendor's current levels, when the ERP cannot answer; never a stale answer."""
     async def ask(skus: list[str]) -> dict[str, int]:

@@ -26,7 +26,7 @@ from opentelemetry import metrics
 from opentelemetry.sdk.metrics import MeterProvider
 
 from connectors.checkout import CheckoutStore, DeadLetter, OrderQueue, QueuedEntry, Redriven
-from connectors.checkout.orders import ALREADY_SYNCED, NO_ORDER, NOT_DEAD, REDRIVEN
+from connectors.checkout.order_records import ALREADY_SYNCED, NO_ORDER, NOT_DEAD, REDRIVEN
 from connectors.errors import CheckoutUnavailable
 from connectors.models import DownstreamState, DownstreamSystem, Money, Order
 from connectors.telemetry import meter

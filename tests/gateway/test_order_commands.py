@@ -19,7 +19,7 @@ from connectors.config import WorkerConfig
 from connectors.models import DownstreamSystem, SyncStatus
 from gateway import telemetry
 from gateway.cli import main
-from gateway.orders import redrive
+from gateway.order_commands import redrive
 from gateway.worker import GroupWorker
 from tests.gateway.test_worker import an_order
 from tests.support import Shop, shop_in_process
