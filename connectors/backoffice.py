@@ -13,7 +13,7 @@ from typing import Any
 
 from connectors import payload as p
 from connectors.http import ProviderError, VendorCall, VendorRequest, bearer
-from connectors.models import Order
+from connectors.models import Order, Vendor
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,23 +43,20 @@ def _receipt(system: str) -> Any:
     return lambda data: Receipt(system, p.text(data, "id"))
 
 
-def _money(m: Any) -> dict[str, Any]:
-    return {"amount": str(m.amount), "currency": m.currency}
-
-
 class ErpAPI:
     def sales_order(self, order: Order) -> VendorCall[Receipt]:
         body = {
             "external_id": order.id,
             "customer": {"email": order.email},
-            "lines": [{"sku": line.sku, "quantity": line.quantity, "unit_price": _money(line.unit_price),
+            "lines": [{"sku": line.sku, "quantity": line.quantity, "unit_price": line.unit_price.as_json(),
                        "engraving": line.engraving_text} for line in order.lines],
-            "totals": {"subtotal": _money(order.subtotal), "tax": _money(order.tax), "total": _money(order.total)},
+            "totals": {"subtotal": order.subtotal.as_json(), "tax": order.tax.as_json(),
+                       "total": order.total.as_json()},
             "payment": {"intent_id": order.payment.intent_id, "status": order.payment.status},
         }
         # A write, but keyed by our order id: the ERP answers a repeat with the first document.
-        return VendorCall("erp", "erp.sales_order", VendorRequest("POST", "/api/v1/sales-orders", json=body),
-                          _receipt("erp"), idempotent=False)
+        return VendorCall(Vendor.ERP, "erp.sales_order", VendorRequest("POST", "/api/v1/sales-orders", json=body),
+                          _receipt(Vendor.ERP), idempotent=False)
 
     def available_to_promise(self, skus: Sequence[str]) -> VendorCall[dict[str, StockRecord]]:
         request = VendorRequest("GET", "/api/v1/atp", params={"skus": ",".join(skus)})
@@ -71,7 +68,7 @@ class ErpAPI:
                 for item in p.seq(data, "items")
             }
 
-        return VendorCall("erp", "erp.atp", request, parse)
+        return VendorCall(Vendor.ERP, "erp.atp", request, parse)
 
 
 class WmsAPI:
@@ -85,8 +82,8 @@ class WmsAPI:
                       for line in order.lines],
             "service": "insured_signature" if order.insurance is not None else "signature",
         }
-        return VendorCall("wms", "wms.fulfillment_order",
-                          VendorRequest("POST", "/api/v1/fulfillment-orders", json=body), _receipt("wms"),
+        return VendorCall(Vendor.WMS, "wms.fulfillment_order",
+                          VendorRequest("POST", "/api/v1/fulfillment-orders", json=body), _receipt(Vendor.WMS),
                           idempotent=False)
 
 
@@ -96,8 +93,8 @@ class CrmAPI:
             "type": "order_placed",
             "external_id": order.id,
             "customer": {"email": order.email},
-            "properties": {"total": _money(order.total), "items": [line.sku for line in order.lines],
+            "properties": {"total": order.total.as_json(), "items": [line.sku for line in order.lines],
                            "financing_provider": order.financing_provider},
         }
-        return VendorCall("crm", "crm.order_placed", VendorRequest("POST", "/api/v1/events", json=body),
-                          _receipt("crm"), idempotent=False)
+        return VendorCall(Vendor.CRM, "crm.order_placed", VendorRequest("POST", "/api/v1/events", json=body),
+                          _receipt(Vendor.CRM), idempotent=False)

@@ -14,9 +14,9 @@ from typing import Any
 
 from connectors import payload as p
 from connectors.http import ProviderError, VendorCall, VendorRequest
-from connectors.models import FinancingOffer, InstallmentInterval, Money
+from connectors.models import FinancingOffer, InstallmentInterval, Money, Vendor
 
-VENDOR = "bnpl"
+VENDOR = Vendor.BNPL
 PROVIDERS = ("affirm", "afterpay")
 AFTERPAY_INSTALLMENTS = 4
 

@@ -15,9 +15,9 @@ from typing import Any
 
 from connectors import payload as p
 from connectors.http import ProviderError, VendorCall, VendorRequest
-from connectors.models import Image, Money, Product, ProductOption, ProductPage, SelectedOption, Variant
+from connectors.models import Image, Money, Product, ProductOption, ProductPage, SelectedOption, Variant, Vendor
 
-VENDOR = "catalog"
+VENDOR = Vendor.CATALOG
 API = "/admin/api/2024-10"
 MAX_PAGE = 250
 ENGRAVABLE_TAG = "engravable"

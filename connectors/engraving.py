@@ -12,9 +12,9 @@ from typing import Any
 
 from connectors import payload as p
 from connectors.http import ProviderError, VendorCall, VendorRequest, bearer
-from connectors.models import EngravingLimits, EngravingPreview
+from connectors.models import EngravingLimits, EngravingPreview, Vendor
 
-VENDOR = "engraving"
+VENDOR = Vendor.ENGRAVING
 _FIELDS = {"text": "text", "font": "font", "placement": "placement"}
 
 

@@ -14,9 +14,9 @@ from typing import Any
 
 from connectors import payload as p
 from connectors.http import ProviderError, VendorCall, VendorRequest
-from connectors.models import Address, InsuranceQuote, Money
+from connectors.models import Address, InsuranceQuote, Money, Vendor
 
-VENDOR = "insurance"
+VENDOR = Vendor.INSURANCE
 PROVIDER = "Onward"
 
 _PUBLIC = {

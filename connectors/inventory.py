@@ -12,9 +12,9 @@ from typing import Any
 
 from connectors import payload as p
 from connectors.http import BatchCall, ProviderError, VendorCall, VendorRequest, bearer
-from connectors.models import StockLevel
+from connectors.models import StockLevel, Vendor
 
-VENDOR = "inventory"
+VENDOR = Vendor.INVENTORY
 # commercetools caps a page at 500; a batch stays below it so one call answers a whole product.
 MAX_BATCH = 250
 

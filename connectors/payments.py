@@ -12,9 +12,9 @@ from typing import Any
 
 from connectors import payload as p
 from connectors.http import ProviderError, VendorCall, VendorRequest, bearer
-from connectors.models import Money, PaymentAuthorization
+from connectors.models import Money, PaymentAuthorization, Vendor
 
-VENDOR = "payments"
+VENDOR = Vendor.PAYMENTS
 # What a shopper is told of any decline. The reason (insufficient_funds, fraudulent, ...) goes to logs
 # and metrics only: telling it to the client is what makes card testing worth its while (Stripe's advice).
 DECLINED = "Your card was declined. Please use another card or contact your card issuer."

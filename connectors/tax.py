@@ -13,9 +13,9 @@ from typing import Any
 
 from connectors import payload as p
 from connectors.http import ProviderError, VendorCall, VendorRequest, bearer
-from connectors.models import Address, Jurisdiction, Money, TaxQuote
+from connectors.models import Address, Jurisdiction, Money, TaxQuote, Vendor
 
-VENDOR = "tax"
+VENDOR = Vendor.TAX
 
 # TaxJar's field in `detail` -> (our Address field, what we tell the shopper)
 _REJECTIONS = (

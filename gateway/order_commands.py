@@ -28,7 +28,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from connectors.checkout import CheckoutStore, DeadLetter, OrderQueue, QueuedEntry, Redriven
 from connectors.checkout.order_records import ALREADY_SYNCED, NO_ORDER, NOT_DEAD, REDRIVEN
 from connectors.errors import CheckoutUnavailable
-from connectors.models import DownstreamState, DownstreamSystem, Money, Order
+from connectors.models import DownstreamState, DownstreamSystem, Order
 from connectors.telemetry import meter
 from gateway import telemetry
 from gateway.services import open_store
@@ -150,11 +150,11 @@ async def _show(store: CheckoutStore, args: argparse.Namespace) -> int:
 
 
 def _order_doc(order: Order) -> dict[str, Any]:
-    lines = [{"sku": line.sku, "title": line.title, "quantity": line.quantity, "unit_price": _money(line.unit_price),
-              "total": _money(line.total), "engraved": bool(line.engraving_text)} for line in order.lines]
+    lines = [{"sku": line.sku, "title": line.title, "quantity": line.quantity, "unit_price": line.unit_price.as_json(),
+              "total": line.total.as_json(), "engraved": bool(line.engraving_text)} for line in order.lines]
     return {"id": order.id, "status": order.status.value, "created_at": _when(order.created_at), "lines": lines,
-            "subtotal": _money(order.subtotal), "tax": _money(order.tax),
-            "insurance": _money(order.insurance) if order.insurance else None, "total": _money(order.total)}
+            "subtotal": order.subtotal.as_json(), "tax": order.tax.as_json(),
+            "insurance": order.insurance.as_json() if order.insurance else None, "total": order.total.as_json()}
 
 
 def _system_doc(system: DownstreamSystem, state: DownstreamState | None, queue: OrderQueue) -> dict[str, Any]:
@@ -292,10 +292,6 @@ def _outcome_text(result: Redriven) -> str:
 
 def _when(epoch_s: float | None) -> str | None:
     return None if epoch_s is None else datetime.fromtimestamp(epoch_s, UTC).isoformat(timespec="seconds")
-
-
-def _money(money: Money) -> dict[str, str]:
-    return {"amount": str(money.amount), "currency": money.currency}
 
 
 def _amount(money: dict[str, str]) -> str:

@@ -24,11 +24,10 @@ from connectors.models import (
 )
 from connectors.tax import TaxLine
 from resolvers.context import RequestContext
-from resolvers.validation import rejected
+from resolvers.validation import MAX_ENGRAVING_TEXT, rejected
 
 # Which freshness wins when one answer is built from several calls: the least fresh.
 _RANK = {Source.LIVE: 0, Source.CACHE: 1, Source.STALE: 2, Source.NONE: 3}
-MAX_ENGRAVING_TEXT = 64  # far above any vendor's limit: longer input is refused before any call
 
 
 def least_fresh(parts: list[Freshness]) -> Freshness:

@@ -34,6 +34,11 @@ _POSTAL = {
     "US": (re.compile(r"^\d{5}(-\d{4})?$"), "a 5-digit ZIP code (or ZIP+4)"),
     "CA": (re.compile(r"^[A-Za-z]\d[A-Za-z] ?\d[A-Za-z]\d$"), "a postal code like K1A 0B1"),
 }
+# A page of `products(first:)`: what an absent `first` means, and the most one page holds. The cost
+# check (schema/cost.py) counts with the same numbers.
+PAGE_DEFAULT, PAGE_MAX = 10, 50
+# Far above any vendor's limit: longer engraving text is refused before any call, in a quote or an order.
+MAX_ENGRAVING_TEXT = 64
 _GENERIC_POSTAL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 -]{1,9}$")
 def printable(text: str) -> bool:
     """No control characters and no invisible formatting (bidi overrides, zero-width joiners): text that
@@ -145,7 +150,7 @@ def decode_cursor(cursor: str, field: str = "after") -> str:
     return raw
 
 
-def page_size(first: int | None, *, default: int = 10, maximum: int = 50) -> int:
+def page_size(first: int | None, *, default: int = PAGE_DEFAULT, maximum: int = PAGE_MAX) -> int:
     if first is None:
         return default
     if not 1 <= first <= maximum:

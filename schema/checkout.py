@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime
 from enum import Enum
 
@@ -10,6 +11,7 @@ import strawberry
 from connectors import models
 from resolvers import checkout as checkout_resolvers
 from resolvers import order_lookup
+from resolvers.validation import gid
 from schema.common import Info, Money
 from schema.quotes import AddressInput
 
@@ -89,15 +91,13 @@ class Order:
 
     @classmethod
     def from_domain(cls, o: models.Order, downstream: tuple[models.DownstreamState, ...] = ()) -> Order:
-        a = o.ship_to
         return cls(
             id=strawberry.ID(o.id),
             status=OrderStatus(o.status.value),
             created_at=datetime.fromtimestamp(o.created_at, UTC),
             email=o.email,
-            ship_to=MailingAddress(country_code=a.country_code, zip=a.zip, province_code=a.province_code,
-                                   city=a.city, line1=a.line1, line2=a.line2),
-            lines=[OrderLine(variant_id=strawberry.ID(f"gid://bezel/ProductVariant/{line.variant_id}"), sku=line.sku,
+            ship_to=MailingAddress(**asdict(o.ship_to)),
+            lines=[OrderLine(variant_id=strawberry.ID(gid("ProductVariant", line.variant_id)), sku=line.sku,
                              title=line.title, quantity=line.quantity, unit_price=Money.from_domain(line.unit_price),
                              line_total=Money.from_domain(line.total), engraving_text=line.engraving_text)
                    for line in o.lines],

@@ -37,6 +37,9 @@ from graphql import (
     VariableNode,
 )
 
+from resolvers.cart import MAX_LINES
+from resolvers.validation import PAGE_DEFAULT, PAGE_MAX
+
 # The most vendor calls one resolution of a field can cause (batched reads count once).
 WEIGHTS: dict[tuple[str, str], int] = {
     ("Query", "product"): 1,  # catalog (handles of one request share a call)
@@ -51,9 +54,8 @@ WEIGHTS: dict[tuple[str, str], int] = {
 # Fields whose cost grows with their input: a cart's lines (one variant lookup each), then catalog,
 # tax, insurance and two financing calls; an order also authorizes, and may seed stock from the ERP.
 PER_LINE_EXTRA = {("Query", "cartQuote"): 5, ("Mutation", "placeOrder"): 9}
-MAX_LINES = 50
-# `products(first:)`: every field under it is asked once per product.
-PAGE_DEFAULT, PAGE_MAX = 10, 50
+# `products(first:)`: every field under it is asked once per product (PAGE_DEFAULT, PAGE_MAX); a cart holds
+# at most MAX_LINES lines. The resolvers refuse beyond these; the cost check counts with the same numbers.
 # How many items a list field holds at most, as the shape check counts a @defer inside it (a part per
 # item): a product's variants (the catalog's page of them; Shopify allows up to 2,048), a page of
 # products, a cart's lines.

@@ -102,6 +102,10 @@ class Money:
     def __str__(self) -> str:
         return f"{self.amount} {self.currency}"
 
+    def as_json(self) -> dict[str, str]:
+        """The shape every JSON body we write carries money in: the amount as a string, never a float."""
+        return {"amount": str(self.amount), "currency": self.currency}
+
 
 class Vendor(enum.StrEnum):
     """Every third party Bezel calls. Members are strings, so they index dicts and config by name."""

@@ -11,13 +11,12 @@ from typing import Protocol
 
 from resolvers.cart import CartLineRequest
 from resolvers.checkout.outcome import UserError
-from resolvers.validation import AddressFields, printable
+from resolvers.validation import MAX_ENGRAVING_TEXT, AddressFields, printable
 
 # An address a mail server takes: no spaces, no quotes or brackets (nothing a receipt or a CRM would render
 # as markup), letters of any script (checked after NFC normalization), a dotted domain.
 EMAIL = re.compile(r"^[^@\s<>()\[\]\\,;:\"']{1,64}@[^@\s<>()\[\]\\,;:\"'.]+(\.[^@\s<>()\[\]\\,;:\"'.]+)+$")
 MAX_KEY = 255
-MAX_ENGRAVING = 64
 
 
 class OrderLineRequest(CartLineRequest, Protocol):
@@ -55,8 +54,8 @@ def validate(raw: PlaceOrderRequest) -> list[UserError]:
             message = f"This variant is already line {seen[variant]}; list each variant once, with its quantity."
             problems.append(UserError("INVALID_INPUT", message, ("lines", str(i), "variantId")))
         seen.setdefault(variant, i)
-        if line.engraving_text is not None and len(line.engraving_text) > MAX_ENGRAVING:
-            problems.append(UserError("INVALID_INPUT", f"Engraving text is limited to {MAX_ENGRAVING} characters.",
+        if line.engraving_text is not None and len(line.engraving_text) > MAX_ENGRAVING_TEXT:
+            problems.append(UserError("INVALID_INPUT", f"Engraving text is limited to {MAX_ENGRAVING_TEXT} characters.",
                                       ("lines", str(i), "engravingText")))
     return problems
 
