@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -16,7 +17,9 @@ PAGE_VENDORS = {"catalog", "inventory", "tax", "insurance", "bnpl", "engraving"}
 
 async def test_the_full_product_page_query_returns_every_part_live(gateway: Gateway) -> None:
     """The README's query: a 176-variant ring with stock, tax, insurance, financing and an engraving preview."""
+    started = time.perf_counter()
     result = await gateway.gql(PRODUCT_PAGE_QUERY)
+    elapsed_ms = (time.perf_counter() - started) * 1000
 
     assert "errors" not in result
     product = result["data"]["product"]
@@ -37,7 +40,9 @@ async def test_the_full_product_page_query_returns_every_part_live(gateway: Gate
     vendors = result["extensions"]["vendors"]
     assert set(vendors) == PAGE_VENDORS
     assert {v["outcome"] for v in vendors.values()} == {"live"}
-    assert all(v["source"] == "LIVE" and v["ms"] >= 0 for v in vendors.values())
+    assert {v["source"] for v in vendors.values()} == {"LIVE"}
+    # Each vendor's time is a real round trip to the sandbox, and within what the client waited.
+    assert all(0 < v["ms"] <= elapsed_ms for v in vendors.values()), (vendors, elapsed_ms)
 
 
 async def test_readme_shows_the_query_that_graphiql_opens_with(gateway: Gateway) -> None:
