@@ -12,7 +12,6 @@ from types import ModuleType
 from typing import TypeVar
 
 import httpx
-import stamina
 
 from connectors import backoffice, bnpl, catalog, engraving, insurance, inventory, payments, tax
 from connectors.backoffice import CrmAPI, ErpAPI, WmsAPI
@@ -100,10 +99,9 @@ def build_vendors(
     lag: LoopLag | None = None,
     api_keys: Mapping[str, str | None] | None = None,
 ) -> Vendors:
-    """`api_keys`: each vendor's key by name (read from the environment by the caller's settings)."""
-    """Clients, caches and policies for every vendor. Call inside the running event loop."""
-    # Retries are recorded in each request's call log (and traces); stamina's own log would repeat them.
-    stamina.instrumentation.set_on_retry_hooks([])
+    """Clients, caches and policies for every vendor. Call inside the running event loop.
+
+    `api_keys`: each vendor's key by name (read from the environment by the caller's settings)."""
     tiers = TieredCache(cache, redis=SharedRedis(redis) if redis.url else None)
 
     def config(vendor: Vendor) -> VendorConfig:

@@ -25,7 +25,6 @@ import os
 import socket
 import time
 
-import stamina
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode
 
@@ -42,6 +41,7 @@ from connectors.errors import (
     VendorUnavailable,
 )
 from connectors.models import DownstreamState, DownstreamSystem, SyncStatus
+from connectors.retry import Backoff, retry
 from connectors.telemetry import context_from, current_traceparent, meter, tracer
 from gateway.upkeep import StockKeeper, sleep_unless, watch_queues
 from resolvers.context import Services
@@ -63,6 +63,10 @@ REQUEUED = meter.create_counter(
                                                "them and had no entry left, by system.")
 
 
+# How often a worker asks again while Redis is down.
+REDIS_WAIT = Backoff(initial_s=1.0, max_s=1.0)
+
+
 def consumer_name(group: str) -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{group}"
 
@@ -80,9 +84,11 @@ class GroupWorker:
         # Put back what the system is owed before the next read: at start (the stream may have been lost while
         # no worker ran), and after the group was found gone until that is done (Redis may fail halfway).
         self.requeue_due = True
+        # A failed order is taken back from the stream on this schedule: the entry waits in Redis, not here.
+        self.backoff = Backoff(config.retry_backoff_ms / 1000, config.retry_backoff_max_ms / 1000)
 
     def backoff_ms(self, deliveries: int) -> float:
-        return min(self.config.retry_backoff_max_ms, self.config.retry_backoff_ms * 2 ** max(0, deliveries - 1))
+        return self.backoff.pause_s(deliveries) * 1000
 
     def _due(self, idle_ms: int, deliveries: int, owner: str) -> bool:
         if owner == self.consumer:  # our own failure: retry after its backoff
@@ -91,12 +97,14 @@ class GroupWorker:
         return idle_ms >= max(self.config.claim_idle_ms, self.backoff_ms(deliveries))
 
     async def run(self, stop: asyncio.Event) -> None:
-        async for attempt in stamina.retry_context(on=_waiting_for_redis, attempts=None, timeout=None,
-                                                   wait_initial=1.0, wait_max=1.0, wait_jitter=0):
-            if stop.is_set():
-                return
-            with attempt:
+        async def ensure_group() -> None:
+            if not stop.is_set():
                 await self.store.stream.ensure_group(self.group)
+
+        await retry(ensure_group, on=_waiting_for_redis, backoff=REDIS_WAIT, attempts=None,
+                    sleep=lambda s: sleep_unless(stop, s))
+        if stop.is_set():
+            return
         log.info("consumer %s reading group %s", self.consumer, self.group)
         while not stop.is_set():
             try:

@@ -12,7 +12,6 @@ answer is then most likely in already and waiting for the CPU, and a second call
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from typing import TypeVar
 
@@ -35,6 +34,7 @@ from connectors.policy.bulkhead import Bulkhead, RetryAfter
 from connectors.policy.deadline import Deadline
 from connectors.policy.latency import LatencyWindow
 from connectors.policy.record import Trace, event
+from connectors.retry import Backoff, retry
 from connectors.telemetry import span as telemetry_span
 
 T = TypeVar("T")
@@ -43,16 +43,6 @@ MIN_ATTEMPT_S = 0.05
 # Not the vendor's transient trouble, or retrying would not help: a vendor that did not answer within
 # its timeout would most likely make the page wait that long again (a slow answer is what hedging is for).
 _NEVER_RETRIED = (VendorRejectedInput, NotCalled, VendorRateLimited, VendorTimeout)
-
-
-def backoff_s(failures: int, initial_s: float, max_s: float, jitter_s: float) -> float:
-    """The pause before retry number `failures`: exponential with jitter, as stamina computes it.
-
-    Our own loop rather than `stamina.retry_context`: that builds a tenacity retrying object per call
-    (~20 us each, three live calls per page, measured) while every decision that matters here (the
-    retry budget, the deadline, which failures) is already the policy's; what is left is this pause.
-    """
-    return min(max_s, initial_s * 2 ** (failures - 1) + random.uniform(0, jitter_s))
 
 
 class Attempts:
@@ -71,6 +61,8 @@ class Attempts:
         self.budget = RetryBudget(ratio=config.retry_budget_ratio, min_per_s=config.retry_budget_min_per_s)
         self.latency = LatencyWindow()
         self.lag = lag or LoopLag()
+        self.backoff = Backoff(config.retry_backoff_ms / 1000, config.retry_backoff_max_ms / 1000,
+                               config.retry_jitter_ms / 1000)
 
     async def send(self, call: VendorCall[T], deadline: Deadline, trace: Trace) -> T:
         """The vendor's answer, after as many attempts as the call, the budget and the deadline allow."""
@@ -78,15 +70,14 @@ class Attempts:
         attempts = self.config.retry_attempts if call.idempotent else 1
         if attempts == 1:
             return await self._hedged(call, deadline, trace)
-        wait_max = self.config.retry_backoff_max_ms / 1000
         failures = 0
 
         def retry_on(exc: Exception) -> bool:
             nonlocal failures
             failures += 1
-            if failures >= attempts or not isinstance(exc, VendorError) or isinstance(exc, _NEVER_RETRIED):
-                return False  # the last attempt, or one not worth repeating
-            if deadline.remaining_s() < wait_max + MIN_ATTEMPT_S:
+            if not isinstance(exc, VendorError) or isinstance(exc, _NEVER_RETRIED):
+                return False  # not worth repeating
+            if deadline.remaining_s() < self.backoff.max_s + MIN_ATTEMPT_S:
                 return False
             if not self.budget.try_spend():
                 trace.retries.append(f"{exc.outcome}: retry budget exhausted")
@@ -96,14 +87,8 @@ class Attempts:
             event("retry", {"bezel.failure": exc.outcome, "bezel.attempt": failures})
             return True
 
-        while True:
-            try:
-                return await self._hedged(call, deadline, trace)
-            except Exception as exc:
-                if not retry_on(exc):
-                    raise
-            await asyncio.sleep(backoff_s(failures, self.config.retry_backoff_ms / 1000, wait_max,
-                                          self.config.retry_jitter_ms / 1000))
+        return await retry(lambda: self._hedged(call, deadline, trace), on=retry_on, backoff=self.backoff,
+                           attempts=attempts)
 
     async def _hedged(self, call: VendorCall[T], deadline: Deadline, trace: Trace) -> T:
         if not call.idempotent or not self.config.hedge or len(self.latency) < self.config.hedge_min_samples:

@@ -19,13 +19,13 @@ import hashlib
 import logging
 import secrets
 import time
-
-import stamina
+from collections.abc import Awaitable
 
 from connectors.checkout import CheckoutStore, done_record
 from connectors.errors import CheckoutUnavailable
 from connectors.models import DownstreamSystem, Order, OrderStatus, PaymentAuthorization, Vendor
 from connectors.policy import CallScope, Deadline
+from connectors.retry import Backoff, retry
 from connectors.telemetry import current_traceparent, meter, tracer
 from resolvers.checkout import guard, idempotency, payment, pricing, stock
 from resolvers.checkout.inputs import PlaceOrderRequest, email_of, fingerprint, validate
@@ -47,6 +47,7 @@ CONFIRMATION_DELAY = meter.create_histogram(
 )
 # Confirming is idempotent, so an unclear answer is settled by asking again: after 0.1, 0.3, 0.9 s.
 CONFIRM_ATTEMPTS = 4
+CONFIRM_BACKOFF = Backoff(initial_s=0.1, max_s=0.9, exp_base=3)
 
 
 async def place_order(ctx: RequestContext, raw: PlaceOrderRequest) -> PlaceOrderResult:
@@ -197,19 +198,16 @@ async def _confirm(store: CheckoutStore, scope: CallScope, order: Order, token: 
                 return False
             span.add_event("unclear", {"bezel.reason": str(exc)[:200]})
             log.warning("order %s: confirmation unclear (%s); asking again", order.id, exc)
-            wait = min(0.9, 0.1 * 3 ** (failures - 1))
-            return scope.deadline.remaining_s() >= wait + store.timeout_s
+            return scope.deadline.remaining_s() >= CONFIRM_BACKOFF.pause_s(failures) + store.timeout_s
+
+        def confirm() -> Awaitable[bool]:
+            return store.orders.confirm(
+                order, token_hash=hashlib.sha256(token.encode()).hexdigest(), key_digest=key_digest,
+                idempotency_record=record, idempotency_ttl_s=min(settings.idempotency_ttl_s, retention_s),
+                retention_s=retention_s, traceparent=traceparent,
+            )
 
         try:
-            async for attempt in stamina.retry_context(on=ask_again, attempts=CONFIRM_ATTEMPTS, timeout=None,
-                                                       wait_initial=0.1, wait_exp_base=3, wait_max=0.9,
-                                                       wait_jitter=0):
-                with attempt:
-                    return await store.orders.confirm(
-                        order, token_hash=hashlib.sha256(token.encode()).hexdigest(), key_digest=key_digest,
-                        idempotency_record=record, idempotency_ttl_s=min(settings.idempotency_ttl_s, retention_s),
-                        retention_s=retention_s, traceparent=traceparent,
-                    )
+            return await retry(confirm, on=ask_again, backoff=CONFIRM_BACKOFF, attempts=CONFIRM_ATTEMPTS)
         except CheckoutUnavailable:
             return None
-        raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover

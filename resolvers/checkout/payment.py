@@ -10,12 +10,11 @@ import asyncio
 import logging
 from typing import Any, NoReturn
 
-import stamina
-
 from connectors.errors import VendorHTTPError, VendorRejectedInput, VendorUnavailable
 from connectors.http import VendorCall
 from connectors.models import Money, PaymentAuthorization, Vendor
 from connectors.policy import CallScope, Deadline
+from connectors.retry import Backoff, retry
 from connectors.telemetry import meter, tracer
 from connectors.vendors import Vendors
 from resolvers.checkout.outcome import Stop, failed, unavailable, unclear
@@ -32,10 +31,12 @@ PAYMENT_VOIDS = meter.create_counter(
 # Asking again after a lost answer: first after 0.2 s, then 0.5 s, then 1 s (a 409 means the first
 # request is still running at the provider).
 RECOVER_FIRST_WAIT_S = 0.2
+RECOVER_ATTEMPTS = 3
+RECOVER_BACKOFF = Backoff(initial_s=0.5, max_s=1.0)
 # A void is tried this many times while our own limits keep it from being sent, each with this long.
 VOID_ATTEMPTS = 8
 VOID_BUDGET_MS = 5_000
-RECOVER_ATTEMPTS = 3
+VOID_BACKOFF = Backoff(initial_s=0.05, max_s=1.0, jitter_s=0.05)
 
 
 async def authorize(vendors: Vendors, scope: CallScope, *, total: Money, token: str, email: str, order_id: str,
@@ -93,21 +94,20 @@ async def _recover(vendors: Vendors, scope: CallScope, call: VendorCall[Any],
     authorization to void, False if there was none (declined), None if it still cannot be told."""
     timeout_ms = vendors.policies[Vendor.PAYMENTS].config.timeout_ms
     await asyncio.sleep(RECOVER_FIRST_WAIT_S)
+
+    async def ask() -> PaymentAuthorization:
+        PAYMENT_REASKS.add(1)
+        # Each ask gets the provider's whole timeout, whatever is left of the checkout's budget.
+        return (await vendors.call(call, CallScope(Deadline.after_ms(timeout_ms), scope.log))).value
+
     try:
-        async for attempt in stamina.retry_context(on=_still_running, attempts=RECOVER_ATTEMPTS, timeout=None,
-                                                   wait_initial=0.5, wait_exp_base=2, wait_max=1.0,
-                                                   wait_jitter=0):
-            with attempt:
-                PAYMENT_REASKS.add(1)
-                # Each ask gets the provider's whole timeout, whatever is left of the checkout's budget.
-                return (await vendors.call(call, CallScope(Deadline.after_ms(timeout_ms), scope.log))).value
+        return await retry(ask, on=_still_running, backoff=RECOVER_BACKOFF, attempts=RECOVER_ATTEMPTS)
     except VendorRejectedInput:
         return False
     except VendorUnavailable as exc:
         if _still_running(exc):
             log.warning("payment for %s still in progress at the provider after retries", order_id)
         return None
-    raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
 
 
 def _not_sent(exc: Exception) -> bool:
@@ -121,9 +121,7 @@ async def void(vendors: Vendors, scope: CallScope, payment: PaymentAuthorization
     PAYMENT_VOIDS.add(1, {"why": why})
     call = vendors.payments.cancel(payment.intent_id, idempotency_key=f"void-{payment.intent_id}")
     try:
-        async for attempt in stamina.retry_context(on=_not_sent, attempts=VOID_ATTEMPTS, timeout=None,
-                                                   wait_initial=0.05, wait_max=1.0, wait_jitter=0.05):
-            with attempt:
-                await vendors.call(call, CallScope(Deadline.after_ms(VOID_BUDGET_MS), scope.log))
+        await retry(lambda: vendors.call(call, CallScope(Deadline.after_ms(VOID_BUDGET_MS), scope.log)),
+                    on=_not_sent, backoff=VOID_BACKOFF, attempts=VOID_ATTEMPTS)
     except (VendorUnavailable, VendorRejectedInput) as exc:
         log.error("could not void authorization %s (%s); it lapses uncaptured", payment.intent_id, exc)
