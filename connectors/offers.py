@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from cachetools import TTLCache
+from redis.typing import EncodableT, FieldT
 
 from connectors.redisclient import AnyRedis, SharedRedis
 from connectors.telemetry import meter
@@ -55,7 +56,7 @@ class OfferLog:
             self._writes.add(task)
             task.add_done_callback(self._writes.discard)
 
-    async def _share(self, offers: dict[str, str]) -> None:
+    async def _share(self, offers: Mapping[FieldT, EncodableT]) -> None:
         assert self.redis is not None
         key, keep_ms = self.key, int(self.window_s * 1000)
 

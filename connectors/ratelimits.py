@@ -23,12 +23,14 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from cachetools import TTLCache
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import RedisClusterStorage, RedisStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from redis.asyncio import Redis
 
 from connectors.redisclient import SharedRedis
 
@@ -118,8 +120,11 @@ def _storage(redis: SharedRedis) -> RedisStorage:
         return RedisClusterStorage(f"async+redis+cluster://{auth}{url.hostname}:{url.port or 6379}",
                                    implementation="redispy", key_prefix=redis.key("limits"),
                                    socket_timeout=redis.timeout_s, socket_connect_timeout=redis.timeout_s, **options)
-    return RedisStorage("async+redis://localhost:6379", implementation="redispy",  # the pool decides
-                        connection_pool=redis.client.connection_pool, key_prefix=redis.key("limits"))
+    assert isinstance(redis.client, Redis)
+    # The pool decides where it connects, not the URL; `limits` types its options as scalars, a pool is not.
+    pool: dict[str, Any] = {"connection_pool": redis.client.connection_pool}
+    return RedisStorage("async+redis://localhost:6379", implementation="redispy", key_prefix=redis.key("limits"),
+                        **pool)
 
 
 class LocalWindows:

@@ -22,12 +22,12 @@ import time
 import traceback
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import redis
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
-from redis.cluster import key_slot
+from redis.crc import key_slot
 from redis.exceptions import RedisError
 
 from connectors.config import RedisConfig
@@ -92,12 +92,17 @@ async def bounded(operation: Awaitable[T], timeout_s: float, *, detach: bool) ->
         raise
 
 
-def _settled(task: asyncio.Future[object]) -> None:
+def _settled(task: asyncio.Future[Any]) -> None:
     if not task.cancelled():
         task.exception()  # retrieved: a late failure is not "never retrieved"
 
 
-async def read_many(client: AnyRedis, keys: list[str]) -> list[bytes | None]:
+def text(value: object) -> str:
+    """A Redis reply as a string: our clients never decode responses, so replies are bytes."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+async def read_many(client: AnyRedis, keys: list[str]) -> list[bytes | str | None]:
     """GET of many keys: one MGET on a single node; on a cluster, one MGET per slot, in parallel.
 
     Not redis-py's `mget_nonatomic`: it goes through the cluster pipeline, which under concurrent use
@@ -109,11 +114,11 @@ async def read_many(client: AnyRedis, keys: list[str]) -> list[bytes | None]:
     for i, key in enumerate(keys):
         by_slot.setdefault(key_slot(key.encode()), []).append(i)
     groups = list(by_slot.values())
-    answers: list[list[bytes | None]] = []
+    answers: list[list[bytes | str | None]] = []
     for start in range(0, len(groups), CLUSTER_READS_IN_FLIGHT):  # the client's pools do not queue: bounded
         answers += await asyncio.gather(*(client.mget([keys[i] for i in group])
                                           for group in groups[start:start + CLUSTER_READS_IN_FLIGHT]))
-    found: list[bytes | None] = [None] * len(keys)
+    found: list[bytes | str | None] = [None] * len(keys)
     for group, values in zip(groups, answers, strict=True):
         for i, value in zip(group, values, strict=True):
             found[i] = value

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 
 from opentelemetry import metrics, propagate, trace
+from opentelemetry.context import Context
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.util.types import Attributes
 
@@ -97,6 +98,6 @@ def current_traceparent() -> str:
     return carrier.get("traceparent", "")
 
 
-def context_from(traceparent: str | None) -> object:
+def context_from(traceparent: str | None) -> Context:
     """The trace context a traceparent names, for a span that continues it (e.g. a worker's sync)."""
     return propagate.extract({"traceparent": traceparent} if traceparent else {})

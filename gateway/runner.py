@@ -43,7 +43,9 @@ def server(app: Any, *, host: str = "127.0.0.1", port: int = 0, fd: int | None =
     fd for a Unix socket (`AF_UNIX`), so asyncio never set TCP_NODELAY on its TCP connections and small
     answers waited on Nagle's algorithm and delayed ACKs (warm-page throughput halved, p50 60 ms)."""
     built = _Server(uvicorn.Config(app, host=host, port=port, access_log=access_log, log_level=log_level,
-                                   log_config=None, lifespan="auto", timeout_graceful_shutdown=drain_s,
+                                   log_config=None, lifespan="auto",
+                                   # typed int by uvicorn, used as asyncio's timeout: a fraction is kept
+                                   timeout_graceful_shutdown=drain_s,  # type: ignore[arg-type]
                                    http=http or "auto", proxy_headers=False))
     if fd is not None:
         built.inherited = socket.socket(fileno=fd)  # its family and type read from the fd itself

@@ -19,7 +19,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, Sampler, TraceIdRatioBased
 from pythonjsonlogger.json import JsonFormatter
 
@@ -59,7 +59,7 @@ def setup(default_service_name: str = "bezel-gateway") -> Telemetry:
     tracer_provider = None
     exporter_choice = otel.traces_exporter
     if not disabled and exporter_choice != "none":
-        exporter = None
+        exporter: SpanExporter | None = None
         if exporter_choice == "console":
             exporter = ConsoleSpanExporter()
         elif otel.traces_endpoint:

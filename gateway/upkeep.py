@@ -117,7 +117,7 @@ async def watch_queues(store: CheckoutStore, groups: list[DownstreamSystem], sto
     try:
         while not stop.is_set():
             try:
-                read = {group: await store.stream.group_lag(group) for group in groups}
+                read = {str(group): await store.stream.group_lag(group) for group in groups}
                 dead_letters[0] = await store.stream.dead_letter_count()
                 queues.clear()
                 queues.update(read)

@@ -17,14 +17,13 @@ from contextvars import ContextVar
 from typing import Any
 
 import orjson
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
-from strawberry.http.async_base_view import AsyncHTTPRequestAdapter
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.http.streaming import MultipartTransport
 from strawberry.types import ExecutionResult
@@ -43,6 +42,7 @@ from resolvers.context import RequestContext, Services
 from schema.bounds import INCREMENTAL
 from schema.documents import PREPARED, Prepared
 from schema.errors import ensure_coded
+from schema.root import BezelSchema
 
 _REQUEST: ContextVar[Request] = ContextVar("bezel_request")  # the request this task is answering
 _CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE",
@@ -57,12 +57,13 @@ class IncrementalParts(MultipartTransport):
         return {"Content-Type": f'multipart/mixed; boundary="{self.separator}"; deferSpec=20220824'}
 
 
-class BezelGraphQL(GraphQL):
+class BezelGraphQL(GraphQL[RequestContext, None]):
     """Strawberry's ASGI view with Bezel's steps around it (see the module's docstring)."""
 
     multipart_transport_class = IncrementalParts
+    schema: BezelSchema
 
-    def __init__(self, schema: Any, documents: Documents, *, budget_ms: int, graphiql: bool,
+    def __init__(self, schema: BezelSchema, documents: Documents, *, budget_ms: int, graphiql: bool,
                  in_flight: InFlightLimit | None = None, trusted_proxies: tuple[Network, ...] = (),
                  ipv6_client_prefix: int = DEFAULT_IPV6_PREFIX, production: bool = False,
                  log_requests: str = "all", log_sample_rate: float = 1.0) -> None:

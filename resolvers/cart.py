@@ -44,10 +44,11 @@ async def resolve_lines(ctx: RequestContext, lines: Sequence[CartLineRequest], a
     unknown = [i for i, pid in zip(ids, product_ids, strict=True) if pid is None]
     if unknown:
         raise InputError(f"No such product variant: {unknown[0]}.", field=fields[unknown[0]])
-    products = await ctx.loaders.product_by_id.load_many(list(dict.fromkeys(product_ids)))
+    known = [pid for pid in product_ids if pid is not None]  # every one, past the check above
+    products = await ctx.loaders.product_by_id.load_many(list(dict.fromkeys(known)))
     by_id = {p.value.id: p.value for p in products if p is not None}
     resolved = []
-    for variant_id, product_id in zip(ids, product_ids, strict=True):
+    for variant_id, product_id in zip(ids, known, strict=True):
         product = by_id.get(product_id)
         variant = product.variant(variant_id) if product else None
         if variant is None:

@@ -48,11 +48,10 @@ class Applied:
 async def apply(vendors: Vendors, store: CheckoutStore | None, bus: InvalidationBus, event: Event) -> Applied:
     """Replace, drop and lower what `event` changed, here and in the shared tier, then tell every process."""
     applied = Applied()
-    for change in event.changes:
-        if isinstance(change, InventoryItemChanged):
-            change = await _by_sku(vendors, change)
-            if change is None:
-                continue
+    for told in event.changes:
+        change = await _by_sku(vendors, told) if isinstance(told, InventoryItemChanged) else told
+        if change is None:  # an item no SKU of ours is known by
+            continue
         if isinstance(change, StockChanged) and change.system == "inventory":
             await _replace_level(vendors, change, event.origin_at, applied)
         elif isinstance(change, StockChanged):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from aiodataloader import DataLoader
 
@@ -27,6 +27,7 @@ from connectors.vendors import Vendors
 # Reads checkout's counters for SKUs: {sku: units, or None if checkout keeps none}; raises
 # CheckoutUnavailable if checkout's Redis does not answer in time.
 Counters = Callable[[list[str]], Awaitable[dict[str, int | None]]]
+V = TypeVar("V")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,17 +39,17 @@ class StockAnswer:
     held_unread: bool = False  # checkout's Redis did not answer: the vendor's word alone is not confirmed
 
 
-class _OneCallPerBatch(DataLoader[str, Any]):
-    """Answers a whole batch of keys with one vendor call that returns a dict by key."""
+class _OneCallPerBatch(DataLoader[str, Sourced[V] | None], Generic[V]):
+    """Answers a whole batch of keys with one vendor call that returns a dict by key (None: not there)."""
 
-    def __init__(self, vendors: Vendors, scope: CallScope, build: Callable[[list[str]], VendorCall[dict[str, Any]]],
+    def __init__(self, vendors: Vendors, scope: CallScope, build: Callable[[list[str]], VendorCall[dict[str, V]]],
                  max_batch_size: int) -> None:
         super().__init__(max_batch_size=max_batch_size)
         self.vendors = vendors
         self.scope = scope
         self.build = build
 
-    async def batch_load_fn(self, keys: list[str]) -> list[Any]:
+    async def batch_load_fn(self, keys: list[str]) -> list[Any]:  # an answer, None or the exception, per key
         try:
             result = await self.vendors.call(self.build(keys), self.scope)
         except Exception as exc:  # every key fails the same way; the loader rejects each future
@@ -105,8 +106,9 @@ class StockBySkuLoader(DataLoader[str | tuple[str, ...], Any]):
             self.vendors.call_batch(self.vendors.inventory.levels_by_sku(chunk, must_refresh=below_safety),
                                     self.scope)
             for chunk in chunks))
+        held: dict[str, int | None] | None = {}
         if self.counters is None:
-            parts, held, unread = await asked, {}, False
+            parts, unread = await asked, False
         else:
             parts, held = await asyncio.gather(asked, self._held(skus))
             unread = held is None

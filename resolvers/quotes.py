@@ -16,11 +16,13 @@ from connectors.models import (
     Freshness,
     InsuranceQuote,
     Money,
+    Outcome,
     Product,
     Source,
     Sourced,
     TaxQuote,
     Variant,
+    Vendor,
 )
 from connectors.tax import TaxLine
 from resolvers.context import RequestContext
@@ -83,7 +85,7 @@ async def financing(ctx: RequestContext, amount: Money) -> Sourced[FinancingOffe
     if not freshness:
         if isinstance(first_error, VendorUnavailable):
             raise first_error
-        raise VendorUnavailable("bnpl", "error")
+        raise VendorUnavailable(Vendor.BNPL, Outcome.ERROR)
     offers.sort(key=lambda o: o.installment_amount.amount)
     value = FinancingOffers(amount=amount, offers=tuple(offers), unavailable_providers=tuple(failed))
     return Sourced(value, least_fresh(freshness))

@@ -119,8 +119,3 @@ class CheckoutRedis:
 
     async def aclose(self) -> None:
         await self.client.aclose()
-
-
-def text(value: Any) -> str:
-    """A Redis reply as a string (replies are bytes)."""
-    return value.decode() if isinstance(value, bytes) else str(value)

@@ -12,10 +12,11 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from connectors.checkout import lua
-from connectors.checkout.connection import CheckoutRedis, text
+from connectors.checkout.connection import CheckoutRedis
 from connectors.checkout.idempotency import IdempotencyRecords
 from connectors.checkout.requeue import OwedOrders
 from connectors.models import DownstreamState, DownstreamSystem, Order, SyncStatus
+from connectors.redisclient import text
 
 _ORDER = TypeAdapter(Order)
 
@@ -115,7 +116,7 @@ def _state_json(state: DownstreamState) -> str:
                        "updated_at": state.updated_at})
 
 
-def _state_from(system: str, raw: bytes) -> DownstreamState:
+def _state_from(system: str, raw: bytes | str) -> DownstreamState:
     doc = json.loads(raw)
     return DownstreamState(system=DownstreamSystem(system), status=SyncStatus(doc["status"]),
                            attempts=int(doc["attempts"]), last_error=doc.get("last_error"),

@@ -18,8 +18,9 @@ from functools import partial
 from typing import Any
 
 from connectors.checkout import lua
-from connectors.checkout.connection import CheckoutRedis, text
+from connectors.checkout.connection import CheckoutRedis
 from connectors.checkout.stream import StreamEntry
+from connectors.redisclient import text
 
 BATCH = 200  # orders per REQUEUE step: each step reads only what the stream gained since the last one
 PAGE = 1_000  # stream entries per read

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors.checkout import lua
-from connectors.checkout.connection import CheckoutRedis, text
+from connectors.checkout.connection import CheckoutRedis
+from connectors.redisclient import text
 
 
 @dataclass(frozen=True)

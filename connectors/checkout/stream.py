@@ -15,14 +15,19 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from redis.exceptions import ResponseError
+from redis.typing import EncodableT, FieldT
 
-from connectors.checkout.connection import CheckoutRedis, text
+from connectors.checkout.connection import CheckoutRedis
 from connectors.errors import CheckoutUnavailable
+from connectors.redisclient import text
 
 T = TypeVar("T")
+# An entry as redis-py gives it: its id and its fields (None for an entry deleted while still pending);
+# bytes, as no client of ours decodes responses, but typed by redis-py as either.
+RawEntry = tuple[bytes | str | None, dict[bytes | str, bytes | str] | None]
 TARGET = "system"  # the field naming the one system an entry is for (lua.REDRIVE and lua.REQUEUE write it)
 # How Redis says a group is gone: NOGROUP (no such key or group; a blocked read whose group was destroyed),
 # UNBLOCKED (a blocked read whose stream was deleted).
@@ -115,11 +120,12 @@ class OrderStream:
 
     async def read_new(self, group: str, consumer: str, *, count: int, block_ms: int | None) -> list[StreamEntry]:
         """Entries never delivered to this group; waits up to `block_ms` for one (None: do not wait)."""
-        reply = await self._in_group(
+        # A list of [stream, entries] pairs (RESP2, what our clients speak), None when nothing came.
+        reply = cast(list[tuple[bytes, list[RawEntry]]] | None, await self._in_group(
             group,
             lambda: self.redis.client.xreadgroup(group, consumer, {self.name: ">"}, count=count, block=block_ms),
             extra_s=(block_ms or 0) / 1000,
-        )
+        ))
         return [StreamEntry(text(entry_id), _fields(fields))
                 for _, entries in reply or [] for entry_id, fields in entries]
 
@@ -135,9 +141,11 @@ class OrderStream:
                  if due(int(p["time_since_delivered"]), int(p["times_delivered"]), text(p["consumer"]))][:count]
         if not ready:
             return []
-        ids = [p["message_id"] for p in ready]
+        ids: list[int | bytes | str | memoryview] = [p["message_id"] for p in ready]
         deliveries = {text(p["message_id"]): int(p["times_delivered"]) + 1 for p in ready}
-        claimed = await self._in_group(group, lambda: client.xclaim(self.name, group, consumer, min_idle_ms, ids))
+        # Whole entries (not JUSTID, which would answer ids alone).
+        claimed = cast(list[RawEntry], await self._in_group(
+            group, lambda: client.xclaim(self.name, group, consumer, min_idle_ms, ids)))
         return [StreamEntry(text(entry_id), _fields(fields), deliveries.get(text(entry_id), 1))
                 for entry_id, fields in claimed if fields is not None]
 
@@ -146,8 +154,9 @@ class OrderStream:
 
     async def dead_letter(self, group: str, entry: StreamEntry, reason: str) -> None:
         """Move an entry that keeps failing to the dead-letter stream, then acknowledge it."""
-        fields = {**entry.fields, "group": group, "entry_id": entry.id, "deliveries": str(entry.deliveries),
-                  "reason": reason[:500]}
+        fields: dict[FieldT, EncodableT] = dict(entry.fields.items())
+        fields.update({"group": group, "entry_id": entry.id, "deliveries": str(entry.deliveries),
+                       "reason": reason[:500]})
 
         async def move() -> None:
             async with self.redis.client.pipeline(transaction=True) as pipe:
@@ -174,8 +183,8 @@ class OrderStream:
         dead-letter stream (each entry there waits for an operator; there are few)."""
         client, found, upper = self.redis.client, [], "+"
         while True:
-            batch = list(await self.redis.do(partial(client.xrevrange, self.dead_name, max=upper, min="-",
-                                                     count=page)) or [])
+            reply = await self.redis.do(partial(client.xrevrange, self.dead_name, max=upper, min="-", count=page))
+            batch = list(reply or [])
             for raw_id, raw in batch:
                 letter = _dead_letter(text(raw_id), _fields(raw))
                 if (system is None or letter.system == system) and (order_ids is None or letter.order_id in order_ids):
@@ -206,9 +215,8 @@ class OrderStream:
         backlog: dict[str, dict[str, str]] = {}
         if present:
             start = min((last[g] for g in present), key=_id_order)
-            read = list(await self.redis.do(partial(client.xrange, self.name, min=f"({start}", max="+",
-                                                    count=scan)) or [])
-            backlog = {text(i): _fields(f) for i, f in read}
+            read = await self.redis.do(partial(client.xrange, self.name, min=f"({start}", max="+", count=scan))
+            backlog = {text(i): _fields(f) for i, f in read or []}
         fields = {**await self._fields_of({text(p["message_id"]) for ps in pending.values() for p in ps}
                                           - backlog.keys()), **backlog}
         entries: dict[str, list[QueuedEntry]] = {g: [] for g in wanted}
@@ -237,8 +245,8 @@ class OrderStream:
         return {text(i): _fields(f) for reply in replies for i, f in reply}
 
 
-def _fields(fields: dict[Any, Any]) -> dict[str, str]:
-    return {text(k): text(v) for k, v in fields.items()}
+def _fields(fields: dict[bytes | str, bytes | str] | None) -> dict[str, str]:
+    return {text(k): text(v) for k, v in (fields or {}).items()}
 
 
 def _is_for(fields: dict[str, str], group: str) -> bool:

@@ -150,7 +150,7 @@ class InvalidationBus:
                 await asyncio.wait_for(client.initialize(), 2.0)
             nodes = client.get_nodes()
             node = random.choice(nodes)
-            return Redis(host=node.host, port=node.port, socket_connect_timeout=2.0, health_check_interval=10)
+            return Redis(host=node.host, port=int(node.port), socket_connect_timeout=2.0, health_check_interval=10)
         return Redis.from_url(self.redis.url, socket_connect_timeout=2.0, health_check_interval=10)
 
     async def aclose(self) -> None:

@@ -14,9 +14,10 @@ from __future__ import annotations
 import enum
 
 from cachetools import TTLCache
+from redis.typing import EncodableT
 
 from connectors.models import Event
-from connectors.redisclient import SharedRedis
+from connectors.redisclient import SharedRedis, text
 
 MAX_LOCAL = 100_000  # deliveries and resources one process remembers while Redis is away
 
@@ -52,10 +53,10 @@ class EventLedger:
         if self.redis is not None:
             redis = self.redis
             keys = [redis.key("{events}", "seen", seen), redis.key("{events}", "version", resource)]
-            args = [int(self.ttl_s * 1000), repr(event.version)]
+            args: list[EncodableT] = [int(self.ttl_s * 1000), repr(event.version)]
             answer = await redis.call(lambda r: r.eval(_ADMIT, 2, *keys, *args), None)
             if answer is not None:
-                admission = Admission(answer.decode() if isinstance(answer, bytes) else answer)
+                admission = Admission(text(answer))
                 self._note(seen, resource, event.version, admission)
                 return admission
         return self._admit_locally(seen, resource, event.version)

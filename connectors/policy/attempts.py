@@ -105,7 +105,7 @@ class Attempts:
             trace.hedged = True
             event("hedge", {"bezel.hedge.after_ms": round(delay * 1000, 1)})
             tasks.append(asyncio.ensure_future(self._attempt(call, deadline, trace, hedge=True)))
-            pending: set[asyncio.Future[T]] = set(tasks)
+            pending: set[asyncio.Task[T]] = set(tasks)
             error: BaseException | None = None
             while pending:
                 done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)

@@ -71,7 +71,7 @@ def encode(value: Any, result_type: Any, stored_at: float, expires_at: float, ta
     return orjson.dumps(doc)
 
 
-def decode(raw: bytes, result_type: Any) -> tuple[Any, float, float, tuple[str, ...]]:
+def decode(raw: bytes | str, result_type: Any) -> tuple[Any, float, float, tuple[str, ...]]:
     """(value, stored_at, expires_at, tags) from a shared-tier payload."""
     doc = orjson.loads(raw)
     return (_adapter(result_type).validate_python(doc["v"]), float(doc["at"]), float(doc["exp"]),

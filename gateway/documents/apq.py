@@ -18,9 +18,10 @@ import hashlib
 import time
 
 from cachetools import LRUCache
+from redis.typing import EncodableT
 
 from connectors.ratelimits import RateLimits
-from connectors.redisclient import SharedRedis
+from connectors.redisclient import SharedRedis, text
 from schema.limits import REFUSED
 
 # KEYS: the entry, the index (a sorted set of entry keys by registration time). ARGV: the text, its TTL
@@ -69,14 +70,13 @@ class PersistedQueries:
         return self.redis.key("{apq}", digest)  # one slot for the entries and their index
 
     async def get(self, digest: str) -> str | None:
-        text = self.local.get(digest)
-        if text is None and self.redis is not None:
+        document = self.local.get(digest)
+        if document is None and self.redis is not None:
             key = self._key(digest)
             raw = await self.redis.call(lambda r: r.get(key), None)
             if raw is not None:
-                text = raw.decode()
-                self.local[digest] = text
-        return text
+                document = self.local[digest] = text(raw)
+        return document
 
     async def register(self, digest: str, text: str, *, client: str) -> bool:
         """Remember `text` under `digest` if it is small enough and the client may register one more."""
@@ -92,6 +92,6 @@ class PersistedQueries:
         if self.redis is not None:
             redis = self.redis
             keys = [self._key(digest), redis.key("{apq}", "index")]
-            args = [text.encode(), self.ttl_s, self.max_entries, int(time.time() * 1000)]
+            args: list[EncodableT] = [text.encode(), self.ttl_s, self.max_entries, int(time.time() * 1000)]
             await redis.call(lambda r: r.eval(_REGISTER, len(keys), *keys, *args), None)
         return True

@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from graphql import OperationDefinitionNode
+
 from gateway.documents import manifest
 from gateway.documents.apq import PersistedQueries, sha256
 from gateway.errors import ConfigError, DocumentRefused
@@ -76,7 +78,7 @@ class Documents:
             if _SHA256.match(op.id):
                 self.trusted[f"sha256:{op.id}"] = prepared  # the GraphQL-over-HTTP spelling of the same id
             self.operation_names.update(d.name.value for d in prepared.document.definitions
-                                        if getattr(d, "name", None) is not None and hasattr(d, "operation"))
+                                        if isinstance(d, OperationDefinitionNode) and d.name is not None)
         if problems:
             raise ConfigError(f"documents.manifest: {len(problems)} operation(s) in {path} no longer validate "
                               "against the schema: " + " | ".join(problems))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from connectors.errors import VendorHTTPError, VendorRejectedInput, VendorUnavailable
 from connectors.http import VendorCall
@@ -69,7 +69,7 @@ def _declined(exc: VendorRejectedInput) -> NoReturn:
     raise Stop(failed("PAYMENT_DECLINED", exc.public_message, ("paymentToken",)), keep=True) from exc
 
 
-async def _unknown(vendors: Vendors, scope: CallScope, call: VendorCall[Any], order_id: str,
+async def _unknown(vendors: Vendors, scope: CallScope, call: VendorCall[PaymentAuthorization], order_id: str,
                    exc: VendorUnavailable) -> NoReturn:
     """The answer was lost: learn the outcome with the same key, and void anything authorized."""
     log.warning("payment outcome unknown for %s (%s); asking again with the same key", order_id, exc.outcome)
@@ -88,7 +88,7 @@ def _still_running(exc: Exception) -> bool:
     return isinstance(cause, VendorHTTPError) and cause.status == 409
 
 
-async def _recover(vendors: Vendors, scope: CallScope, call: VendorCall[Any],
+async def _recover(vendors: Vendors, scope: CallScope, call: VendorCall[PaymentAuthorization],
                    order_id: str) -> PaymentAuthorization | bool | None:
     """Ask again with the same idempotency key: the provider replays the first outcome. An
     authorization to void, False if there was none (declined), None if it still cannot be told."""

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from connectors.errors import InputError, PublicError, VendorUnavailable
-from connectors.models import Address, InsuranceQuote, Money, OrderLine, Sourced, TaxQuote, Variant, Vendor
+from connectors.models import Address, InsuranceQuote, Money, OrderLine, Product, Sourced, TaxQuote, Variant, Vendor
 from resolvers.cart import resolve_lines
 from resolvers.checkout.inputs import PlaceOrderRequest, field_path, insured
 from resolvers.checkout.outcome import Stop, failed, unavailable
@@ -58,7 +58,7 @@ def price_age_limit_s(ctx: RequestContext) -> float:
     return catalog.cache_ttl_s + catalog.revalidate_s
 
 
-def _confirmed_prices(ctx: RequestContext, products: list[Sourced[Any]]) -> None:
+def _confirmed_prices(ctx: RequestContext, products: Sequence[Sourced[Product] | None]) -> None:
     """Prices from a catalog answer young enough to charge (the checkout's calls ask for nothing older,
     `CallScope.max_age_s`), never an older one standing in while the catalog fails."""
     limit_ms = price_age_limit_s(ctx) * 1000
@@ -82,6 +82,7 @@ async def _price_lines(ctx: RequestContext, raw: PlaceOrderRequest) -> tuple[Add
     _confirmed_prices(ctx, products)
     out = []
     for line, sourced in zip(cart, products, strict=True):
+        assert sourced is not None  # resolve_lines found every line's product
         product = sourced.value
         text = None
         if line.variant.id in engraving:
@@ -103,20 +104,24 @@ async def _tax_and_insurance(ctx: RequestContext, raw: PlaceOrderRequest, ship_t
                              lines: list[OrderLine]) -> tuple[TaxQuote, InsuranceQuote | None]:
     priced = [(Variant(line.variant_id, line.product_id, line.sku, line.title, line.unit_price, ()), line.quantity)
               for line in lines]
-    jobs = [tax_for_lines(ctx, ship_to, priced)]
-    if insured(raw):
-        jobs.append(insurance_for_lines(ctx, ship_to, priced))
-    results = await asyncio.gather(*jobs, return_exceptions=True)
-    for result in results:
+
+    async def uninsured() -> None:
+        return None
+
+    tax, insurance = await asyncio.gather(
+        tax_for_lines(ctx, ship_to, priced),
+        insurance_for_lines(ctx, ship_to, priced) if insured(raw) else uninsured(),
+        return_exceptions=True)
+    for result in (tax, insurance):
         if isinstance(result, InputError):
             raise Stop(failed("INVALID_INPUT", result.message, field_path(result.field)), keep=False)
         if isinstance(result, VendorUnavailable):
             raise Stop(unavailable(f"{result.vendor} is not answering"), keep=False)
         if isinstance(result, BaseException):
             raise result
-    tax = results[0].value  # type: ignore[union-attr]
-    insurance = results[1].value if len(results) > 1 else None  # type: ignore[union-attr]
-    return tax, insurance
+    assert not isinstance(tax, BaseException)  # raised above
+    assert not isinstance(insurance, BaseException)
+    return tax.value, insurance.value if insurance is not None else None
 
 
 async def _check_financing(ctx: RequestContext, raw: PlaceOrderRequest, total: Money) -> None:
