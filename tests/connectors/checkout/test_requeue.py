@@ -12,7 +12,7 @@ from connectors.checkout import CheckoutStore, done_record
 from connectors.checkout.stream import GroupMissing
 from connectors.config import CheckoutConfig, RedisConfig
 from connectors.models import DownstreamState, DownstreamSystem, SyncStatus
-from tests.connectors.checkout.test_store import order
+from tests.connectors.checkout.conftest import order
 
 ERP, WMS, CRM = DownstreamSystem.ERP, DownstreamSystem.WMS, DownstreamSystem.CRM
 
