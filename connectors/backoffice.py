@@ -36,7 +36,8 @@ auth_headers = bearer  # the provider takes `Authorization: Bearer <key>`
 
 def read_error(status: int, body: Any) -> ProviderError:
     error = p.obj(body, "error")
-    return ProviderError(code=str(error.get("code")), message=str(error.get("message", "")))
+    code = error.get("code")
+    return ProviderError(code=str(code) if code is not None else None, message=str(error.get("message", "")))
 
 
 def _receipt(system: str) -> Any:

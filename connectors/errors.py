@@ -105,7 +105,7 @@ class VendorConnectionError(VendorError):
 
 class VendorHTTPError(VendorError):
     def __init__(self, vendor: str, status: int, code: str | None, message: str) -> None:
-        super().__init__(vendor, f"HTTP {status} {code or ''} {message}".strip())
+        super().__init__(vendor, " ".join(part for part in (f"HTTP {status}", code, message) if part))
         self.status = status
         self.code = code
 

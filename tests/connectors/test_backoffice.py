@@ -85,3 +85,4 @@ def test_a_receipt_without_an_id_is_refused_and_errors_are_read() -> None:
         ErpAPI().sales_order(ORDER).parse({"status": "created"})
     error = read_error(409, {"error": {"code": "conflict", "message": "external_id reused"}})
     assert (error.code, error.message, error.rejected_field) == ("conflict", "external_id reused", None)
+    assert read_error(500, {"error": {"message": "down"}}).code is None  # no code: none, not the text "None"

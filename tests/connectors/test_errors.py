@@ -81,3 +81,4 @@ def test_a_rate_limit_is_an_http_429_with_its_retry_after() -> None:
     assert isinstance(error, VendorHTTPError)
     assert (error.status, error.code, error.retry_after_s) == (429, "rate_limited", 2.5)
     assert str(error) == "tax: HTTP 429 rate_limited slow down"
+    assert str(VendorHTTPError("tax", 500, None, "boom")) == "tax: HTTP 500 boom"  # no code, no gap
