@@ -42,7 +42,7 @@ def create_app(settings: Settings, *, vendor_transport: httpx.AsyncBaseTransport
     log_insecure_overrides(settings)  # every gateway process, every start (`bezel serve`'s workers, `bezel dev`)
     lag = LoopLag()  # this process's event loop: the in-flight limit follows it, hedges wait for it
     schema = build_schema(settings.gateway, introspection=not settings.production,
-                          suggestions=not settings.production)
+                          suggestions=not settings.production, fast_path=settings.gateway.fast_path)
     docs = settings.documents
     apq = PersistedQueries(ttl_s=docs.apq_ttl_s, local_max_entries=docs.apq_local_max_entries,
                            max_bytes=docs.apq_max_bytes, max_entries=docs.apq_max_entries) if docs.apq else None

@@ -12,7 +12,8 @@ streamed answers: a one-piece answer's work is bounded by the document's own lim
 mutation must finish what it started (a placed order is answered, however late).
 
 Hooks into graphql-core's executor (`execute_field`, `get_new_delivery_group_map`,
-`complete_stream_item`): checked at import by `schema.fastpath`'s probe of internals.
+`complete_stream_item`, `handle_field_error`, `build`): listed in `schema.internals`, whose probe runs
+before this module does. This context runs every request, with the fast path or without it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from graphql import GraphQLError, GraphQLObjectType, OperationType
 from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from schema import internals  # noqa: F401  (its probe: every internal used below is still there)
 from schema.limits import QueryLimits
 
 INCREMENTAL = "bezel.incremental"  # key in a request's operation extensions: the client takes parts
@@ -45,11 +47,22 @@ class TooManyParts(GraphQLError):
 
 class BoundedExecutionContext(StrawberryGraphQLCoreExecutionContext):
     max_parts = QueryLimits().max_incremental_parts
+    # True in production: no "Did you mean ...?" in errors, even about variables (see `limited`).
+    hide_suggestions_always = False
 
     @classmethod
-    def limited(cls, limits: QueryLimits) -> type[BoundedExecutionContext]:
-        """This execution context with the configured cap on parts."""
-        return type(cls.__name__, (cls,), {"max_parts": limits.max_incremental_parts})
+    def limited(cls, limits: QueryLimits, *, quiet: bool = False) -> type[BoundedExecutionContext]:
+        """This execution context with the configured cap on parts; `quiet`: never suggesting names
+        (which would describe the schema to anyone)."""
+        return type(cls.__name__, (cls,), {"max_parts": limits.max_incremental_parts,
+                                           "hide_suggestions_always": quiet})
+
+    @classmethod
+    def build(cls, *args: Any, **kwargs: Any) -> Any:
+        """graphql-core's constructor, quiet when made so: its variable errors would suggest names."""
+        if cls.hide_suggestions_always:
+            kwargs["hide_suggestions"] = True
+        return super().build(*args, **kwargs)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -19,7 +19,7 @@ from schema.cart import CartQuote, CartQuoteInput, cart_quote
 from schema.common import Info
 from schema.documents import DocumentCache, DocumentStore
 from schema.errors import ShapeErrors, VendorReport
-from schema.fastpath import FastLeafExecutionContext
+from schema.fastpath import FastLeafExecutionContext, FastPathCaches
 from schema.fastpath.direct import install as direct_resolvers
 from schema.incremental import deliver
 from schema.limits import QueryLimits
@@ -64,6 +64,8 @@ class BezelSchema(strawberry.Schema):
     # Operation names that get their own metric label (the manifest's, and [gateway] operation_labels):
     # client-chosen names must not decide the metric's cardinality, or push a real page's out of it.
     operation_labels: frozenset[str] = frozenset()
+    # The fast path's plans and shared selections (None with the fast path off); `.clear()` resets them.
+    fast_path_caches: FastPathCaches | None = None
 
     def process_errors(self, errors: list, execution_context: object = None) -> None:  # type: ignore[override]
         """Silence strawberry's default logging: `ShapeErrors` logs what needs logging, once."""
@@ -82,10 +84,11 @@ class BezelSchema(strawberry.Schema):
 
 
 def build_schema(limits: QueryLimits | None = None, *, introspection: bool = True, suggestions: bool = True,
-                 fast_leaves: bool = True) -> BezelSchema:
+                 fast_path: bool = True) -> BezelSchema:
     """The schema with its extensions and its document store. Validation rules are built here, once,
     so every document is validated with the same rule classes (`DocumentStore` keeps the results).
-    Production turns introspection and "Did you mean ...?" suggestions off."""
+    Production turns introspection and "Did you mean ...?" suggestions off. `fast_path=False` executes
+    with graphql-core's and strawberry's own path only (`schema.fastpath`): the same answers, slower."""
     limits = limits or QueryLimits()
     rules: list[type[ASTValidationRule]] = [
         query_depth_limiter.create_validator(limits.max_depth, None),
@@ -95,9 +98,9 @@ def build_schema(limits: QueryLimits | None = None, *, introspection: bool = Tru
     if not introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
     documents = DocumentStore(limits, rules, hide_suggestions=not suggestions)
-    executor = FastLeafExecutionContext.limited(limits) if fast_leaves else BoundedExecutionContext.limited(limits)
-    if not suggestions and fast_leaves:
-        executor = executor.quiet()  # type: ignore[attr-defined]
+    caches = FastPathCaches(operations=limits.document_cache_size) if fast_path else None
+    executor = (FastLeafExecutionContext.limited(limits, quiet=not suggestions, caches=caches) if caches is not None
+                else BoundedExecutionContext.limited(limits, quiet=not suggestions))
     schema = BezelSchema(
         query=Query,
         mutation=Mutation,
@@ -110,8 +113,9 @@ def build_schema(limits: QueryLimits | None = None, *, introspection: bool = Tru
             lambda: DocumentCache(documents),
         ],
     )
-    if fast_leaves:
+    if caches is not None:
         direct_resolvers(schema)
+    schema.fast_path_caches = caches
     documents.bind(schema._schema)
     schema.documents = documents
     schema.shells = variant_shells()

@@ -11,7 +11,16 @@ import redis
 
 from sandbox.handle import Sandbox
 from sandbox.redis_servers import RedisClusterHandle
+from tests.sent import Recorder, recording
 from tests.support import CHECKOUT_REDIS_DB, Gateway, redis_test_url, run_gateway, sandbox_for_tests, settings_for
+
+
+@pytest.fixture(scope="session", autouse=True)
+def sent_to_gateways() -> Iterator[Recorder]:
+    """Every GraphQL request the session sends to a gateway (`tests.sent`; written to tests/.artifacts/ at
+    the end): tests/schema/test_execution.py executes each of them with the fast path and without it."""
+    with recording() as recorder:
+        yield recorder
 
 
 @pytest.fixture(scope="session")

@@ -65,6 +65,15 @@ ROOMY = {"BEZEL_GATEWAY__BUDGET_MS": "5000", "BEZEL_CHECKOUT__REDIS_TIMEOUT_MS":
 STAGING = {"BEZEL_ENV": "production", "BEZEL_INSECURE__ALLOW_VENDORS": "true",
            "BEZEL_INSECURE__ALLOW_DOCUMENTS": "true"}
 
+# What a whole test run may switch for every gateway it starts (`make test` runs the end-to-end and schema
+# tests again with BEZEL_GATEWAY__FAST_PATH=false): `settings_for` keeps the runner's environment, and a
+# test that spawns `bezel serve` from a clean one passes these on (`run_switches()`).
+RUN_SWITCHES = ("BEZEL_GATEWAY__FAST_PATH",)
+
+
+def run_switches() -> dict[str, str]:
+    return {name: os.environ[name] for name in RUN_SWITCHES if name in os.environ}
+
 
 def settings_for(sandbox: Sandbox, **env: str) -> Settings:
     """Settings as `bezel serve` would load them, pointed at the test's sandbox, with roomy timeouts,

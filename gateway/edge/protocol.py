@@ -5,6 +5,9 @@ size (a 40 MB header was accepted), so a few hundred connections sending a byte 
 sockets forever. Here a connection must finish each request's headers within `header_timeout_s` of
 starting it (or of connecting), in at most `max_header_bytes` and `max_headers`, or it is answered
 (408 / 431) and closed. The body's own deadline is `gateway.edge.body`'s.
+
+`HttpToolsProtocol` and every method and attribute of it used here are uvicorn internals: listed in
+`schema.internals` (whose probe runs on import, naming any that moved), uvicorn pinned for them.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from schema import internals  # noqa: F401  (its probe: every uvicorn internal used below is still there)
 from schema.limits import REFUSED
 
 _REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}

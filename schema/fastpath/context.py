@@ -3,39 +3,39 @@ graphql-core's own (see the package's docstring)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
-from cachetools import LRUCache
-from graphql import BREAK, DirectiveNode, GraphQLList, GraphQLObjectType, VariableNode, Visitor, visit
+from graphql import GraphQLList, GraphQLObjectType
 from graphql.pyutils import Path
 
 from schema.bounds import BoundedExecutionContext
 from schema.fastpath.build import build, build_all, compiled, complete
+from schema.fastpath.caches import FastPathCaches, Selections
 from schema.fastpath.plans import NOT_FAST, Flat, Leaf, Leaves, Selection, plan, unwrap
+from schema.limits import QueryLimits
 
 
 class FastLeafExecutionContext(BoundedExecutionContext):
-    # True in production: no "Did you mean ...?" in errors, even about variables (see `quiet`).
-    hide_suggestions_always = False
+    # The caches of the one schema this class was made for (`limited`): plans and shared selections.
+    caches: ClassVar[FastPathCaches]
 
     @classmethod
-    def build(cls, *args: Any, **kwargs: Any) -> Any:
-        if cls.hide_suggestions_always:
-            kwargs["hide_suggestions"] = True
-        return super().build(*args, **kwargs)
-
-    @classmethod
-    def quiet(cls) -> type[FastLeafExecutionContext]:
-        """This execution context, never suggesting names (which would describe the schema to anyone)."""
-        return type(cls.__name__, (cls,), {"hide_suggestions_always": True})
+    def limited(cls, limits: QueryLimits, *, quiet: bool = False,
+                caches: FastPathCaches | None = None) -> type[FastLeafExecutionContext]:
+        """This execution context for one schema: its limits, and its own caches (new ones by default)."""
+        made = super().limited(limits, quiet=quiet)
+        assert issubclass(made, FastLeafExecutionContext)
+        made.caches = caches if caches is not None else FastPathCaches(operations=limits.document_cache_size)
+        return made
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._flat_selections: dict[int, tuple[Any, Selection | None]] = {}
         self._fast = not (self.middleware_manager and getattr(self.middleware_manager, "middlewares", None))
-        self._shared: dict[tuple[Any, ...], Selection | None] | None = None
+        self._plans = self.caches.plans
+        self._shared: Selections | None = None
         if self._fast:
-            self._shared = _shared_selections(self.operation, self.fragments)
+            self._shared = self.caches.selections(self.operation, self.fragments)
 
     def execute_field(
         self,
@@ -48,7 +48,7 @@ class FastLeafExecutionContext(BoundedExecutionContext):
         if self._stop_at is not None and self.overran():  # a streamed answer past its budget: start nothing
             return self.stopped_field(parent_type, field_details_list, path)
         if self._fast:
-            field_plan = plan(self.schema, parent_type, field_details_list[0].node)
+            field_plan = plan(self._plans, self.schema, parent_type, field_details_list[0].node)
             if field_plan is not None:
                 result = self._fast_value(field_plan, source, field_details_list)
                 if result is not NOT_FAST:
@@ -126,7 +126,7 @@ class FastLeafExecutionContext(BoundedExecutionContext):
             if not defer_usages:
                 selection = Selection()
                 for key, details in grouped.items():
-                    sub_plan = plan(self.schema, object_type, details[0].node)
+                    sub_plan = plan(self._plans, self.schema, object_type, details[0].node)
                     if isinstance(sub_plan, Flat):
                         nested = self._flat_selection(sub_plan.object_type, details)
                         if nested is None:
@@ -149,52 +149,3 @@ class FastLeafExecutionContext(BoundedExecutionContext):
 def _streamed(field_details_list: Any) -> bool:
     """Whether the list is asked for with @stream: its items are then graphql-core's to deliver."""
     return any(d.name.value == "stream" for details in field_details_list for d in details.node.directives or ())
-
-
-# Flat selections kept across requests. The document cache hands every request the same AST, so a
-# selection is known by its nodes' identities; unless a directive takes a variable, @include/@skip
-# cannot change it between requests. Each entry holds its operation and fragments, so ids stay unique.
-_SHARED: LRUCache[int, tuple[Any, Any, dict[tuple[Any, ...], Selection | None] | None]] = LRUCache(maxsize=256)
-
-
-# The trusted documents' entries: kept for the life of the process, out of reach of the LRU.
-_PINNED: dict[int, tuple[Any, Any, dict[tuple[Any, ...], Selection | None] | None]] = {}
-
-
-def _shared_selections(operation: Any, fragments: Any) -> dict[tuple[Any, ...], Selection | None] | None:
-    """The operation's shared selections, or None when variables steer its directives."""
-    entry = _PINNED.get(id(operation)) or _SHARED.get(id(operation))
-    if entry is None or entry[0] is not operation:
-        steered = bool(operation.variable_definitions) and _directives_take_variables(operation, fragments)
-        entry = (operation, fragments, None if steered else {})
-        _SHARED[id(operation)] = entry
-    return entry[2]
-
-
-def pin(operation: Any, fragments: Any) -> None:
-    """Keep this operation's shared selections for good (a trusted document's, planned at startup)."""
-    _shared_selections(operation, fragments)
-    _PINNED[id(operation)] = _SHARED.pop(id(operation), None) or _PINNED[id(operation)]
-
-
-class _DirectiveVariables(Visitor):
-    def __init__(self) -> None:
-        super().__init__()
-        self.found = False
-
-    def enter_directive(self, node: DirectiveNode, *_: Any) -> Any:
-        if any(isinstance(argument.value, VariableNode) for argument in node.arguments or ()):
-            self.found = True
-            return BREAK
-        return None
-
-
-def _directives_take_variables(operation: Any, fragments: Any) -> bool:
-    finder = _DirectiveVariables()
-    # graphql-core 3.3 keeps fragments as FragmentDetails, the definition inside.
-    definitions = [getattr(f, "definition", f) for f in (fragments or {}).values()]
-    for node in (operation, *definitions):
-        visit(node, finder)
-        if finder.found:
-            return True
-    return False

@@ -4,7 +4,7 @@ For a trusted document (the manifest's), the selections the fast path would work
 request are worked out at startup instead, by walking the operation as the executor would collect
 it, and kept for good (never evicted by the LRU other documents share): its first request is as
 cheap as its thousandth. An operation whose @include/@skip take variables is planned per request
-anyway, so there is nothing to pin beyond its entry.
+anyway, so there is nothing to pin beyond its entry. With the fast path off there is nothing to plan.
 """
 
 from __future__ import annotations
@@ -27,15 +27,17 @@ from graphql import (
 from graphql.execution.collect_fields import collect_fields
 from graphql.pyutils import Undefined
 
-from schema.fastpath.context import FastLeafExecutionContext, pin
+from schema.fastpath.context import FastLeafExecutionContext
 
 log = logging.getLogger("bezel.documents")
 _SCALAR_PLACEHOLDERS = {"String": "", "ID": "0", "Int": 0, "Float": 0.0, "Boolean": False}
 
 
-def plan_ahead(schema: GraphQLSchema, document: DocumentNode, executor_class: type[FastLeafExecutionContext]
-               ) -> int:
-    """Pin the plans of every operation in `document`; returns how many flat selections were found."""
+def plan_ahead(schema: GraphQLSchema, document: DocumentNode, executor_class: type[Any]) -> int:
+    """Pin the plans of every operation in `document` (in the caches of `executor_class`, the schema's
+    execution context); returns how many flat selections were found."""
+    if not issubclass(executor_class, FastLeafExecutionContext):  # the fast path is off
+        return 0
     found = 0
     for operation in document.definitions:
         if not isinstance(operation, OperationDefinitionNode):
@@ -47,7 +49,7 @@ def plan_ahead(schema: GraphQLSchema, document: DocumentNode, executor_class: ty
         if isinstance(executor, list):  # cannot be built without real variables: planned on first use
             log.debug("operation %s planned on first use: %s", operation.name, executor)
             continue
-        pin(executor.operation, executor.fragments)
+        executor_class.caches.pin(executor.operation, executor.fragments)
         if executor._shared is None:  # steered by variables: planned per request
             continue
         root = schema.get_root_type(operation.operation)

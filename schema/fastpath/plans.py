@@ -1,4 +1,4 @@
-"""What the fast path does for each field, worked out once per (type, field) and kept on the type.
+"""What the fast path does for each field, worked out once per (type, field) and kept by the schema.
 
 A `Leaf` is a plain scalar or enum attribute, serialized directly (`Leaves`: a list of them, like an
 option's `values`); a `Flat` is a plain attribute holding an object (or a list of them) whose
@@ -109,6 +109,9 @@ class Flat:
     is_list: bool
 
 
+Plans = dict[str, dict[str, Leaf | Leaves | Flat | None]]  # object type name -> field name -> its plan
+
+
 def serialize(leaf: GraphQLScalarType | GraphQLEnumType, value: Any) -> Any:
     try:
         serialized = leaf.serialize(value)
@@ -117,18 +120,18 @@ def serialize(leaf: GraphQLScalarType | GraphQLEnumType, value: Any) -> Any:
     return NOT_FAST if serialized is None else serialized
 
 
-def plan(schema: Any, parent_type: GraphQLObjectType, node: Any) -> Leaf | Leaves | Flat | None:
-    """What to do for this field, worked out once per (type, field) and kept on the type."""
+def plan(plans: Plans, schema: Any, parent_type: GraphQLObjectType, node: Any) -> Leaf | Leaves | Flat | None:
+    """What to do for this field, worked out once per (type, field) and kept in `plans` (the schema's,
+    `schema.fastpath.caches`)."""
     if node.arguments or (node.directives and any(d.name.value not in {"include", "skip"} for d in node.directives)):
         return None  # (@include/@skip are applied while collecting fields, before execution)
-    plans: dict[str, Leaf | Leaves | Flat | None] | None = parent_type.__dict__.get("_bezel_plans")
-    if plans is None:
-        plans = {}
-        parent_type._bezel_plans = plans  # type: ignore[attr-defined]
+    of_type = plans.get(parent_type.name)
+    if of_type is None:
+        of_type = plans[parent_type.name] = {}
     name = node.name.value
-    if name not in plans:
-        plans[name] = _makeplan(schema, parent_type, name)
-    return plans[name]
+    if name not in of_type:
+        of_type[name] = _makeplan(schema, parent_type, name)
+    return of_type[name]
 
 
 def _makeplan(schema: Any, parent_type: GraphQLObjectType, name: str) -> Leaf | Leaves | Flat | None:

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from sandbox.handle import Sandbox, free_port, spawned
-from tests.support import PRODUCT_PAGE_QUERY, ROOMY, STAGING
+from tests.support import PRODUCT_PAGE_QUERY, ROOMY, STAGING, run_switches
 
 ROOT = Path(__file__).resolve().parents[2]
 SLOTS = 8  # max_in_flight: far fewer than the slow connections, so any slot they held would show
@@ -30,7 +30,7 @@ def serve(sandbox: Sandbox, **settings: str) -> Iterator[str]:
     env.pop("REDIS_URL", None)
     env.update(ROOMY)
     env.update({"BEZEL_SANDBOX__URL": sandbox.url, **STAGING, "BEZEL_LOG_LEVEL": "WARNING",
-                "OTEL_SDK_DISABLED": "true", **settings})
+                "OTEL_SDK_DISABLED": "true", **run_switches(), **settings})
     url = f"http://127.0.0.1:{port}"
     args = [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port), "--admin-port", "0"]
     with spawned(args, health=f"{url}/healthz", env=env, cwd=ROOT):

@@ -16,7 +16,6 @@ import pytest
 from gateway.app import create_app
 from gateway.errors import ConfigError
 from sandbox.handle import Sandbox, free_port
-from schema.fastpath.context import _PINNED
 from tests.support import ROOT, US_ADDRESS, Gateway, run_gateway, scrape, settings_for, value
 
 MANIFEST = ROOT / "storefront" / "persisted-query-manifest.json"
@@ -63,13 +62,22 @@ async def test_the_manifest_s_operations_run_by_document_id_as_the_spec_and_apol
 
 
 async def test_a_trusted_operation_is_planned_at_startup(sandbox: Sandbox) -> None:
-    app = create_app(settings_for(sandbox, **PRODUCTION))
+    """With the fast path on (whatever this run's default): its plans are the fast path's."""
+    app = create_app(settings_for(sandbox, **PRODUCTION, BEZEL_GATEWAY__FAST_PATH="true"))
     view = next(r.endpoint for r in app.routes if getattr(r, "path", "") == "/graphql")
     prepared = view.documents.trusted[PAGE["id"]]
     operation = prepared.document.definitions[0]
-    entry = _PINNED[id(operation)]
+    caches = view.schema.fast_path_caches
+    entry = caches.pinned[id(operation)]
     assert entry[0] is operation
     assert entry[2]  # its flat selections, worked out before any request
+
+
+async def test_with_the_fast_path_off_the_manifest_loads_with_nothing_to_plan(sandbox: Sandbox) -> None:
+    app = create_app(settings_for(sandbox, **PRODUCTION, BEZEL_GATEWAY__FAST_PATH="false"))
+    view = next(r.endpoint for r in app.routes if getattr(r, "path", "") == "/graphql")
+    assert PAGE["id"] in view.documents.trusted
+    assert view.schema.fast_path_caches is None
 
 
 async def test_anything_but_a_registered_id_is_refused_before_parsing_and_counted(

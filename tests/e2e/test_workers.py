@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from sandbox.handle import Sandbox, free_port, wait_for
-from tests.support import ROOT, US_ADDRESS
+from tests.support import ROOT, US_ADDRESS, run_switches
 
 TAX_QUERY = """query($a: AddressInput!) { product(handle: "gold-huggie-hoops") { taxEstimate(shipTo: $a) { rate } } }"""
 
@@ -63,7 +63,7 @@ def serve(sandbox: Sandbox, tmp_path: Path, config: str = "", *args: str, **env:
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("BEZEL_", "OTEL_"))}
     environment.pop("REDIS_URL", None)
     environment.update({"BEZEL_SANDBOX__URL": sandbox.url, "BEZEL_ENV": "test", "BEZEL_ADMIN__PORT": "0",
-                        "BEZEL_STOREFRONT__ENABLED": "false", "OTEL_SDK_DISABLED": "true", **env})
+                        "BEZEL_STOREFRONT__ENABLED": "false", "OTEL_SDK_DISABLED": "true", **run_switches(), **env})
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
         process = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve", "--port", str(port), "--config",

@@ -86,7 +86,7 @@ def test_the_product_page_resolvers_are_called_directly() -> None:
     for name in ("variants", "taxEstimate", "shippingInsurance", "financing", "engravingPreview"):
         assert is_direct(product[name]), name
     assert is_direct(schema._schema.type_map["Query"].fields["product"])
-    plain = build_schema(fast_leaves=False)
+    plain = build_schema(fast_path=False)
     assert not is_direct(plain._schema.type_map["Query"].fields["product"])
 
 

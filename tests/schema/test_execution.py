@@ -1,4 +1,5 @@
-"""The execution fast path gives exactly what graphql-core gives: same data, same errors, same order."""
+"""The execution fast path gives exactly what graphql-core gives: same data, same errors, same order,
+for every query the suite sends."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ import re
 from typing import Any
 
 import pytest
+from graphql import OperationDefinitionNode, OperationType
 
 from resolvers.context import RequestContext
 from sandbox.handle import Sandbox
 from schema import build_schema
+from schema.root import BezelSchema
+from tests.sent import Recorder, Sent
 from tests.support import PRODUCT_PAGE_QUERY, ROOT, US_ADDRESS, Gateway
 
 FRAGMENTS = """
@@ -74,13 +78,69 @@ def normalized(result: Any) -> Any:
 async def test_fast_and_plain_execution_agree(gateway: Gateway, query: str, variables: dict | None) -> None:
     await gateway.gql(query, variables)  # warm the caches, so both runs see the same answers
     services = gateway.app.state.services
-    fast, plain = build_schema(), build_schema(fast_leaves=False)
+    fast, plain = build_schema(), build_schema(fast_path=False)
     first = await fast.execute(query, variable_values=variables, context_value=RequestContext.start(services,
                                                                                                     budget_ms=5000))
     second = await plain.execute(query, variable_values=variables, context_value=RequestContext.start(services,
                                                                                                       budget_ms=5000))
     assert normalized(first) == normalized(second)
     assert first.data is not None
+
+
+async def test_every_query_the_suite_sent_is_answered_the_same_both_ways(gateway: Gateway,
+                                                                        sent_to_gateways: Recorder) -> None:
+    """Every query sent to a gateway earlier in this session (collected by `tests.sent`: in a whole run,
+    the end-to-end tests', which run before this one) and CASES, each executed with the fast path and
+    without it: the same data and errors, parts merged for a client that took parts. Run alone, the
+    schema tests have sent little more than CASES, the floor. Not re-run: mutations (they place orders
+    and move stock) and documents the gateway refuses before running them (too large, unparsable,
+    invalid)."""
+    services = gateway.app.state.services
+    fast, plain = build_schema(), build_schema(fast_path=False)
+    collected = list(sent_to_gateways.sent.values())
+    queries = {item.key(): item for item in [*(Sent(q, v, None, False) for q, v in CASES), *collected]}
+    compared, differing = 0, []
+    for item in queries.values():
+        if not _runs(fast, item):
+            continue
+        # Warm the caches, so both runs see the same answers.
+        await gateway.http.post("/graphql", json={"query": item.query, "variables": item.variables,
+                                                  "operationName": item.operation_name})
+        first, second = await _answer(fast, item, services), await _answer(plain, item, services)
+        compared += 1
+        if first != second:
+            differing.append(f"{item.query[:200]!r} {item.variables}: {first[:300]} != {second[:300]}")
+    print(f"{compared} distinct queries compared ({len(collected)} requests collected)")  # shown with -rP
+    assert differing == [], f"{len(differing)} of {compared} differ:\n" + "\n".join(differing)
+    assert compared >= len(CASES)
+
+
+def _runs(schema: BezelSchema, item: Sent) -> bool:
+    """Whether the gateway would run this query: within the size limit, parsed and valid, no mutation."""
+    if len(item.query.encode()) > schema.documents.limits.max_query_bytes:
+        return False
+    prepared = schema.documents.prepare(item.query)
+    if prepared is None or prepared.errors:
+        return False
+    return all(d.operation is OperationType.QUERY for d in prepared.document.definitions
+               if isinstance(d, OperationDefinitionNode))
+
+
+async def _answer(schema: BezelSchema, item: Sent, services: Any) -> str:
+    from graphql.execution import ExperimentalIncrementalExecutionResults
+
+    from schema.bounds import INCREMENTAL
+    from tests.multipart import merged
+
+    result = await schema.execute(item.query, variable_values=item.variables, operation_name=item.operation_name,
+                                  operation_extensions={INCREMENTAL: True} if item.multipart else None,
+                                  context_value=RequestContext.start(services, budget_ms=5000))
+    if isinstance(result, ExperimentalIncrementalExecutionResults):
+        parts: list[Any] = [result.initial_result.formatted,
+                            *[part.formatted async for part in result.subsequent_results]]
+        together = merged(parts)
+        return normalized(_Result(together.get("data"), together.get("errors") or []))
+    return normalized(result)
 
 
 async def test_a_null_where_the_schema_forbids_one_fails_the_same_way(
@@ -97,7 +157,7 @@ async def test_a_null_where_the_schema_forbids_one_fails_the_same_way(
     query = '{ product(handle: "gold-huggie-hoops") { title variants { sku title } } }'
     services = gateway.app.state.services
     results = [await schema.execute(query, context_value=RequestContext.start(services, budget_ms=5000))
-               for schema in (build_schema(), build_schema(fast_leaves=False))]
+               for schema in (build_schema(), build_schema(fast_path=False))]
     assert normalized(results[0]) == normalized(results[1])
     assert results[0].errors
 
@@ -111,7 +171,7 @@ async def test_selections_shared_across_requests_keep_literal_directives(gateway
     """A query without variables has its flat selections worked out once and reused: the second run
     (from the shared selections) must equal the first and graphql-core's own answer."""
     services = gateway.app.state.services
-    fast, plain = build_schema(), build_schema(fast_leaves=False)
+    fast, plain = build_schema(), build_schema(fast_path=False)
 
     async def run(schema: Any) -> Any:
         return await schema.execute(LITERAL_DIRECTIVES,
@@ -152,7 +212,7 @@ async def test_selections_steered_by_variables_are_worked_out_per_request(gatewa
     """The same document (one AST, from the document cache) run with different @include/@skip
     variables inside a flat selection: each run selects what its own variables say."""
     services = gateway.app.state.services
-    fast, plain = build_schema(), build_schema(fast_leaves=False)
+    fast, plain = build_schema(), build_schema(fast_path=False)
     await gateway.gql(STEERED, {"withPrice": True, "skipTitle": False})
 
     async def run(schema: Any, variables: dict[str, bool]) -> Any:
@@ -173,12 +233,10 @@ async def test_selections_of_operations_with_variables_are_shared_when_no_direct
 ) -> None:
     """Variables in arguments only (a storefront's usual page query) cannot change which fields are
     collected, so the flat selections are shared; the answers still follow each request's variables."""
-    from schema.fastpath.context import _SHARED
-
     query = """query($handle: String!) { product(handle: $handle) {
       handle variants { sku price { amount } selectedOptions { name value } } } }"""
     services = gateway.app.state.services
-    fast, plain = build_schema(), build_schema(fast_leaves=False)
+    fast, plain = build_schema(), build_schema(fast_path=False)
     for handle in ("lumiere-sapphire-pendant", "gold-huggie-hoops", "lumiere-sapphire-pendant"):
         variables = {"handle": handle}
         await gateway.gql(query, variables)
@@ -188,23 +246,51 @@ async def test_selections_of_operations_with_variables_are_shared_when_no_direct
                                         context_value=RequestContext.start(services, budget_ms=5000))
         assert normalized(first) == normalized(reference)
         assert first.data["product"]["handle"] == handle
-    shared = [entry for entry in _SHARED.values() if entry[0].variable_definitions
+    assert fast.fast_path_caches is not None
+    assert plain.fast_path_caches is None
+    shared = [entry for entry in fast.fast_path_caches.recent.values() if entry[0].variable_definitions
               and entry[0].variable_definitions[0].variable.name.value == "handle"]
     assert shared
     assert shared[-1][2]  # kept, and holding selections
 
 
-def test_the_fast_path_refuses_to_load_when_a_strawberry_internal_it_uses_is_gone(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """An upgrade that moves an internal must fail at startup, naming it, not quietly change results."""
-    from strawberry.schema.schema_converter import GraphQLCoreConverter
+async def test_caches_belong_to_their_schema_and_can_be_cleared(gateway: Gateway) -> None:
+    """Two schemas never share a plan or a selection (a test's fast and plain ones, two apps in one
+    process); `clear()` forgets them all, and the next answer, worked out again, is the same."""
+    services = gateway.app.state.services
+    one, two = build_schema(), build_schema()
+    caches, others = one.fast_path_caches, two.fast_path_caches
+    assert caches is not None
+    assert others is not None
+    assert caches is not others
 
-    import schema.fastpath
+    async def run(schema: Any) -> Any:
+        return normalized(await schema.execute(LITERAL_DIRECTIVES,
+                                               context_value=RequestContext.start(services, budget_ms=5000)))
 
-    monkeypatch.delattr(GraphQLCoreConverter, "DEFINITION_BACKREF")
-    with pytest.raises(ImportError, match="DEFINITION_BACKREF"):
-        schema.fastpath._require_internals()
+    await gateway.gql(LITERAL_DIRECTIVES)
+    before = await run(one)
+    assert caches.plans
+    assert caches.recent
+    assert (others.plans, len(others.recent)) == ({}, 0)
+    caches.clear()
+    assert (caches.plans, len(caches.recent), caches.pinned) == ({}, 0, {})
+    assert await run(one) == before
+    assert caches.plans
+
+
+@pytest.mark.parametrize("fast_path", [True, False], ids=["fast", "plain"])
+async def test_production_suggests_no_names_either_way(fast_path: bool) -> None:
+    """Production's executor is quiet with the fast path and without it: a variable's misspelt field is
+    refused without "Did you mean ...?" (which would describe the schema to anyone)."""
+    query = 'query($a: AddressInput!) { product(handle: "x") { taxEstimate(shipTo: $a) { rate } } }'
+    variables = {"a": {"countryCode": "US", "zip": "10001", "provinceCod": "NY"}}
+    chatty = await build_schema(fast_path=fast_path).execute(query, variable_values=variables)
+    quiet = await build_schema(suggestions=False, fast_path=fast_path).execute(query, variable_values=variables)
+    assert "Did you mean 'provinceCode'?" in chatty.errors[0].message
+    assert quiet.errors
+    assert "provinceCod" in quiet.errors[0].message
+    assert "Did you mean" not in quiet.errors[0].message
 
 
 DEFERRED = """query Deferred($a: AddressInput!) { product(handle: "lumiere-sapphire-pendant") {
@@ -241,7 +327,7 @@ async def test_deferred_and_streamed_answers_add_up_to_the_same_result_both_ways
 
     await gateway.gql(query, variables)  # warm the caches (this one runs without the directives)
     services = gateway.app.state.services
-    fast, plain = build_schema(), build_schema(fast_leaves=False)
+    fast, plain = build_schema(), build_schema(fast_path=False)
     fast_parts = await _run_incremental(fast, query, variables, services)
     plain_parts = await _run_incremental(plain, query, variables, services)
     assert len(fast_parts) > 1
@@ -277,7 +363,7 @@ async def test_refused_arguments_fail_the_same_way(gateway: Gateway) -> None:
     await gateway.gql(STOREFRONT_PAGE, variables)  # warm the caches, so both runs see the same answers
     results = [await schema.execute(STOREFRONT_PAGE, variable_values=variables,
                                     context_value=RequestContext.start(services, budget_ms=5000))
-               for schema in (build_schema(), build_schema(fast_leaves=False))]
+               for schema in (build_schema(), build_schema(fast_path=False))]
     assert normalized(results[0]) == normalized(results[1])
     paths = sorted(tuple(e.path or ()) for e in results[0].errors or [])
     assert ("product", "engravingPreview") in paths, paths
