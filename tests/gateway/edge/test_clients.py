@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from starlette.types import Scope
 
-from gateway.edge.clients import UNKNOWN, client_of, networks
+from gateway.edge.clients import UNKNOWN, SamplingGuard, client_of, networks
 
 LOAD_BALANCER = networks(["10.0.0.0/8"])
 
@@ -77,3 +77,32 @@ def test_hops_left_of_the_first_untrusted_one_prove_nothing() -> None:
     assert client_of(request("10.0.0.5", "1.1.1.1", "203.0.113.7"), LOAD_BALANCER) == "203.0.113.7"
     assert client_of(request("198.51.100.1", "203.0.113.7"), LOAD_BALANCER) == "198.51.100.1"  # not our proxy
     assert client_of(request("10.0.0.5", "10.0.0.6"), LOAD_BALANCER) == "10.0.0.5"  # started inside
+
+
+SAMPLED = b"00-" + b"a" * 32 + b"-" + b"b" * 16 + b"-01"
+
+
+async def guarded(peer: str, *headers: tuple[bytes, bytes]) -> list[tuple[bytes, bytes]]:
+    """The headers the app behind `SamplingGuard` sees for a request from `peer`."""
+    seen = []
+
+    async def app(scope: Scope, receive: object, send: object) -> None:
+        seen.extend(scope["headers"])
+
+    await SamplingGuard(app, trusted=LOAD_BALANCER)({"type": "http", "client": (peer, 1), "headers": list(headers)},
+                                                    None, None)
+    return seen
+
+
+async def test_an_outsider_s_sampled_flag_is_cleared_and_its_trace_id_kept() -> None:
+    other = (b"x-other", b"1")
+    assert await guarded("203.0.113.7", other, (b"traceparent", SAMPLED)) == [
+        other, (b"traceparent", SAMPLED[:-2] + b"00")]
+
+
+async def test_a_trusted_proxy_s_traceparent_and_odd_ones_pass_unchanged() -> None:
+    assert await guarded("10.0.0.5", (b"traceparent", SAMPLED)) == [(b"traceparent", SAMPLED)]
+    unsampled = SAMPLED[:-2] + b"00"
+    malformed = SAMPLED + b"-extra"  # not a W3C traceparent: the tracer ignores it anyway
+    for header in (unsampled, malformed):
+        assert await guarded("203.0.113.7", (b"traceparent", header)) == [(b"traceparent", header)]
