@@ -17,8 +17,9 @@ run: $(STAMP)  ## the sandbox vendors and the gateway, GraphiQL on http://127.0.
 
 # The second pass: the fast path leans on library internals (schema/internals.py), so the end-to-end and schema
 # tests must pass without it too (~5 min); every gateway a test starts takes the switch (tests/support.py).
-test: $(STAMP) browser image-tools  ## lint, the whole test suite, then e2e and schema tests without the fast path
+test: $(STAMP) browser image-tools  ## lint, types, the whole test suite, then e2e and schema tests without the fast path
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/python -m pytest
 	BEZEL_GATEWAY__FAST_PATH=false $(VENV)/bin/python -m pytest -q tests/e2e tests/schema
 

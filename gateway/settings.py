@@ -253,7 +253,7 @@ class Settings(BaseSettings):
     checkout: CheckoutConfig = CheckoutConfig()
     worker: WorkerConfig = WorkerConfig()
     insecure: InsecureSettings = InsecureSettings()
-    vendors: dict[str, VendorConfig] = Field(default_factory=lambda: dict(DEFAULT_VENDORS))
+    vendors: dict[str, VendorConfig] = Field(default_factory=lambda: {str(v): c for v, c in DEFAULT_VENDORS.items()})
 
     @field_validator("vendors")
     @classmethod

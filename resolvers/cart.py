@@ -20,8 +20,10 @@ MAX_QUANTITY = 10
 class CartLineRequest(Protocol):
     """A cart or order line as the client sent it (the GraphQL input)."""
 
-    variant_id: str
-    quantity: int
+    @property
+    def variant_id(self) -> str: ...
+    @property
+    def quantity(self) -> int: ...
 
 
 async def resolve_lines(ctx: RequestContext, lines: Sequence[CartLineRequest], argument: str) -> list[CartLine]:

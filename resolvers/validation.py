@@ -53,12 +53,18 @@ MAX_LINE = 200
 class AddressFields(Protocol):
     """An address as a client sent it, not yet checked (the GraphQL input, or an `Address`)."""
 
-    country_code: str
-    zip: str
-    province_code: str | None
-    city: str | None
-    line1: str | None
-    line2: str | None
+    @property
+    def country_code(self) -> str: ...
+    @property
+    def zip(self) -> str: ...
+    @property
+    def province_code(self) -> str | None: ...
+    @property
+    def city(self) -> str | None: ...
+    @property
+    def line1(self) -> str | None: ...
+    @property
+    def line2(self) -> str | None: ...
 
 
 def address(raw: AddressFields, argument: str = "shipTo") -> Address:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import UTC, datetime
 from enum import Enum
+from typing import TYPE_CHECKING
 
 import strawberry
 
@@ -21,8 +22,12 @@ class OrderStatus(Enum):
     CONFIRMED = "CONFIRMED"
 
 
-# Made from the domain's one list of systems (ERP, WMS, CRM, INSURANCE), without touching that enum.
-DownstreamSystem = strawberry.enum(Enum("DownstreamSystem", {s.name: s.value for s in models.DownstreamSystem}))
+# Made from the domain's one list of systems (ERP, WMS, CRM, INSURANCE), without touching that enum. The
+# type checker, which cannot follow an enum made at run time, is shown the domain's: same names, same values.
+if TYPE_CHECKING:
+    DownstreamSystem = models.DownstreamSystem
+else:
+    DownstreamSystem = strawberry.enum(Enum("DownstreamSystem", {s.name: s.value for s in models.DownstreamSystem}))
 
 
 @strawberry.enum

@@ -6,6 +6,7 @@ from enum import Enum
 from typing import Any
 
 import strawberry
+from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode
 
 from connectors import models
 from resolvers.context import RequestContext
@@ -58,15 +59,14 @@ def selects(info: Info, field_name: str) -> bool:
     pending = [node.selection_set for node in raw.field_nodes if node.selection_set]
     while pending:
         for selection in pending.pop().selections:
-            kind = selection.kind
-            if kind == "field":
+            if isinstance(selection, FieldNode):
                 if selection.name.value == field_name:
                     return True
             elif _deferred(selection):
                 continue
-            elif kind == "inline_fragment":
+            elif isinstance(selection, InlineFragmentNode):
                 pending.append(selection.selection_set)
-            elif kind == "fragment_spread":
+            elif isinstance(selection, FragmentSpreadNode):
                 fragment = raw.fragments.get(selection.name.value)
                 if fragment is not None:
                     pending.append(fragment.selection_set)

@@ -32,6 +32,7 @@ from graphql import (
     ObjectValueNode,
     OperationDefinitionNode,
     OperationType,
+    SelectionNode,
     SelectionSetNode,
     ValueNode,
     VariableNode,
@@ -196,7 +197,7 @@ def fields_of(document: DocumentNode, selection_set: SelectionSetNode) -> list[F
     return list(Expansion(document).fields(selection_set))
 
 
-def _directed(node: FieldNode | InlineFragmentNode | FragmentSpreadNode, name: str) -> bool:
+def _directed(node: SelectionNode, name: str) -> bool:
     return any(d.name.value == name for d in node.directives or ())
 
 

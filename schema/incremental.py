@@ -18,7 +18,7 @@ at once: `enable_early_execution`); what is Bezel's is around it:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from graphql import (
@@ -82,7 +82,7 @@ def deliver(result: ExperimentalIncrementalExecutionResults, context: Any) -> Ex
 
 
 async def _parts(results: AsyncGenerator[SubsequentIncrementalExecutionResult, None], context: RequestContext,
-                 initial: Any) -> AsyncIterator[SubsequentIncrementalExecutionResult]:
+                 initial: Any) -> AsyncGenerator[SubsequentIncrementalExecutionResult, None]:
     pending = {p.id for p in initial.pending or ()}
     reported = set(context.partial_errors)  # the initial part carries those (schema.errors.ShapeErrors)
     name = (context.operation or (None, ""))[0]

@@ -7,10 +7,16 @@ from collections.abc import Callable
 from typing import Any
 
 import strawberry
-from graphql import ASTValidationRule, NoSchemaIntrospectionCustomRule, experimental_execute_incrementally
+from graphql import (
+    ASTValidationRule,
+    GraphQLError,
+    NoSchemaIntrospectionCustomRule,
+    experimental_execute_incrementally,
+)
 from graphql.execution import ExperimentalIncrementalExecutionResults
 from strawberry.extensions import max_aliases, query_depth_limiter
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
 
 from resolvers import products as product_resolvers
 from schema import checkout
@@ -67,7 +73,7 @@ class BezelSchema(strawberry.Schema):
     # The fast path's plans and shared selections (None with the fast path off); `.clear()` resets them.
     fast_path_caches: FastPathCaches | None = None
 
-    def process_errors(self, errors: list, execution_context: object = None) -> None:  # type: ignore[override]
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         """Silence strawberry's default logging: `ShapeErrors` logs what needs logging, once."""
 
     def _get_execute_function(self) -> Callable[..., Any]:

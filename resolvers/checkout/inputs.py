@@ -20,19 +20,27 @@ MAX_KEY = 255
 
 
 class OrderLineRequest(CartLineRequest, Protocol):
-    engraving_text: str | None
+    @property
+    def engraving_text(self) -> str | None: ...
 
 
 class PlaceOrderRequest(Protocol):
     """placeOrder's input as the client sent it (the GraphQL input), nothing checked yet."""
 
-    idempotency_key: str
-    lines: Sequence[OrderLineRequest]
-    ship_to: AddressFields
-    email: str
-    payment_token: str
-    insure: bool | None
-    financing_provider: str | None
+    @property
+    def idempotency_key(self) -> str: ...
+    @property
+    def lines(self) -> Sequence[OrderLineRequest]: ...
+    @property
+    def ship_to(self) -> AddressFields: ...
+    @property
+    def email(self) -> str: ...
+    @property
+    def payment_token(self) -> str: ...
+    @property
+    def insure(self) -> bool | None: ...
+    @property
+    def financing_provider(self) -> str | None: ...
 
 
 def validate(raw: PlaceOrderRequest) -> list[UserError]:

@@ -65,4 +65,5 @@ def compiled(selection: Selection) -> Callable[[Any], Any]:
     lines += ["    except AttributeError:", "        return NOT_FAST",  # getattr(value, name, None) was None
               "    return {" + ", ".join(f"{key!r}: r{i}" for i, (key, _) in enumerate(selection)) + "}"]
     exec(compile("\n".join(lines), f"<flat selection {', '.join(k for k, _ in selection)[:60]}>", "exec"), names)
-    return names["one"]
+    one: Callable[[Any], Any] = names["one"]
+    return one
