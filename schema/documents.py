@@ -39,7 +39,8 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from schema.bounds import INCREMENTAL
 from schema.cost import TooComplex, check_shape, fields_of, fixed_vendor_calls, vendor_calls
 from schema.incremental import undeferred
-from schema.limits import REFUSED, QueryLimits
+from schema.limits import QueryLimits
+from schema.refusals import REFUSED
 
 PREPARED = "bezel.prepared"  # key in a request's operation extensions: a document already prepared
 

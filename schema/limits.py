@@ -7,13 +7,6 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectors.telemetry import Tally
-
-REFUSED = Tally(
-    "bezel.requests.refused",
-    description="Requests refused before they ran, by reason: shape (too many fields), cost (too many vendor "
-                "calls), not_in_list, id_required, not_found, hash_mismatch (trusted documents), ...")
-
 
 class QueryLimits(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)

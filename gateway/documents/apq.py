@@ -22,7 +22,7 @@ from redis.typing import EncodableT
 
 from connectors.ratelimits import RateLimits
 from connectors.redisclient import SharedRedis, text
-from schema.limits import REFUSED
+from schema.refusals import REFUSED
 
 # KEYS: the entry, the index (a sorted set of entry keys by registration time). ARGV: the text, its TTL
 # in seconds, the most entries kept, now in ms. Expired entries leave the index first, then the oldest

@@ -27,7 +27,7 @@ from gateway.documents.apq import PersistedQueries, sha256
 from gateway.errors import ConfigError, DocumentRefused
 from schema.documents import Prepared
 from schema.fastpath.planner import plan_ahead
-from schema.limits import REFUSED
+from schema.refusals import REFUSED
 from schema.root import BezelSchema
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")

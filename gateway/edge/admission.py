@@ -13,7 +13,7 @@ from collections.abc import Set
 
 from connectors.ratelimits import RateLimits
 from gateway.errors import DocumentRefused
-from schema.limits import REFUSED
+from schema.refusals import REFUSED
 
 # Root fields that spend a budget of their own, beyond `pages`.
 BUDGETS = {"placeOrder": "checkout", "order": "order_lookups"}

@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.edge.responses import error_response
 from gateway.errors import BodyTooLarge
-from schema.limits import REFUSED
+from schema.refusals import REFUSED
 
 _BODYLESS = {"GET", "HEAD", "OPTIONS"}
 

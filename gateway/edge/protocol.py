@@ -18,7 +18,7 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from schema import internals  # noqa: F401  (its probe: every uvicorn internal used below is still there)
-from schema.limits import REFUSED
+from schema.refusals import REFUSED
 
 _REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
 

@@ -86,7 +86,8 @@ async def test_fast_and_plain_execution_agree(gateway: Gateway, query: str, vari
     assert normalized(first) == normalized(second)
     # Each case is a page that answers in full: equal because both failed would not do.
     assert not first.errors, first.errors
-    assert first.data and all(value is not None for value in first.data.values()), first.data
+    assert first.data
+    assert all(value is not None for value in first.data.values()), first.data
 
 
 async def test_every_query_the_suite_sent_is_answered_the_same_both_ways(gateway: Gateway,

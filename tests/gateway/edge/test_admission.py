@@ -8,7 +8,7 @@ import pytest
 from connectors.ratelimits import RateLimits
 from gateway.edge.admission import admit_operation, admit_request
 from gateway.errors import DocumentRefused
-from schema.limits import REFUSED
+from schema.refusals import REFUSED
 
 
 def limits(**budgets: str) -> RateLimits:
