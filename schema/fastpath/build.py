@@ -36,10 +36,6 @@ def build_all(selection: Selection, items: list[Any] | tuple[Any, ...]) -> Any:
     return out
 
 
-def build(selection: Selection, value: Any) -> Any:
-    return selection.one(value)
-
-
 def compiled(selection: Selection) -> Callable[[Any], Any]:
     """The builder of one object from `selection` (whose nested selections are compiled already)."""
     names: dict[str, Any] = {"NOT_FAST": NOT_FAST, "complete": complete}

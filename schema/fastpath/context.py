@@ -9,7 +9,7 @@ from graphql import GraphQLList, GraphQLObjectType
 from graphql.pyutils import Path
 
 from schema.bounds import BoundedExecutionContext
-from schema.fastpath.build import build, build_all, compiled, complete
+from schema.fastpath.build import build_all, compiled, complete
 from schema.fastpath.caches import FastPathCaches, Selections
 from schema.fastpath.plans import NOT_FAST, Flat, Leaf, Leaves, Selection, plan, unwrap
 from schema.limits import QueryLimits
@@ -68,7 +68,7 @@ class FastLeafExecutionContext(BoundedExecutionContext):
         if self._fast:
             selection = self._flat_selection(return_type, field_details_list)
             if selection is not None:
-                built = build(selection, result)
+                built = selection.one(result)
                 if built is not NOT_FAST:
                     return built
         return super().complete_object_value(return_type, field_details_list, info, path, result,

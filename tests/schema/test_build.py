@@ -8,7 +8,7 @@ from typing import Any
 
 from graphql import GraphQLFloat, GraphQLInt, GraphQLObjectType, GraphQLString
 
-from schema.fastpath.build import build, build_all, compiled, complete
+from schema.fastpath.build import build_all, compiled, complete
 from schema.fastpath.plans import NOT_FAST, PASSTHROUGH, Flat, Leaf, Leaves, Selection
 
 OBJECT = GraphQLObjectType("Thing", {})
@@ -38,7 +38,7 @@ def row(**changes: Any) -> Any:
 
 
 def test_an_object_is_built_in_selection_order_with_leaves_serialized() -> None:
-    built = build(ROW, row())
+    built = ROW.one(row())
     assert built == {"sku": "LUM-1", "weird": 1.0, "price": {"amount": "10.00", "cents": 1000},
                      "prices": [{"amount": "1.00", "cents": 100}], "sizes": [5, 6], "names": ["a", "7"]}
     assert list(built) == ["sku", "weird", "price", "prices", "sizes", "names"]
@@ -46,24 +46,24 @@ def test_an_object_is_built_in_selection_order_with_leaves_serialized() -> None:
 
 
 def test_a_value_of_another_type_is_serialized_not_passed_through() -> None:
-    assert build(MONEY, SimpleNamespace(amount=12, cents=1))["amount"] == "12"
+    assert MONEY.one(SimpleNamespace(amount=12, cents=1))["amount"] == "12"
 
 
 def test_anything_graphql_core_must_handle_is_handed_back() -> None:
-    assert build(ROW, row(sku=None)) is NOT_FAST  # a null (its error, on a non-null field)
-    assert build(ROW, row(price=None)) is NOT_FAST
-    assert build(ROW, row(prices=[None])) is NOT_FAST
-    assert build(ROW, row(prices="not a list")) is NOT_FAST
-    assert build(ROW, row(**{"from": "not a number"})) is NOT_FAST  # a value the type refuses
-    assert build(ROW, SimpleNamespace(sku="x")) is NOT_FAST  # no such attribute
-    assert build(ROW, row(sizes=[1, None])) is NOT_FAST  # a null item (an error if the items are non-null)
-    assert build(ROW, row(sizes=[1.5])) is NOT_FAST  # Int refuses 1.5
-    assert build(ROW, row(names={"a"})) is NOT_FAST  # an iterable graphql-core walks itself
-    assert build(ROW, row(names=None)) is NOT_FAST
+    assert ROW.one(row(sku=None)) is NOT_FAST  # a null (its error, on a non-null field)
+    assert ROW.one(row(price=None)) is NOT_FAST
+    assert ROW.one(row(prices=[None])) is NOT_FAST
+    assert ROW.one(row(prices="not a list")) is NOT_FAST
+    assert ROW.one(row(**{"from": "not a number"})) is NOT_FAST  # a value the type refuses
+    assert ROW.one(SimpleNamespace(sku="x")) is NOT_FAST  # no such attribute
+    assert ROW.one(row(sizes=[1, None])) is NOT_FAST  # a null item (an error if the items are non-null)
+    assert ROW.one(row(sizes=[1.5])) is NOT_FAST  # Int refuses 1.5
+    assert ROW.one(row(names={"a"})) is NOT_FAST  # an iterable graphql-core walks itself
+    assert ROW.one(row(names=None)) is NOT_FAST
     assert build_all(ROW, [row(), None]) is NOT_FAST
     assert complete(Flat("p", OBJECT, is_list=True), MONEY, (SimpleNamespace(amount="1", cents=2),)) == [
         {"amount": "1", "cents": 2}]
 
 
 def test_an_empty_selection_builds_an_empty_object() -> None:
-    assert build(selection(), row()) == {}
+    assert selection().one(row()) == {}
