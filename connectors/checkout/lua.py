@@ -75,38 +75,6 @@ end
 return count
 """
 
-# KEYS: reservations, expiry, order, sync, idempotency, stream, owed.
-# ARGV: reservation id, order id, order json, retention ms, idempotency json, idempotency ttl ms,
-#       traceparent, created ms, stream max length, n systems, system1, state1, ...
-# The order, its sync states, the idempotency result and the stream entry are written together, and
-# the reservation is pinned (it no longer expires): the customer is told "confirmed" only after this.
-# The order joins the owed index (scored by its entry's ms: no entry of it is older), which is what a
-# worker rebuilds the stream from if Redis loses it; members past retention leave it here.
-# Returns 1 when confirmed (also when this very order was confirmed already: a retried confirm after
-# an unclear answer adds nothing twice), 0 if the reservation is gone.
-CONFIRM = """
-local doc = redis.call('HGET', KEYS[1], ARGV[1])
-if not doc then return 0 end
-local r = cjson.decode(doc)
-if r.order then
-  if r.order == ARGV[2] then return 1 end
-  return 0
-end
-r.order = ARGV[2]
-redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(r))
-redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[4])
-local n = tonumber(ARGV[10])
-for i = 0, n - 1 do redis.call('HSET', KEYS[4], ARGV[11 + 2 * i], ARGV[12 + 2 * i]) end
-redis.call('PEXPIRE', KEYS[4], ARGV[4])
-redis.call('SET', KEYS[5], ARGV[5], 'PX', ARGV[6])
-local entry = redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[9], '*', 'order_id', ARGV[2], 'traceparent', ARGV[7],
-                         'created_ms', ARGV[8])
-local at = tonumber(string.match(entry, '^%d+'))
-redis.call('ZADD', KEYS[7], at, ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', at - tonumber(ARGV[4]))
-return 1
-"""
 
 # KEYS: reservations, expiry, commits. ARGV: id. The ERP has the sales order: its deduction is now the
 # ERP's, and the hold is done. Each SKU's commit counter moves, so a reconciliation that read the ERP's

@@ -20,13 +20,47 @@ from connectors.redisclient import text
 
 _ORDER = TypeAdapter(Order)
 
+# Confirming, in one step: the order, its sync states, the idempotency result and the stream entry are
+# written together, and the reservation is pinned (it no longer expires): the customer is told
+# "confirmed" only after this. The order joins the owed index (scored by its entry's ms: no entry of it
+# is older), which a worker rebuilds the stream from if Redis loses it; members past retention leave it.
+# Returns 1 when confirmed (also when this very order was confirmed already: a retried confirm after an
+# unclear answer adds nothing twice), 0 if the reservation is gone. Keys and arguments in `confirm`'s order.
+CONFIRM = """
+local reservations, expiry, order_key, sync_key, result_key, stream, owed = unpack(KEYS)
+local reservation_id, order_id, order_doc, retention_ms = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local result_doc, result_ttl_ms, traceparent, created_ms = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local stream_max_len, n_systems = ARGV[9], tonumber(ARGV[10])  -- then a system and its state, n_systems times
+
+local doc = redis.call('HGET', reservations, reservation_id)
+if not doc then return 0 end
+local r = cjson.decode(doc)
+if r.order then
+  if r.order == order_id then return 1 end
+  return 0
+end
+r.order = order_id
+redis.call('HSET', reservations, reservation_id, cjson.encode(r))
+redis.call('ZREM', expiry, reservation_id)
+redis.call('SET', order_key, order_doc, 'PX', retention_ms)
+for i = 0, n_systems - 1 do redis.call('HSET', sync_key, ARGV[11 + 2 * i], ARGV[12 + 2 * i]) end
+redis.call('PEXPIRE', sync_key, retention_ms)
+redis.call('SET', result_key, result_doc, 'PX', result_ttl_ms)
+local entry = redis.call('XADD', stream, 'MAXLEN', '~', stream_max_len, '*', 'order_id', order_id,
+                         'traceparent', traceparent, 'created_ms', created_ms)
+local at = tonumber(string.match(entry, '^%d+'))
+redis.call('ZADD', owed, at, order_id)
+redis.call('ZREMRANGEBYSCORE', owed, '-inf', at - tonumber(retention_ms))
+return 1
+"""
+
 
 class OrderRecords:
     def __init__(self, redis: CheckoutRedis, idempotency: IdempotencyRecords, *, stream_max_len: int) -> None:
         self.redis = redis
         self.idempotency = idempotency
         self.stream_max_len = stream_max_len
-        self._confirm = redis.script(lua.CONFIRM)
+        self._confirm = redis.script(CONFIRM)
         self._redrive = redis.script(lua.REDRIVE)
         self._set_sync = redis.script(lua.SET_SYNC)
         self.owed = OwedOrders(redis)
@@ -41,7 +75,7 @@ class OrderRecords:
         pending = DownstreamState(system=DownstreamSystem.ERP, status=SyncStatus.PENDING, attempts=0)
         args: list[Any] = [order.reservation_id, order.id, doc, int(retention_s * 1000), idempotency_record,
                            int(idempotency_ttl_s * 1000), traceparent, int(order.created_at * 1000),
-                           self.stream_max_len, len(order.downstream_systems)]
+                           self.stream_max_len, len(order.downstream_systems)]  # as CONFIRM names them
         for system in order.downstream_systems:
             args += [system, _state_json(pending)]
         keys = self.redis.keys

@@ -3,7 +3,7 @@
 Redis can lose the order stream while the orders stay: the key deleted, a consumer group destroyed, a
 restore or failover without them. The stream then no longer says what each system is still to get; the
 orders' sync states still do. So the orders some system is owed are indexed (`Keys.owed`, kept by the
-scripts that write the states: CONFIRM adds, SET_SYNC removes once every system is settled, REDRIVE adds
+scripts that write the states: CONFIRM (order_records) adds, SET_SYNC removes once every system is settled, REDRIVE adds
 back), and `OwedOrders.requeue` gives each one a system is owed and has no entry for a new entry naming
 that system (`lua.REQUEUE`): once, however many workers do it at the same time.
 
