@@ -10,23 +10,7 @@ import pytest
 
 from resolvers.checkout.inputs import MAX_KEY, email_of, field_path, fingerprint, insured, validate
 from resolvers.validation import MAX_ENGRAVING_TEXT
-
-
-@dataclass
-class Line:
-    variant_id: str
-    quantity: int = 1
-    engraving_text: str | None = None
-
-
-@dataclass
-class Address:
-    country_code: str = "US"
-    zip: str = "10001"
-    province_code: str | None = "NY"
-    city: str | None = "New York"
-    line1: str | None = "1 Main St"
-    line2: str | None = None
+from tests.resolvers.checkout.order_input import Address, Line
 
 
 @dataclass

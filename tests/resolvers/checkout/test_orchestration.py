@@ -14,26 +14,10 @@ import pytest
 from connectors.errors import CheckoutUnavailable
 from resolvers.checkout import PlaceOrderResult, place_order
 from resolvers.context import RequestContext
+from tests.resolvers.checkout.order_input import Address, Line
 from tests.support import Shop, shop_in_process
 
 RING_SKU_INDEX = 0  # the art-deco ring: one of a kind
-
-
-@dataclass
-class Line:
-    variant_id: str
-    quantity: int = 1
-    engraving_text: str | None = None
-
-
-@dataclass
-class Address:
-    country_code: str = "US"
-    zip: str = "10001"
-    province_code: str | None = "NY"
-    city: str | None = "New York"
-    line1: str | None = "1 Main St"
-    line2: str | None = None
 
 
 @dataclass
