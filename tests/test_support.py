@@ -1,0 +1,27 @@
+"""The tests' own harness: whatever the developer's environment says, one test's Redis never becomes
+another's page cache (97 of 603 tests failed that way once, with REDIS_URL set as the guide says)."""
+
+from __future__ import annotations
+
+import pytest
+
+from sandbox.handle import Sandbox
+from tests.support import redis_test_url, settings_for
+
+
+def test_a_gateway_a_test_builds_takes_no_redis_from_the_environment(monkeypatch: pytest.MonkeyPatch,
+                                                                     sandbox: Sandbox) -> None:
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
+    monkeypatch.setenv("BEZEL_REDIS__URL", "redis://127.0.0.1:6379/1")
+    monkeypatch.setenv("BEZEL_CHECKOUT__REDIS_URL", "redis://127.0.0.1:6379/2")
+    settings = settings_for(sandbox)
+    assert settings.redis.url == ""
+    assert settings.checkout.redis_url == ""
+    # REDIS_URL still names the server the tests' own, per-test db indexes live on.
+    assert redis_test_url(7) == "redis://127.0.0.1:6379/7"
+
+
+def test_a_gateway_a_test_hands_redis_to_uses_that_one(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox) -> None:
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
+    settings = settings_for(sandbox, BEZEL_REDIS__URL=redis_test_url(9))
+    assert settings.redis.url == redis_test_url(9)
