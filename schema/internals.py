@@ -155,8 +155,8 @@ LEDGER: tuple[Internal, ...] = (
              "lookup, to the name strawberry would give it.",
              source=("strawberry.schema.schema_converter:CustomGraphQLEnumType.__init__", "self.wrapped_cls =")),
     Internal(STRAWBERRY, "convert_argument", "strawberry.types.arguments:convert_argument", (DIRECT,),
-             "Direct resolvers convert arguments exactly as it does (tests/schema/test_direct.py compares every "
-             "argument type both ways): when it changes, they must.",
+             "Direct resolvers convert arguments exactly as it does (tests/schema/fastpath/test_direct.py compares "
+             "every argument type both ways): when it changes, they must.",
              parameters=("value", "type_", "scalar_registry", "config", "info", "path")),
     Internal(STRAWBERRY, "parse_http_body", f"{_VIEW}.parse_http_body", (VIEW,),
              "Where the view reads a request's GraphQL parameters: replaced to resolve trusted and persisted "

@@ -94,7 +94,7 @@ def direct_resolver(field: StrawberryField, converter: GraphQLCoreConverter) -> 
         return func(source, **kwargs) if pass_self else func(**kwargs)
 
     resolve._is_default = False  # type: ignore[attr-defined]
-    # (graphql name, python name, converter) per argument: what tests/schema/test_direct.py checks
+    # (graphql name, python name, converter) per argument: what tests/schema/fastpath/test_direct.py checks
     resolve._bezel_direct = arguments  # type: ignore[attr-defined]
     return resolve
 
