@@ -118,3 +118,54 @@ def test_the_production_wheel_leaves_out_the_sandbox_and_tests() -> None:
 
     packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hatch"]["build"]["targets"]["wheel"]
     assert sorted(packages["packages"]) == sorted(LAYERS)
+
+
+# Modules without a test file of their own (tests/<path>/test_<name>.py), and where they are tested:
+# what only a whole request exercises is tested end to end, through the sandbox and real HTTP.
+TESTED_ELSEWHERE = {
+    "connectors/checkout/lua.py": "tests/connectors/checkout/test_stock.py",  # each script through its caller
+    "connectors/checkout/store.py": "tests/connectors/checkout/conftest.py",  # the store every checkout test uses
+    "gateway/admin.py": "tests/e2e/test_metrics_and_health.py",
+    "gateway/app.py": "tests/e2e/test_product_page.py",  # every end-to-end test starts it
+    "gateway/devredis.py": "tests/gateway/test_cli.py",  # `bezel dev`'s private Redis
+    "gateway/edge/protocol.py": "tests/e2e/test_hostile_clients.py",
+    "gateway/storefront.py": "tests/browser/test_storefront.py",
+    "gateway/supervisor.py": "tests/e2e/test_workers.py",
+    "gateway/telemetry.py": "tests/e2e/test_tracing.py",
+    "gateway/view.py": "tests/e2e/test_bad_requests.py",
+    "gateway/webhooks/__init__.py": "tests/e2e/test_webhooks.py",
+    "resolvers/events.py": "tests/e2e/test_webhooks.py",
+    "resolvers/loaders.py": "tests/e2e/test_product_page.py",  # one catalog and one inventory call per request
+    "resolvers/quotes.py": "tests/e2e/test_cart_quote.py",
+    "schema/cart.py": "tests/e2e/test_cart_quote.py",
+    "schema/checkout.py": "tests/e2e/test_checkout.py",
+    "schema/fastpath/caches.py": "tests/schema/test_execution.py",
+    "schema/fastpath/context.py": "tests/schema/test_execution.py",  # fast and plain answer the same
+    "schema/fastpath/planner.py": "tests/schema/test_execution.py",
+    "schema/fastpath/plans.py": "tests/schema/test_execution.py",
+    "schema/product.py": "tests/e2e/test_product_page.py",
+    "schema/quotes.py": "tests/e2e/test_product_page.py",
+    "schema/refusals.py": "tests/gateway/edge/test_admission.py",
+    "schema/root.py": "tests/schema/test_execution.py",
+    "schema/telemetry.py": "tests/e2e/test_metrics_and_health.py",
+}
+
+
+def test_every_module_has_its_own_test_file_or_says_where_it_is_tested() -> None:
+    """Tests mirror modules, so a module's tests are found without a search."""
+    unmirrored, stale = [], []
+    for layer in LAYERS:
+        for path in sorted((ROOT / layer).rglob("*.py")):
+            module = str(path.relative_to(ROOT))
+            if "static" in path.parts or (path.name == "__init__.py" and len(path.read_text().splitlines()) < 100):
+                continue  # a package's face, handing names on
+            mirror = ROOT / "tests" / path.parent.relative_to(ROOT) / f"test_{path.stem}.py"
+            if mirror.exists():
+                if module in TESTED_ELSEWHERE:
+                    stale.append(module)
+            elif module not in TESTED_ELSEWHERE:
+                unmirrored.append(module)
+    assert not unmirrored, f"no tests/<path>/test_<name>.py and not in TESTED_ELSEWHERE: {unmirrored}"
+    assert not stale, f"has its own test file now; drop it from TESTED_ELSEWHERE: {stale}"
+    missing = {m: t for m, t in TESTED_ELSEWHERE.items() if not (ROOT / t).exists() or not (ROOT / m).exists()}
+    assert not missing, missing
