@@ -128,7 +128,7 @@ TESTED_ELSEWHERE = {
     "gateway/admin.py": "tests/e2e/test_metrics_and_health.py",
     "gateway/app.py": "tests/e2e/test_product_page.py",  # every end-to-end test starts it
     "gateway/devredis.py": "tests/gateway/test_cli.py",  # `bezel dev`'s private Redis
-    "gateway/edge/protocol.py": "tests/e2e/test_hostile_clients.py",
+    "gateway/edge/protocol.py": "tests/e2e/test_slow_clients.py",  # header limits over real sockets
     "gateway/storefront.py": "tests/browser/test_storefront.py",
     "gateway/supervisor.py": "tests/e2e/test_workers.py",
     "gateway/telemetry.py": "tests/e2e/test_tracing.py",
