@@ -42,7 +42,8 @@ class TooManyParts(GraphQLError):
     def __init__(self, limit: int) -> None:
         super().__init__(f"This answer would stream more than {limit} parts (each deferred fragment counts once "
                          "for every list item it sits in); defer fewer fragments inside lists.",
-                         extensions={"code": "QUERY_TOO_COMPLEX", "maxParts": limit})
+                         extensions={"code": "QUERY_TOO_COMPLEX", "maxParts": limit,
+                                     "limit": "max_incremental_parts"})
 
 
 class BoundedExecutionContext(StrawberryGraphQLCoreExecutionContext):

@@ -2,11 +2,15 @@
 
 - `check_shape`, right after parsing and before validation: at most `max_fields` selections in all
   (fields and fragments, a fragment's selections counted every time it is spread), no response name
-  more than `max_repeats` times in one merged selection set, and at most `max_deferred` @defer and
-  @stream directives (each counted every time its fragment is spread or its field aliased).
+  in more than `max_repeats` forms in one merged selection set (a form: the field, its arguments and
+  directives), nor in more than `max_copies` copies, and at most `max_deferred` @defer and @stream
+  directives (each counted every time its fragment is spread or its field aliased).
   graphql-core's OverlappingFieldsCanBeMerged rule compares every pair of same-named fields, so 480
   copies of `variants { id }` cost ~0.6 s of CPU to validate; a document within these caps cannot
-  make the rule quadratic, and checking them is linear.
+  make the rule quadratic, and checking them is linear. Copies of one form are what clients add on
+  their own (Apollo Client selects `__typename` in every selection set, five deferred fragments
+  included; colocated fragments each select `id`), so they have a cap of their own, well above
+  theirs; what an attacker would vary to make pairs conflict is the form, and that cap stays low.
 - Every pass that inlines fragments (`Expansion`) counts the selections it visits and stops at a
   bound: `...F1 ...F1` in each of 23 fragments spreads the last one 2^22 times in 900 bytes, and
   following that blindly took seconds. The shape check refuses such a document after `max_fields`
@@ -36,6 +40,7 @@ from graphql import (
     SelectionSetNode,
     ValueNode,
     VariableNode,
+    print_ast,
 )
 
 from resolvers.cart import MAX_LINES
@@ -67,7 +72,12 @@ MAX_EXPANSION = 20_000
 
 
 class TooComplex(Exception):
-    """The document is refused before validation or execution; the message says why, in our words."""
+    """The document is refused before validation or execution; the message says why, in our words, and
+    `limit` names the `[gateway]` key it is over."""
+
+    def __init__(self, message: str, limit: str) -> None:
+        super().__init__(message)
+        self.limit = limit
 
 
 class Expansion:
@@ -77,9 +87,10 @@ class Expansion:
     one step of `limit`; past it, `TooComplex`. It also counts the @defer and @stream directives it
     meets, each time it meets them (`deferred`)."""
 
-    def __init__(self, document: DocumentNode, limit: int = MAX_EXPANSION) -> None:
+    def __init__(self, document: DocumentNode, limit: int = MAX_EXPANSION, limit_name: str = "max_fields") -> None:
         self.fragments = _fragments(document)
         self.limit = limit
+        self.limit_name = limit_name
         self.left = limit
         self.deferred = 0
 
@@ -88,7 +99,8 @@ class Expansion:
         for selection in selection_set.selections:
             self.left -= 1
             if self.left < 0:
-                raise TooComplex(f"The document selects more than {self.limit} fields and fragments.")
+                raise TooComplex(f"The document selects more than {self.limit} fields and fragments.",
+                                 self.limit_name)
             if isinstance(selection, FieldNode):
                 if _directed(selection, "stream"):
                     self.deferred += 1
@@ -105,11 +117,11 @@ class Expansion:
                     yield from self.fields(fragment.selection_set, seen | {name})
 
 
-def check_shape(document: DocumentNode, *, max_fields: int, max_repeats: int, max_deferred: int,
+def check_shape(document: DocumentNode, *, max_fields: int, max_repeats: int, max_copies: int, max_deferred: int,
                 max_parts: int | None = None) -> None:
-    """Raises `TooComplex` if the document has too many selections, a name repeated too often, too many
-    @defer/@stream, or could stream more than `max_parts` parts (each a part for every item of the lists
-    around it: `LIST_PARTS`), graphql-core's costliest work per field."""
+    """Raises `TooComplex` if the document has too many selections, a name in too many forms or copies,
+    too many @defer/@stream, or could stream more than `max_parts` parts (each a part for every item of
+    the lists around it: `LIST_PARTS`), graphql-core's costliest work per field."""
     expansion = Expansion(document, max_fields)
     parts = [0]
 
@@ -121,18 +133,18 @@ def check_shape(document: DocumentNode, *, max_fields: int, max_repeats: int, ma
                 groups.setdefault(node.alias.value if node.alias else node.name.value, []).append(node)
         if expansion.deferred > max_deferred:
             raise TooComplex(f"The document asks for more than {max_deferred} @defer or @stream parts (each "
-                             "fragment counted every time it is spread).")
+                             "fragment counted every time it is spread).", "max_deferred")
         parts[0] += (expansion.deferred - before) * items
         for key, nodes in groups.items():
             if len(nodes) > max_repeats:
-                raise TooComplex(f"'{key}' is selected {len(nodes)} times in one selection set; "
-                                 f"at most {max_repeats} are allowed.")
+                _repeated(key, nodes, max_repeats=max_repeats, max_copies=max_copies)
             each = items * LIST_PARTS.get(nodes[0].name.value, 1)
             if any(_directed(node, "stream") for node in nodes):
                 parts[0] += each  # every streamed item may be a part of its own
             if max_parts is not None and parts[0] > max_parts:
                 raise TooComplex(f"The document could stream more than {max_parts} parts (a fragment deferred "
-                                 "inside a list is a part for every item); defer the list's field once instead.")
+                                 "inside a list is a part for every item); defer the list's field once instead.",
+                                 "max_incremental_parts")
             children = [node.selection_set for node in nodes if node.selection_set]
             if children:
                 visit(children, each)
@@ -140,6 +152,25 @@ def check_shape(document: DocumentNode, *, max_fields: int, max_repeats: int, ma
     for definition in document.definitions:
         if isinstance(definition, OperationDefinitionNode):
             visit([definition.selection_set], 1)
+
+
+def _repeated(key: str, nodes: list[FieldNode], *, max_repeats: int, max_copies: int) -> None:
+    """A response name selected more than `max_repeats` times in one merged selection set: fine while the
+    copies are at most `max_repeats` forms and `max_copies` in all (only looked at past `max_repeats`)."""
+    if len(nodes) > max_copies:
+        raise TooComplex(f"'{key}' is selected {len(nodes)} times in one selection set; at most {max_copies} "
+                         "copies are allowed.", "max_copies")
+    forms = {_form(node) for node in nodes}
+    if len(forms) > max_repeats:
+        raise TooComplex(f"'{key}' is selected in {len(forms)} different forms (field, arguments or directives) "
+                         f"in one selection set; at most {max_repeats} are allowed.", "max_repeats")
+
+
+def _form(node: FieldNode) -> tuple[str, ...]:
+    """What makes two selections of one response name differ for the overlapping-fields rule (their
+    selections aside, which are merged): the field, its arguments and its directives."""
+    arguments = sorted(f"{a.name.value}:{print_ast(a.value)}" for a in node.arguments or ())
+    return (node.name.value, *arguments, "|", *(print_ast(d) for d in node.directives or ()))
 
 
 def vendor_calls(document: DocumentNode, operation_name: str | None, variables: Mapping[str, Any] | None) -> int:

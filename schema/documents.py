@@ -121,12 +121,12 @@ class DocumentStore:
             return None
         try:
             check_shape(document, max_fields=self.limits.max_fields, max_repeats=self.limits.max_repeats,
-                        max_deferred=self.limits.max_deferred,
+                        max_copies=self.limits.max_copies, max_deferred=self.limits.max_deferred,
                         # reviewed code is held to what it does when it runs, not to an estimate
                         max_parts=None if trusted else self.limits.max_incremental_parts)
         except TooComplex as exc:
             REFUSED.add(1, (("reason", "shape"),))
-            return Prepared(text, document, [too_complex(str(exc))], trusted, refused=True)
+            return Prepared(text, document, [too_complex(str(exc), limit=exc.limit)], trusted, refused=True)
         calls = None if trusted else fixed_vendor_calls(document)
         if calls is not None and calls > self.limits.max_cost:  # refused whatever comes: no need to validate
             REFUSED.add(1, (("reason", "cost"),))
@@ -181,4 +181,4 @@ class DocumentCache(SchemaExtension):
 
 def over_cost(calls: int, limit: int) -> GraphQLError:
     return too_complex(f"This operation could ask vendors up to {calls} times; the limit is {limit}. Ask for fewer "
-                       "products or fields per request.", cost=calls, maxCost=limit)
+                       "products or fields per request.", cost=calls, maxCost=limit, limit="max_cost")

@@ -30,7 +30,7 @@ from schema.fastpath.direct import install as direct_resolvers
 from schema.incremental import deliver
 from schema.limits import QueryLimits
 from schema.product import Product, ProductConnection, Shells, variant_shells
-from schema.rules import OnePlaceOrder
+from schema.rules import OnePlaceOrder, limit_rule
 from schema.telemetry import OperationTelemetry
 
 
@@ -97,8 +97,8 @@ def build_schema(limits: QueryLimits | None = None, *, introspection: bool = Tru
     with graphql-core's and strawberry's own path only (`schema.fastpath`): the same answers, slower."""
     limits = limits or QueryLimits()
     rules: list[type[ASTValidationRule]] = [
-        query_depth_limiter.create_validator(limits.max_depth, None),
-        max_aliases.create_validator(limits.max_aliases),
+        limit_rule(query_depth_limiter.create_validator(limits.max_depth, None), "max_depth"),
+        limit_rule(max_aliases.create_validator(limits.max_aliases), "max_aliases"),
         OnePlaceOrder,
     ]
     if not introspection:

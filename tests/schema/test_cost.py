@@ -12,7 +12,7 @@ FAN_OUT = """{ products(first: 50) { nodes { """ + " ".join(
     f't{i}: taxEstimate(shipTo: {{countryCode: "US", provinceCode: "NY", zip: "1000{i % 10}"}}) {{ rate }} '
     f'i{i}: shippingInsurance(shipTo: {{countryCode: "US", provinceCode: "NY", zip: "1000{i % 10}"}}) {{ provider }}'
     for i in range(15)) + " } } }"
-LIMITS = {"max_fields": 1000, "max_repeats": 4, "max_deferred": 8}
+LIMITS = {"max_fields": 1000, "max_repeats": 4, "max_copies": 16, "max_deferred": 8}
 
 
 def doubling(k: int) -> str:
@@ -54,18 +54,23 @@ def test_the_validation_bomb_is_refused_by_its_shape_and_so_are_its_variations()
     via_fragment = ('{ product(handle: "a") { variants { ' + " ".join(["...F"] * 100) + " } } } "
                     "fragment F on ProductVariant { sku }")
     nested = '{ product(handle: "a") { ' + " ".join(["variants { " + "sku " * 32 + "}"] * 32) + " } }"
+    forms = ('{ product(handle: "a") { variants { id } variants @include(if: true) { sku } variants { title } '
+             "variants @include(if: false) { title } variants { price { amount } } variants @include(if: true) { id } "
+             "} }")
     for document in (bomb, spaced, via_fragment, nested):
-        with pytest.raises(TooComplex):
+        with pytest.raises(TooComplex) as refused:
             check_shape(parse(document), **LIMITS)
+        assert refused.value.limit == "max_copies"
+    check_shape(parse(forms), **LIMITS)  # six selections of `variants` in three forms: within 4
     check_shape(parse(PRODUCT_PAGE_QUERY), **LIMITS)  # a real page passes
 
 
 def test_a_document_over_the_field_budget_is_refused_and_a_fragment_cycle_ends() -> None:
     wide = parse('{ product(handle: "a") { ' + " ".join(f"a{i}: title" for i in range(60)) + " } }")
     with pytest.raises(TooComplex, match="more than 50 fields and fragments"):
-        check_shape(wide, max_fields=50, max_repeats=4, max_deferred=8)
+        check_shape(wide, **{**LIMITS, "max_fields": 50})
     cycle = parse("{ ...A } fragment A on Query { ...B } fragment B on Query { ...A __typename }")
-    check_shape(cycle, max_fields=50, max_repeats=4, max_deferred=8)  # invalid, but measured without looping
+    check_shape(cycle, **{**LIMITS, "max_fields": 50})  # invalid, but measured without looping
 
 
 def test_a_fragment_spread_twice_in_every_fragment_is_refused_after_a_bounded_walk() -> None:
@@ -116,3 +121,50 @@ def test_a_defer_inside_a_list_counts_a_part_for_every_item_the_list_may_hold() 
     with pytest.raises(TooComplex, match="more than 300 parts"):
         check_shape(parse(streamed), **LIMITS, max_parts=300)
     check_shape(parse(two), **LIMITS)  # no estimate asked for (a trusted document): held to what it does
+
+
+APOLLO_PAGE = (ROOT / "storefront" / "operations" / "ProductPage.graphql").read_text()
+
+
+def with_typename_everywhere(text: str) -> str:
+    """What Apollo Client sends (its default `addTypename`, and its manifest generator): `__typename` added
+    to every selection set but the operation's, the deferred fragments' included."""
+    from graphql import FieldNode, NameNode, OperationDefinitionNode, SelectionSetNode, print_ast, visit
+    from graphql.language import Visitor
+
+    class AddTypename(Visitor):
+        def enter_selection_set(self, node: SelectionSetNode, _key: object, parent: object, *_: object) -> object:
+            if isinstance(parent, OperationDefinitionNode):
+                return None
+            if any(isinstance(s, FieldNode) and s.name.value == "__typename" for s in node.selections):
+                return None
+            typename = FieldNode(name=NameNode(value="__typename"), arguments=(), directives=())
+            return SelectionSetNode(selections=(*node.selections, typename))
+
+    return print_ast(visit(parse(text), AddTypename()))
+
+
+def test_what_clients_add_by_themselves_is_not_counted_as_an_attackers_repeats() -> None:
+    apollo = with_typename_everywhere(APOLLO_PAGE)
+    assert apollo.count("__typename") > 10
+    check_shape(parse(apollo), **LIMITS)  # six `__typename` in `product`'s merged selection set
+    colocated = '{ product(handle: "a") { ' + " ".join(f"...F{i}" for i in range(10)) + " } } " + " ".join(
+        f"fragment F{i} on Product {{ __typename id variants {{ id sku }} }}" for i in range(10))
+    check_shape(parse(colocated), **LIMITS)  # one field, the same arguments, spread by ten fragments
+
+
+def test_a_name_in_too_many_forms_or_copies_is_refused_naming_the_limit() -> None:
+    five_forms = '{ product(handle: "a") { ' + " ".join(
+        f'taxEstimate(shipTo: {{countryCode: "US", provinceCode: "NY", zip: "1000{i}"}}) {{ rate }}'
+        for i in range(5)) + " } }"
+    with pytest.raises(TooComplex, match="in 5 different forms") as refused:
+        check_shape(parse(five_forms), **LIMITS)
+    assert refused.value.limit == "max_repeats"
+    copies = '{ product(handle: "a") { ' + " ".join(["... on Product { __typename }"] * 17) + " } }"
+    with pytest.raises(TooComplex, match="17 times in one selection set; at most 16 copies") as refused:
+        check_shape(parse(copies), **LIMITS)
+    assert refused.value.limit == "max_copies"
+    check_shape(parse(copies), **{**LIMITS, "max_copies": 17})
+    with pytest.raises(TooComplex) as refused:
+        check_shape(parse(doubling(22)), **LIMITS)
+    assert refused.value.limit == "max_fields"

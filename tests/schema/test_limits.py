@@ -13,12 +13,12 @@ def test_defaults_are_the_documented_protections() -> None:
     assert (limits.max_depth, limits.max_aliases, limits.max_tokens, limits.max_query_bytes) == (12, 30, 2_000, 16_384)
     assert (limits.max_fields, limits.max_repeats, limits.max_deferred, limits.max_incremental_parts) == (
         1_000, 4, 8, 300)
-    assert (limits.max_cost, limits.vendor_calls_per_request) == (100, 16)
+    assert (limits.max_cost, limits.vendor_calls_per_request, limits.max_copies) == (100, 16, 16)
 
 
 @pytest.mark.parametrize(("name", "floor"), [
     ("max_depth", 2), ("max_aliases", 1), ("max_tokens", 100), ("max_query_bytes", 1_024), ("max_fields", 10),
-    ("max_repeats", 1), ("max_deferred", 0), ("max_incremental_parts", 1), ("max_cost", 1),
+    ("max_repeats", 1), ("max_copies", 1), ("max_deferred", 0), ("max_incremental_parts", 1), ("max_cost", 1),
     ("vendor_calls_per_request", 1), ("document_cache_size", 1),
 ])
 def test_each_limit_takes_its_floor_and_refuses_below_it(name: str, floor: int) -> None:

@@ -1,10 +1,12 @@
-"""OnePlaceOrder: one placeOrder per mutation, however it is aliased or spread through fragments."""
+"""OnePlaceOrder: one placeOrder per mutation, however it is aliased or spread through fragments; a limit's
+rule names its limit."""
 
 from __future__ import annotations
 
 from graphql import build_schema, parse, specified_rules, validate
+from strawberry.extensions import max_aliases, query_depth_limiter
 
-from schema.rules import OnePlaceOrder
+from schema.rules import OnePlaceOrder, limit_rule
 
 SCHEMA = build_schema("""
 type Query { ok: Boolean }
@@ -44,3 +46,15 @@ def test_place_orders_hidden_in_fragments_count_too() -> None:
 def test_each_operation_is_counted_on_its_own_and_queries_are_not() -> None:
     assert errors('mutation A { placeOrder(key: "a") { id } } mutation B { placeOrder(key: "b") { id } }') == []
     assert errors("query { a: ok b: ok c: ok }") == []
+
+
+def test_a_limits_errors_name_the_key_they_are_over_and_other_errors_do_not() -> None:
+    rules = [*specified_rules, limit_rule(query_depth_limiter.create_validator(0, None), "max_depth"),
+             limit_rule(max_aliases.create_validator(1), "max_aliases")]
+    found = validate(SCHEMA, parse("mutation M { a: placeOrder { id } b: other } query Q { x: ok y: ok nope }"), rules)
+    assert {(e.message, (e.extensions or {}).get("limit")) for e in found} == {
+        ("'M' exceeds maximum operation depth of 0", "max_depth"),
+        ("4 aliases found. Allowed: 1", "max_aliases"),
+        ("Cannot query field 'nope' on type 'Query'.", None),
+    }
+    assert limit_rule(max_aliases.create_validator(1), "max_aliases").__name__ == "MaxAliasesValidator[max_aliases]"
