@@ -12,7 +12,7 @@ import redis
 from sandbox.handle import Sandbox
 from sandbox.redis_servers import RedisClusterHandle
 from tests.sent import Recorder, recording
-from tests.support import CHECKOUT_REDIS_DB, Gateway, redis_test_url, run_gateway, sandbox_for_tests, settings_for
+from tests.support import Gateway, claimed_redis_dbs, redis_test_url, run_gateway, sandbox_for_tests, settings_for
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -55,7 +55,7 @@ def redis_url() -> Iterator[str]:
 @pytest.fixture
 def checkout_redis_url(redis_url: str) -> Iterator[str]:
     """A second dedicated db index, for checkout kept apart from the cache (`[checkout] redis_url`)."""
-    with _emptied(redis_test_url(CHECKOUT_REDIS_DB)) as url:
+    with _emptied(redis_test_url(claimed_redis_dbs()[1])) as url:
         yield url
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import functools
 import os
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -22,14 +25,38 @@ from sandbox.handle import Sandbox, run_sandbox
 from sandbox.redis_servers import RedisServer, redis_server_binary, run_redis_server  # noqa: F401 (tests use them from here)
 
 ROOT = Path(__file__).resolve().parent.parent
-TEST_REDIS_DB = 13  # tests own this db index and empty it; nothing else should use it
-CHECKOUT_REDIS_DB = 12  # and this one, for checkout on a Redis of its own
+# The db indexes a test run owns and empties, a pair per run: the cache's, then checkout's (on a Redis of its
+# own). Each run claims a free pair with a lock held for its life, so two runs on one machine (CI beside a
+# developer's, or a helper's) never empty each other's Redis mid-test.
+TEST_REDIS_DB_PAIRS = ((13, 12), (11, 10), (9, 8), (7, 6), (5, 4), (3, 2))
 PRODUCT_PAGE_QUERY = (ROOT / "gateway" / "static" / "product-page.graphql").read_text()
+# The storefront's own page: five deferred parts (`$handle`, `$shipTo`, `$engraving`).
+STOREFRONT_PAGE_QUERY = (ROOT / "storefront" / "operations" / "ProductPage.graphql").read_text()
 US_ADDRESS = {"countryCode": "US", "provinceCode": "NY", "zip": "10001"}
 
 
-def redis_test_url(db: int = TEST_REDIS_DB) -> str:
-    """REDIS_URL (default redis://127.0.0.1:6379) pointed at one of the tests' own db indexes."""
+@functools.cache
+def claimed_redis_dbs() -> tuple[int, int]:
+    """This run's pair of db indexes (see TEST_REDIS_DB_PAIRS): the first whose lock no other run holds."""
+    for pair in TEST_REDIS_DB_PAIRS:
+        lock = open(Path(tempfile.gettempdir()) / f"bezel-tests-redis-db{pair[0]}.lock", "w")  # noqa: SIM115
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            continue
+        _HELD_LOCKS.append(lock)  # released when the process ends, however it ends
+        return pair
+    raise RuntimeError(f"{len(TEST_REDIS_DB_PAIRS)} test runs already hold every pair of Redis db indexes")
+
+
+_HELD_LOCKS: list[IO[str]] = []
+
+
+def redis_test_url(db: int | None = None) -> str:
+    """REDIS_URL (default redis://127.0.0.1:6379) pointed at one of the tests' own db indexes (this run's
+    cache index, unless another is named)."""
+    db = claimed_redis_dbs()[0] if db is None else db
     base = urlsplit(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379")
     return urlunsplit((base.scheme, base.netloc, f"/{db}", base.query, ""))
 
@@ -181,3 +208,21 @@ def error_codes(result: dict[str, Any]) -> list[tuple[str, str | None]]:
     return [(e["extensions"]["code"], e["extensions"].get("vendor")) for e in result.get("errors") or []]
 
 
+
+
+def with_typename_everywhere(text: str) -> str:
+    """What Apollo Client sends (its default `addTypename`; its manifest generator too): `__typename` added to
+    every selection set but the operation's, the deferred fragments' included."""
+    from graphql import FieldNode, NameNode, OperationDefinitionNode, SelectionSetNode, parse, print_ast, visit
+    from graphql.language import Visitor
+
+    class AddTypename(Visitor):
+        def enter_selection_set(self, node: SelectionSetNode, _key: object, parent: object, *_: object) -> object:
+            if isinstance(parent, OperationDefinitionNode):
+                return None
+            if any(isinstance(s, FieldNode) and s.name.value == "__typename" for s in node.selections):
+                return None
+            typename = FieldNode(name=NameNode(value="__typename"), arguments=(), directives=())
+            return SelectionSetNode(selections=(*node.selections, typename))
+
+    return print_ast(visit(parse(text), AddTypename()))
