@@ -15,6 +15,7 @@ import orjson
 from graphql import OperationDefinitionNode, parse
 
 from gateway.documents import manifest
+from gateway.documents.trusted import problems_of, summary
 from gateway.errors import ConfigError
 from gateway.settings import Settings
 from schema import build_schema
@@ -46,17 +47,16 @@ def build(sources: list[str], output: str | None) -> int:
 
 
 def check(path: str, settings: Settings) -> int:
-    """Every operation of the manifest against the schema this gateway serves, with its limits."""
+    """Every operation of the manifest against the schema this gateway serves, with its limits: each
+    problem told as a limit (the `[gateway]` key and its value here) or as the schema's."""
     schema = build_schema(settings.gateway, introspection=not settings.production)
-    broken = []
+    problems = []
     operations = manifest.load(path)
     for op in operations:
-        prepared = schema.documents.prepare(op.body, trusted=True)
-        if prepared is None:
-            broken.append((op.name or op.id, "does not parse"))
-        elif prepared.errors:
-            broken.extend((op.name or op.id, e.message) for e in prepared.errors)
-    for label, problem in broken:
-        print(f"{label}: {problem}", file=sys.stderr)
-    print(f"{len(operations)} operation(s), {len({b[0] for b in broken})} broken", file=sys.stderr)
-    return 1 if broken else 0
+        problems += problems_of(op, schema.documents.prepare(op.body, trusted=True), schema.documents.limits)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    broken = len({p.operation for p in problems})
+    print(f"{len(operations)} operation(s), {broken} broken" + (f": {summary(problems)}" if problems else ""),
+          file=sys.stderr)
+    return 1 if problems else 0

@@ -5,6 +5,10 @@
     {"query": "<text>"}                                          a document sent as text
     (the same as query parameters of a GET: ?documentId=...&variables=...)
 
+An id is a SHA-256 written either way, `sha256:<hex>` (GraphQL-over-HTTP; GraphQL Codegen's manifest keys)
+or `<hex>` (Apollo's manifest and persisted-query link), or any other string a manifest names: every
+spelling is accepted wherever an id is, in `documentId` and in `extensions.persistedQuery` alike.
+
 With `require_trusted`, only the manifest's operations run: a text, or an id not in the manifest, is
 refused before anything parses it (PERSISTED_QUERY_NOT_IN_LIST), and a request with neither is
 PERSISTED_QUERY_ID_REQUIRED. Without it, Apollo's automatic persisted queries work as Apollo Client
@@ -20,18 +24,28 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from graphql import OperationDefinitionNode
+from graphql import GraphQLError, OperationDefinitionNode, parse
 
 from gateway.documents import manifest
 from gateway.documents.apq import PersistedQueries, sha256
 from gateway.errors import ConfigError, DocumentRefused
 from schema.documents import Prepared
 from schema.fastpath.planner import plan_ahead
+from schema.limits import QueryLimits
 from schema.refusals import REFUSED
 from schema.root import BezelSchema
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 MAX_ID = 200
+
+
+_TOO_MANY_TOKENS = "Syntax Error: Document contains more than"
+
+
+def id_key(document_id: str) -> str:
+    """One key for every spelling of an id: `sha256:<hex>` is `<hex>`; any other id is itself."""
+    bare = document_id.removeprefix("sha256:")
+    return bare if _SHA256.match(bare) else document_id
 
 
 @dataclass(frozen=True)
@@ -63,25 +77,20 @@ class Documents:
 
     def _load(self, path: str) -> None:
         """Prepare and plan every operation; `ConfigError` naming every one that no longer validates."""
-        problems = []
+        problems: list[Problem] = []
         for op in manifest.load(path):
-            label = op.name or op.id
             prepared = self.schema.documents.prepare(op.body, trusted=True)
-            if prepared is None:
-                problems.append(f"{label}: does not parse")
-                continue
-            if prepared.errors:
-                problems.append(f"{label}: {'; '.join(e.message for e in prepared.errors)}")
+            found = problems_of(op, prepared, self.schema.documents.limits)
+            if found or prepared is None:
+                problems += found
                 continue
             plan_ahead(self.schema._schema, prepared.document, self.schema.execution_context_class)
-            self.trusted[op.id] = prepared
-            if _SHA256.match(op.id):
-                self.trusted[f"sha256:{op.id}"] = prepared  # the GraphQL-over-HTTP spelling of the same id
+            self.trusted[id_key(op.id)] = prepared
             self.operation_names.update(d.name.value for d in prepared.document.definitions
                                         if isinstance(d, OperationDefinitionNode) and d.name is not None)
         if problems:
-            raise ConfigError(f"documents.manifest: {len(problems)} operation(s) in {path} no longer validate "
-                              "against the schema: " + " | ".join(problems))
+            raise ConfigError(f"documents.manifest: {len({p.operation for p in problems})} operation(s) in {path} "
+                              f"cannot run here ({summary(problems)}): " + " | ".join(map(str, problems)))
 
     async def resolve(self, data: dict[str, Any], *, client: str = "unknown") -> Resolved:
         """The document this request runs, or `DocumentRefused` (before anything is parsed). `client`
@@ -109,7 +118,7 @@ class Documents:
         return Resolved(query if isinstance(query, str) else None)
 
     async def _by_id(self, document_id: str, query: Any) -> Resolved:
-        trusted = self.trusted.get(document_id)
+        trusted = self.trusted.get(id_key(document_id))
         if query and (self.require_trusted or trusted is not None):
             raise refused(400, "BAD_REQUEST", "Send a documentId or a query, not both.", "both")
         if trusted is not None:
@@ -117,17 +126,19 @@ class Documents:
         if self.require_trusted or self.trusted:
             raise refused(404, "PERSISTED_QUERY_NOT_IN_LIST", "No registered operation has this documentId.",
                           "not_in_list")
-        registered = await self.apq.get(document_id.removeprefix("sha256:")) if self.apq else None
+        registered = await self.apq.get(id_key(document_id)) if self.apq else None
         if registered is None:
             raise refused(404, "PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound", "not_found")
         return Resolved(registered)
 
     async def _persisted(self, persisted: Any, query: Any, client: str) -> Resolved:
         digest = persisted.get("sha256Hash") if isinstance(persisted, dict) else None
+        if isinstance(digest, str):
+            digest = id_key(digest)
         if not isinstance(persisted, dict) or persisted.get("version") != 1 or not isinstance(digest, str) \
                 or not _SHA256.match(digest):
             raise refused(400, "BAD_REQUEST", "extensions.persistedQuery must be {version: 1, sha256Hash: "
-                          "<64 hex digits>}.", "bad_id")
+                          "<64 hex digits, sha256: before them or not>}.", "bad_id")
         trusted = self.trusted.get(digest)
         if self.require_trusted:
             if query:
@@ -151,3 +162,50 @@ class Documents:
         if prepared is not None and not prepared.errors:  # only documents that can run are registered
             await self.apq.register(digest, query, client=client)
         return Resolved(query)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why one manifest operation cannot run: it does not parse, is over a limit, or the schema refuses it."""
+
+    operation: str
+    kind: str  # "syntax", "limit" or "schema"
+    message: str
+    limit: str | None = None  # the `[gateway]` key, for a limit
+    value: object = None  # its value here
+
+    def __str__(self) -> str:
+        if self.kind == "limit":
+            return f"{self.operation}: over the limit [gateway] {self.limit} = {self.value}: {self.message}"
+        if self.kind == "syntax":
+            return f"{self.operation}: does not parse: {self.message}"
+        return f"{self.operation}: not valid against the schema: {self.message}"
+
+
+def problems_of(op: manifest.ManifestOperation, prepared: Prepared | None, limits: QueryLimits) -> list[Problem]:
+    """What stops a manifest's operation, each error told as a limit (`extensions.limit` names its key: raise it,
+    or change the document) or as the schema's (the document asks what this schema does not have)."""
+    label = op.name or op.id
+    if prepared is None:
+        try:
+            parse(op.body, max_tokens=limits.max_tokens)
+        except GraphQLError as exc:
+            if exc.message.startswith(_TOO_MANY_TOKENS):  # graphql-core's parser stopping at `max_tokens`
+                return [Problem(label, "limit", exc.message, "max_tokens", limits.max_tokens)]
+            return [Problem(label, "syntax", exc.message)]
+        return [Problem(label, "syntax", "does not parse")]
+    found = []
+    for error in prepared.errors:
+        limit = (error.extensions or {}).get("limit")
+        if isinstance(limit, str):
+            found.append(Problem(label, "limit", error.message, limit, getattr(limits, limit, None)))
+        else:
+            found.append(Problem(label, "schema", error.message))
+    return found
+
+
+def summary(problems: Sequence[Problem]) -> str:
+    """`2 over a limit, 1 not valid against the schema`: what a storefront's CI or a failed start says first."""
+    kinds = {"limit": "over a limit", "schema": "not valid against the schema", "syntax": "not parsing"}
+    counts = {kind: len({p.operation for p in problems if p.kind == kind}) for kind in kinds}
+    return ", ".join(f"{n} {kinds[kind]}" for kind, n in counts.items() if n)

@@ -120,7 +120,7 @@ def test_a_manifest_operation_that_no_longer_validates_stops_the_gateway(sandbox
         {"id": "a1", "name": "Fine", "type": "query", "body": "query Fine { products { nodes { title } } }"},
         {"id": "b2", "name": "Gone", "type": "query", "body": "query Gone { product(handle: \"x\") { sparkle } }"},
     ]}))
-    with pytest.raises(ConfigError, match="Gone: Cannot query field 'sparkle'"):
+    with pytest.raises(ConfigError, match="Gone: not valid against the schema: Cannot query field 'sparkle'"):
         create_app(settings_for(sandbox, BEZEL_DOCUMENTS__MANIFEST=str(broken)))
     config = tmp_path / "bezel.toml"
     config.write_text(f'[documents]\nmanifest = "{broken}"\nrequire_trusted = true\n')
@@ -141,7 +141,7 @@ def test_documents_check_is_the_storefront_s_ci_step(tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, "-m", "gateway.cli", "documents", "check", str(broken)],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1
-    assert "x2: Cannot query field 'price' on type 'Product'" in bad.stderr
+    assert "x2: not valid against the schema: Cannot query field 'price' on type 'Product'" in bad.stderr
     assert "x1" not in bad.stderr.split("\n")[0]
 
 

@@ -65,10 +65,27 @@ def test_check_fails_naming_every_broken_operation_and_why(tmp_path: Path,
                                 "garbled": "query {"}))
     assert commands.check(str(path), load_settings(None, env="test")) == 1
     err = capsys.readouterr().err
-    assert "gone: Cannot query field 'removedField'" in err
-    assert "garbled: does not parse" in err
+    assert "gone: not valid against the schema: Cannot query field 'removedField'" in err
+    assert "garbled: does not parse: Syntax Error" in err
     assert "ok:" not in err
-    assert "3 operation(s), 2 broken" in err
+    assert "3 operation(s), 2 broken: 1 not valid against the schema, 1 not parsing" in err
+
+
+def test_check_tells_a_limit_apart_from_a_schema_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """What Apollo's manifest generator made of the storefront's page once failed here "against the schema"."""
+    path = tmp_path / "m.json"
+    copies = "query Copies { " + " ".join(["... on Query { __typename }"] * 17) + " }"
+    deep = "query Deep { " + "product(handle: \"a\") { variants { price { amount } } } " + "}"
+    path.write_text(json.dumps({"copies": copies, "deep": deep, "long": "query Long { " + "__typename " * 2100 + "}",
+                                "gone": "query Gone { removedField }"}))
+    settings = load_settings(None, env="test", gateway={"max_depth": 2})
+    assert commands.check(str(path), settings) == 1
+    err = capsys.readouterr().err
+    assert "copies: over the limit [gateway] max_copies = 16: '__typename' is selected 17 times" in err
+    assert "deep: over the limit [gateway] max_depth = 2: 'Deep' exceeds maximum operation depth of 2" in err
+    assert "long: over the limit [gateway] max_tokens = 2000: Syntax Error: Document contains more than 2000" in err
+    assert "gone: not valid against the schema" in err
+    assert "4 operation(s), 4 broken: 3 over a limit, 1 not valid against the schema" in err
 
 
 def test_check_of_an_unreadable_manifest_is_a_config_error(tmp_path: Path) -> None:

@@ -137,6 +137,31 @@ async def test_a_manifest_operation_that_no_longer_validates_stops_the_process_n
     path.write_text(json.dumps({"a": "query Gone { removedField }", "b": "query {", "c": PAGE}))
     with pytest.raises(ConfigError, match="2 operation") as stopped:
         Documents(schema, manifest_paths=[str(path)])
-    assert "a: " in str(stopped.value)
-    assert "removedField" in str(stopped.value)
+    assert "a: not valid against the schema: Cannot query field 'removedField'" in str(stopped.value)
     assert "b: does not parse" in str(stopped.value)
+    assert "(1 not valid against the schema, 1 not parsing)" in str(stopped.value)
+    copies = tmp_path / "copies.json"
+    copies.write_text(json.dumps({"d": "query D { " + " ".join(["... on Query { __typename }"] * 17) + " }"}))
+    with pytest.raises(ConfigError, match=r"1 operation\(s\) in .* cannot run here \(1 over a limit\): d: over the "
+                                          r"limit \[gateway\] max_copies = 16"):
+        Documents(schema, manifest_paths=[str(copies)])
+
+
+CODEGEN_MANIFEST = {f"sha256:{PAGE_ID}": PAGE}  # GraphQL Codegen's client preset: its keys carry the prefix
+
+
+@pytest.mark.parametrize("require_trusted", [True, False])
+@pytest.mark.parametrize("manifest_ids", [CODEGEN_MANIFEST, {PAGE_ID: PAGE}], ids=["codegen", "apollo"])
+async def test_every_spelling_of_an_id_finds_the_operation_whichever_spelling_its_manifest_uses(
+    schema: BezelSchema, tmp_path: Path, manifest_ids: dict[str, str], require_trusted: bool,
+) -> None:
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(manifest_ids))
+    documents = Documents(schema, manifest_paths=[str(path)], require_trusted=require_trusted, apq=apq())
+    for data in ({"documentId": PAGE_ID}, {"documentId": f"sha256:{PAGE_ID}"}, persisted(PAGE_ID),
+                 persisted(f"sha256:{PAGE_ID}")):
+        resolved = await documents.resolve(data)
+        assert (resolved.query, resolved.prepared is not None) == (PAGE, True)
+    assert await refusal(documents, {"documentId": f"sha256:{'0' * 64}"}) == (404, "PERSISTED_QUERY_NOT_IN_LIST")
+    assert await refusal(documents, {"documentId": f"sha1:{PAGE_ID}"}) == (404, "PERSISTED_QUERY_NOT_IN_LIST")
+    assert await refusal(documents, persisted(f"sha1:{PAGE_ID}")) == (400, "BAD_REQUEST")
