@@ -14,7 +14,7 @@ import resolvers.quotes
 from sandbox.handle import Sandbox
 from tests.e2e.test_slow_clients import serve
 from tests.multipart import ACCEPT_PARTS, merged, parts
-from tests.support import US_ADDRESS, Gateway
+from tests.support import STOREFRONT_PAGE_QUERY, US_ADDRESS, Gateway, with_typename_everywhere
 
 PAGE = """query DeferredPage($h: String!, $a: AddressInput!, $e: EngravingInput!) { product(handle: $h) {
   title priceRange { minVariantPrice { amount } }
@@ -67,6 +67,22 @@ async def test_a_client_that_does_not_take_parts_gets_one_answer_with_the_same_d
     assert whole.headers["content-type"] == "application/json"
     assert whole.json()["data"] == merged(answer)["data"]
     assert "hasNext" not in whole.json()
+
+
+async def test_the_storefront_page_as_apollo_client_sends_it_streams_and_answers_whole(gateway: Gateway) -> None:
+    """Apollo Client adds `__typename` to every selection set, each deferred fragment's too: six in `product`."""
+    apollo = with_typename_everywhere(STOREFRONT_PAGE_QUERY)
+    variables = {"handle": VARIABLES["h"], "shipTo": US_ADDRESS, "engraving": VARIABLES["e"]}
+    _, answer = await streamed(gateway, apollo, variables)
+    assert {label for part in answer[1:] for label in labels(part)} == {
+        "stock", "tax", "insurance", "financing", "engraving"}
+    page = merged(answer)
+    assert page.get("errors") == []
+    assert page["data"]["product"]["__typename"] == "Product"
+    assert page["data"]["product"]["taxEstimate"]["__typename"] == "TaxQuote"
+    whole = (await gateway.http.post("/graphql", json={"query": apollo, "variables": variables})).json()
+    assert "errors" not in whole
+    assert whole["data"]["product"]["variants"][0]["availability"]["status"]
 
 
 async def test_stream_delivers_a_list_after_its_first_items(gateway: Gateway) -> None:

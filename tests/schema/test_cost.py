@@ -6,7 +6,7 @@ import pytest
 from graphql import parse
 
 from schema.cost import MAX_EXPANSION, TooComplex, check_shape, fields_of, vendor_calls
-from tests.support import PRODUCT_PAGE_QUERY, ROOT
+from tests.support import PRODUCT_PAGE_QUERY, ROOT, STOREFRONT_PAGE_QUERY, with_typename_everywhere
 
 FAN_OUT = """{ products(first: 50) { nodes { """ + " ".join(
     f't{i}: taxEstimate(shipTo: {{countryCode: "US", provinceCode: "NY", zip: "1000{i % 10}"}}) {{ rate }} '
@@ -123,29 +123,8 @@ def test_a_defer_inside_a_list_counts_a_part_for_every_item_the_list_may_hold() 
     check_shape(parse(two), **LIMITS)  # no estimate asked for (a trusted document): held to what it does
 
 
-APOLLO_PAGE = (ROOT / "storefront" / "operations" / "ProductPage.graphql").read_text()
-
-
-def with_typename_everywhere(text: str) -> str:
-    """What Apollo Client sends (its default `addTypename`, and its manifest generator): `__typename` added
-    to every selection set but the operation's, the deferred fragments' included."""
-    from graphql import FieldNode, NameNode, OperationDefinitionNode, SelectionSetNode, print_ast, visit
-    from graphql.language import Visitor
-
-    class AddTypename(Visitor):
-        def enter_selection_set(self, node: SelectionSetNode, _key: object, parent: object, *_: object) -> object:
-            if isinstance(parent, OperationDefinitionNode):
-                return None
-            if any(isinstance(s, FieldNode) and s.name.value == "__typename" for s in node.selections):
-                return None
-            typename = FieldNode(name=NameNode(value="__typename"), arguments=(), directives=())
-            return SelectionSetNode(selections=(*node.selections, typename))
-
-    return print_ast(visit(parse(text), AddTypename()))
-
-
 def test_what_clients_add_by_themselves_is_not_counted_as_an_attackers_repeats() -> None:
-    apollo = with_typename_everywhere(APOLLO_PAGE)
+    apollo = with_typename_everywhere(STOREFRONT_PAGE_QUERY)
     assert apollo.count("__typename") > 10
     check_shape(parse(apollo), **LIMITS)  # six `__typename` in `product`'s merged selection set
     colocated = '{ product(handle: "a") { ' + " ".join(f"...F{i}" for i in range(10)) + " } } " + " ".join(
