@@ -111,9 +111,7 @@ async def _with_store(settings: Settings, command: Command, args: argparse.Names
 def _metrics_pushed() -> Iterator[None]:
     """A one-shot command is never scraped: its counters reach a collector only over OTLP. With an endpoint set
     (and no SDK installed already), install one and flush it on the way out."""
-    otel = OtelEnvironment.read()
-    if not otel.metrics_endpoint or otel.metrics_exporter != "otlp" or isinstance(metrics.get_meter_provider(),
-                                                                                   MeterProvider):
+    if "otlp" not in OtelEnvironment.read().metrics_to or isinstance(metrics.get_meter_provider(), MeterProvider):
         yield
         return
     installed = telemetry.setup("bezel-orders")

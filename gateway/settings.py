@@ -14,6 +14,7 @@ import ipaddress
 import logging
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -379,36 +380,78 @@ def secret(env_name: str) -> str | None:
     return os.environ.get(env_name) or None if env_name else None
 
 
+OTLP_PROTOCOL = "http/protobuf"  # the one OTLP exporter Bezel ships: OTLP/HTTP with protobuf bodies
+
+
 @dataclass(frozen=True)
 class OtelEnvironment:
-    """The standard `OTEL_*` variables Bezel decides with (OpenTelemetry's own exporters read the rest
-    of theirs, e.g. `OTEL_EXPORTER_OTLP_HEADERS`). Read here, with every other variable."""
+    """The standard `OTEL_*` variables Bezel decides with, read here with every other variable. What
+    they decide is here too (`traces_to`, `metrics_to`): each signal separately, so traces can go to a
+    traces-only backend (Jaeger, Tempo) while metrics stay on /metrics or go to another endpoint.
+    OpenTelemetry reads the rest of its variables itself: `OTEL_EXPORTER_OTLP_HEADERS`, `_TIMEOUT`,
+    `_COMPRESSION`, `_CERTIFICATE` (and their per-signal forms) in the exporters, `OTEL_METRIC_EXPORT_INTERVAL`
+    in the metric reader, `OTEL_BSP_*` in the span processor, `OTEL_SERVICE_NAME` and
+    `OTEL_RESOURCE_ATTRIBUTES` in the resource."""
 
     sdk_disabled: bool
-    service_name: str | None
-    traces_exporter: str  # "otlp" (only with an endpoint), "console" or "none"
-    metrics_exporter: str  # "otlp" (only with an endpoint) or "none"; /metrics is served either way
-    traces_endpoint: str | None
+    traces_exporters: tuple[str, ...]  # OTEL_TRACES_EXPORTER, a comma-separated list: otlp (default), console, none
+    metrics_exporters: tuple[str, ...]  # OTEL_METRICS_EXPORTER: otlp (default), console, prometheus, none
+    traces_endpoint: str | None  # the full URL spans are posted to, None when no endpoint is set
     metrics_endpoint: str | None
+    traces_protocol: str
+    metrics_protocol: str
     sampler: str
     sampler_arg: float
 
     @classmethod
     def read(cls) -> OtelEnvironment:
         env = os.environ
-        base = env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
         try:
             ratio = float(env.get("OTEL_TRACES_SAMPLER_ARG", "1.0"))
         except ValueError:
             ratio = 1.0
+        protocol = env.get("OTEL_EXPORTER_OTLP_PROTOCOL", "").strip().lower() or OTLP_PROTOCOL
         return cls(sdk_disabled=env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true",
-                   service_name=env.get("OTEL_SERVICE_NAME") or None,
-                   traces_exporter=env.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower(),
-                   metrics_exporter=env.get("OTEL_METRICS_EXPORTER", "otlp").strip().lower(),
-                   traces_endpoint=env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or base,
-                   metrics_endpoint=env.get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT") or base,
+                   traces_exporters=_exporter_names(env.get("OTEL_TRACES_EXPORTER")),
+                   metrics_exporters=_exporter_names(env.get("OTEL_METRICS_EXPORTER")),
+                   traces_endpoint=_otlp_endpoint(env, "traces"),
+                   metrics_endpoint=_otlp_endpoint(env, "metrics"),
+                   traces_protocol=env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "").strip().lower() or protocol,
+                   metrics_protocol=env.get("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "").strip().lower() or protocol,
                    sampler=env.get("OTEL_TRACES_SAMPLER", "parentbased_always_on").strip().lower(),
                    sampler_arg=ratio)
+
+    @property
+    def traces_to(self) -> tuple[str, ...]:
+        """Where spans go: "otlp" (only with an endpoint) and/or "console"; () is tracing off."""
+        return self._chosen(self.traces_exporters, self.traces_endpoint)
+
+    @property
+    def metrics_to(self) -> tuple[str, ...]:
+        """Where metrics are pushed besides /metrics (always served): "otlp" (only with an endpoint) and/or
+        "console"; () is /metrics alone. An endpoint for traces alone never sends metrics anywhere."""
+        return self._chosen(self.metrics_exporters, self.metrics_endpoint)
+
+    def _chosen(self, names: tuple[str, ...], endpoint: str | None) -> tuple[str, ...]:
+        if self.sdk_disabled or "none" in names:
+            return ()
+        return tuple(n for n in names if n == "console" or (n == "otlp" and endpoint is not None))
+
+
+def _exporter_names(value: str | None) -> tuple[str, ...]:
+    """`OTEL_*_EXPORTER`: a comma-separated list (`otlp,console`); unset or empty is `otlp`."""
+    names = tuple(dict.fromkeys(n.strip().lower() for n in (value or "").split(",") if n.strip()))
+    return names or ("otlp",)
+
+
+def _otlp_endpoint(env: Mapping[str, str], signal: str) -> str | None:
+    """As OpenTelemetry resolves it: `OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT` as is, else
+    `OTEL_EXPORTER_OTLP_ENDPOINT` (a base) with `/v1/<signal>` appended; None when neither is set."""
+    own = env.get(f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT", "").strip()
+    if own:
+        return own
+    base = env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
+    return f"{base.removesuffix('/')}/v1/{signal}" if base else None
 
 
 def log_environment() -> tuple[str | None, str | None]:

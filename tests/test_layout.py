@@ -131,7 +131,6 @@ TESTED_ELSEWHERE = {
     "gateway/edge/protocol.py": "tests/e2e/test_slow_clients.py",  # header limits over real sockets
     "gateway/storefront.py": "tests/browser/test_storefront.py",
     "gateway/supervisor.py": "tests/e2e/test_workers.py",
-    "gateway/telemetry.py": "tests/e2e/test_tracing.py",
     "gateway/view.py": "tests/e2e/test_bad_requests.py",
     "gateway/webhooks/__init__.py": "tests/e2e/test_webhooks.py",
     "resolvers/events.py": "tests/e2e/test_webhooks.py",

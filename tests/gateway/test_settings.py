@@ -207,3 +207,36 @@ def test_every_start_in_production_logs_each_override_on(
     assert [m for m in warned if "insecure.allow_vendors" in m]
     assert [m for m in warned if "insecure.allow_storefront" in m]
     assert not [m for m in warned if "insecure.allow_documents" in m]
+
+
+# --- the OTEL_* variables (what each decides is tested against real receivers in tests/gateway/test_telemetry.py)
+
+
+@pytest.mark.parametrize(("env", "traces", "metrics"), [
+    ({}, (), ()),  # no endpoint: nothing pushed (metrics are on /metrics either way)
+    ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318/"}, ("otlp", "http://c:4318/v1/traces"),
+     ("otlp", "http://c:4318/v1/metrics")),
+    ({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://jaeger:4318/v1/traces"}, ("otlp", "http://jaeger:4318/v1/traces"),
+     ()),
+    ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "http://m/x"},
+     ("otlp", "http://c:4318/v1/traces"), ("otlp", "http://m/x")),
+    ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_METRICS_EXPORTER": " None"},
+     ("otlp", "http://c:4318/v1/traces"), ()),
+    ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_TRACES_EXPORTER": "console,otlp,console",
+      "OTEL_METRICS_EXPORTER": ""}, ("console", "otlp", "http://c:4318/v1/traces"), ("otlp", "http://c:4318/v1/metrics")),
+    ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_SDK_DISABLED": "TRUE"}, (), ()),
+])
+def test_otel_environment_decides_each_signal_on_its_own(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], traces: tuple[str, ...], metrics: tuple[str, ...]
+) -> None:
+    import os
+
+    from gateway.settings import OtelEnvironment
+
+    for key in list(os.environ):
+        if key.startswith("OTEL_"):
+            monkeypatch.delenv(key)
+    _set(monkeypatch, env)
+    otel = OtelEnvironment.read()
+    assert (*otel.traces_to, *([otel.traces_endpoint] if "otlp" in otel.traces_to else [])) == traces
+    assert (*otel.metrics_to, *([otel.metrics_endpoint] if "otlp" in otel.metrics_to else [])) == metrics
