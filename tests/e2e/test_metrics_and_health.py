@@ -153,7 +153,9 @@ def test_compose_wires_gateway_workers_sandbox_redis_and_jaeger() -> None:
     assert {"gateway", "worker", "sandbox", "redis", "jaeger"} <= set(services)
     for name in ("gateway", "worker"):
         env = services[name]["environment"]
-        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://jaeger:4318"
+        # Jaeger takes traces alone: an endpoint for traces only, so no metrics are pushed at it
+        assert env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] == "http://jaeger:4318/v1/traces"
+        assert not any(key.startswith("OTEL_EXPORTER_OTLP_") and "TRACES" not in key for key in env)
         assert env["REDIS_URL"].startswith("redis://redis:6379")
         assert env["BEZEL_SANDBOX__URL"] == "http://sandbox:8900"
     assert services["jaeger"]["environment"]["COLLECTOR_OTLP_ENABLED"] == "true"
