@@ -40,6 +40,7 @@ class BezelDev:
     sandbox_url: str
     process: subprocess.Popen[bytes]
     log: Path
+    redis_url: str = ""  # its private Redis (orders, stock counters): what `bezel orders` is pointed at
     sandbox: Sandbox = field(init=False)
     usual_latency: dict[str, dict[str, float]] = field(init=False, default_factory=dict)
 
@@ -117,7 +118,7 @@ def run_bezel_dev(data_dir: Path, *, latency_scale: float = 1.0, env: Mapping[st
         process = subprocess.Popen(args, env=child_env, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT,
                                    start_new_session=True)
     bezel = BezelDev(url=f"http://127.0.0.1:{port}", sandbox_url=f"http://127.0.0.1:{sandbox_port}",
-                     process=process, log=log)
+                     process=process, log=log, redis_url=f"redis://127.0.0.1:{redis_port}/0")
     try:
         _wait_healthy(bezel, timeout)
         with bezel.sandbox.admin() as admin:
