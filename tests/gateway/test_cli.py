@@ -43,16 +43,18 @@ def test_bezel_sandbox_passes_every_flag_to_the_sandbox() -> None:
     """`bezel sandbox --help` and `bezel sandbox --port N ...` are the sandbox's own (they once were
     "unrecognized arguments"); another command still refuses a flag it does not know."""
     bezel = [sys.executable, "-m", "gateway.cli"]
-    help_text = subprocess.run([*bezel, "sandbox", "--help"], capture_output=True, text=True, timeout=30)
-    assert help_text.returncode == 0, help_text.stderr
-    assert "--webhooks-to" in help_text.stdout
-    assert "--erp-sync-delay-ms" in help_text.stdout
+    for asked in ("--help", "-h"):
+        help_text = subprocess.run([*bezel, "sandbox", asked], capture_output=True, text=True, timeout=30)
+        assert help_text.returncode == 0, help_text.stderr
+        assert help_text.stdout.startswith("usage: sandbox")
+        for flag in ("--host", "--port", "--latency-scale", "--seed", "--webhooks-to", "--erp-sync-delay-ms"):
+            assert flag in help_text.stdout
     refused = subprocess.run([*bezel, "config", "--port", "1"], capture_output=True, text=True, timeout=30)
     assert refused.returncode == 2
     assert "unrecognized arguments: --port 1" in refused.stderr
     port = free_port()
-    process = subprocess.Popen([*bezel, "sandbox", "--port", str(port), "--latency-scale", "0", "--webhooks-to",
-                                "http://127.0.0.1:9", "--erp-sync-delay-ms", "250"],
+    process = subprocess.Popen([*bezel, "sandbox", "--host", "127.0.0.1", "--port", str(port), "--latency-scale", "0",
+                                "--seed", "7", "--webhooks-to", "http://127.0.0.1:9", "--erp-sync-delay-ms", "250"],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         wait_for(f"http://127.0.0.1:{port}/healthz")
