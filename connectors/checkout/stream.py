@@ -167,8 +167,14 @@ class OrderStream:
         await self._in_group(group, move)
 
     async def group_lag(self, group: str) -> tuple[int, int]:
-        """(pending: delivered but not acknowledged, lag: not yet delivered) for a consumer group."""
-        groups = await self.redis.do(lambda: self.redis.client.xinfo_groups(self.name))
+        """(pending: delivered but not acknowledged, lag: not yet delivered) for a consumer group; (0, 0)
+        before the stream exists (no order placed, no worker started yet): nothing is waiting."""
+        async def groups_of_stream() -> Any:
+            if not await self.redis.client.exists(self.name):
+                return []
+            return await self.redis.client.xinfo_groups(self.name)
+
+        groups = await self.redis.do(groups_of_stream)
         for g in groups:
             if text(g["name"]) == group:
                 return int(g.get("pending") or 0), int(g.get("lag") or 0)

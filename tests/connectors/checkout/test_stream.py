@@ -37,6 +37,12 @@ async def test_group_lag_counts_pending_and_undelivered(store: CheckoutStore) ->
     assert await store.stream.group_lag("nobody") == (0, 0)
 
 
+async def test_group_lag_is_nothing_waiting_before_the_stream_exists(store: CheckoutStore) -> None:
+    """No order placed and no worker started yet: the queue gauges read 0, not "Redis unavailable"."""
+    assert await store.redis.client.exists(store.stream.name) == 0
+    assert await store.stream.group_lag("erp") == (0, 0)
+
+
 async def test_claim_due_takes_over_only_what_due_allows_and_counts_deliveries(store: CheckoutStore) -> None:
     await store.stream.ensure_group("erp")
     await add(store, "ord_1")
