@@ -18,14 +18,15 @@ from cachetools import TTLCache
 from redis.typing import EncodableT, FieldT
 
 from connectors.redisclient import AnyRedis, SharedRedis
-from connectors.telemetry import meter
+from connectors.telemetry import Counter, series_of
 
 MAX_TRACKED = 100_000  # SKUs remembered per process
 SHARE_EVERY_S = 1.0  # a SKU's offer reaches the shared tier at most this often per process
-GHOST_OFFERS = meter.create_counter(
+GHOST_OFFERS = Counter(
     "bezel.ghost_offers",
     description="Checkout refused a SKU OUT_OF_STOCK that a page had shown available within the ghost-offer "
-                "window ([events] ghost_window_s): the inventory mismatch a shopper lives through.")
+                "window ([events] ghost_window_s): the inventory mismatch a shopper lives through.",
+    series=series_of())
 
 
 class OfferLog:
@@ -35,7 +36,6 @@ class OfferLog:
         self._last: TTLCache[str, float] = TTLCache(MAX_TRACKED, ttl=window_s)
         self._shared_at: TTLCache[str, float] = TTLCache(MAX_TRACKED, ttl=SHARE_EVERY_S)
         self._writes: set[asyncio.Task[None]] = set()
-        GHOST_OFFERS.add(0)  # the series exists from start-up, for an alert to watch
 
     @property
     def key(self) -> str:

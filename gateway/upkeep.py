@@ -15,7 +15,7 @@ from connectors.config import WorkerConfig
 from connectors.errors import CheckoutUnavailable, VendorError, VendorUnavailable
 from connectors.models import DownstreamSystem
 from connectors.policy import CallScope, Deadline
-from connectors.telemetry import Gauge, meter, tracer
+from connectors.telemetry import Counter, Gauge, series_of, tracer
 from resolvers.context import Services
 from resolvers.stock_counters import erp_available, reconcile_from
 
@@ -23,7 +23,7 @@ log = logging.getLogger("bezel.worker")
 SKU_BATCH = 200
 # Asking the ERP or the catalog for a whole round of stock upkeep: generous, nobody is waiting.
 UPKEEP_CALL_MS = 5_000
-INVENTORY_MISMATCHES = meter.create_counter(
+INVENTORY_MISMATCHES = Counter(
     "bezel.inventory.mismatches",
     description="Stock counters found different from the ERP's numbers by reconciliation (and corrected).")
 
@@ -36,6 +36,7 @@ class StockKeeper:
         self.store = store
         self.config = config
         self.seeded = 0  # counters this keeper set for the first time
+        INVENTORY_MISMATCHES.declare(series_of())  # at 0 from now on, on the process that reconciles
 
     async def sweep(self) -> int:
         returned = await self.store.stock.reclaim_expired()

@@ -42,7 +42,7 @@ from connectors.errors import (
 )
 from connectors.models import DownstreamState, DownstreamSystem, SyncStatus
 from connectors.retry import Backoff, retry
-from connectors.telemetry import context_from, current_traceparent, meter, tracer
+from connectors.telemetry import Counter, context_from, current_traceparent, meter, series_of, tracer
 from gateway.upkeep import StockKeeper, sleep_unless, watch_queues
 from resolvers.context import Services
 from resolvers.order_sync import sync
@@ -52,13 +52,14 @@ SYNC_DELAY = meter.create_histogram(
     "bezel.order.sync.delay", unit="s", description="From order confirmation to a downstream system having it.",
     explicit_bucket_boundaries_advisory=[0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600],
 )
-SYNC_OUTCOMES = meter.create_counter(
+SYNC_RESULTS = ("synced", "failed", "dead_lettered")
+SYNC_OUTCOMES = Counter(
     "bezel.order.sync.attempts", description="Downstream sync attempts by system and result (synced, failed, "
                                              "dead_lettered).")
-RECOVERIES = meter.create_counter(
+RECOVERIES = Counter(
     "bezel.order.stream.recoveries", description="Consumer groups found gone (the order stream or the group lost "
                                                  "in Redis) and recreated, by system.")
-REQUEUED = meter.create_counter(
+REQUEUED = Counter(
     "bezel.order.stream.requeued", description="Orders put back on the order stream for a system that was owed "
                                                "them and had no entry left, by system.")
 
@@ -86,6 +87,10 @@ class GroupWorker:
         self.requeue_due = True
         # A failed order is taken back from the stream on this schedule: the entry waits in Redis, not here.
         self.backoff = Backoff(config.retry_backoff_ms / 1000, config.retry_backoff_max_ms / 1000)
+        # This group's counters, at 0 from now on, on the process that syncs it.
+        SYNC_OUTCOMES.declare(series_of(system=[self.group], result=SYNC_RESULTS))
+        RECOVERIES.declare(series_of(system=[self.group]))
+        REQUEUED.declare(series_of(system=[self.group]))
 
     def backoff_ms(self, deliveries: int) -> float:
         return self.backoff.pause_s(deliveries) * 1000

@@ -45,7 +45,8 @@ MAX_LOCAL_TAGS = 50_000
 FORGOTTEN_FOR_S = 60.0
 CACHE_LOOKUPS = Tally(
     "bezel.cache.lookups",
-    description="Cache lookups by tier (local, redis) and result (hit, miss); hit ratio = hit / (hit + miss).")
+    description="Cache lookups by tier (local, redis) and result (hit, miss); hit ratio = hit / (hit + miss).",
+    series=(_LOCAL_HIT, _LOCAL_MISS, _REDIS_HIT, _REDIS_MISS))
 
 
 @dataclass(frozen=True, slots=True)

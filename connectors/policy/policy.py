@@ -38,7 +38,7 @@ from connectors.policy.breaker import CircuitBreaker
 from connectors.policy.cache import Entry, TieredCache
 from connectors.policy.deadline import Deadline
 from connectors.policy.freshness import Windows
-from connectors.policy.record import Trace, event, record
+from connectors.policy.record import Trace, declare, event, record
 from connectors.policy.scope import CallScope
 from connectors.policy.singleflight import SharedFlight, SingleFlight
 from connectors.telemetry import span
@@ -69,6 +69,7 @@ class CallPolicy:
         self.shared = SharedFlight(cache.redis) if cache.redis is not None else None
         self._refreshing: dict[str, asyncio.Task[Any]] = {}  # background refreshes by cache key
         self._background: set[asyncio.Task[Any]] = set()  # shared-tier writes finishing after the answer
+        declare(vendor)  # its call counters, at 0 from now on
 
     @property
     def breaker(self) -> CircuitBreaker:

@@ -9,7 +9,7 @@ from opentelemetry.trace import StatusCode
 
 from connectors.models import Outcome, Source
 from connectors.policy.scope import CallRecord, CallScope
-from connectors.telemetry import Tally, current_span, meter
+from connectors.telemetry import Tally, current_span, meter, series_of
 
 VENDOR_CALL_DURATION = meter.create_histogram(
     "bezel.vendor.call.duration", unit="s",
@@ -28,6 +28,14 @@ VENDOR_FALLBACKS = Tally(
 VENDOR_UNAVAILABLE = Tally(
     "bezel.vendor.unavailable",
     description="Failed vendor calls with nothing to fall back on (VENDOR_UNAVAILABLE), by vendor.")
+
+
+def declare(vendor: str) -> None:
+    """This vendor's call counters, one series per outcome, at 0 from now on (its policy is built): an alert
+    on its failures has a series to watch before the first one."""
+    VENDOR_CALLS.declare(series_of(outcome=Outcome, vendor=[vendor]))
+    VENDOR_FALLBACKS.declare(series_of(vendor=[vendor]))
+    VENDOR_UNAVAILABLE.declare(series_of(vendor=[vendor]))
 
 
 @dataclass

@@ -18,7 +18,7 @@ import time
 from starlette.responses import Response
 
 from connectors.loop import LoopLag
-from connectors.telemetry import Tally
+from connectors.telemetry import Tally, series_of
 from gateway.edge.responses import error_response
 
 STEP_S = 0.05  # the limit moves at most this often
@@ -71,7 +71,8 @@ class InFlightLimit:
 REQUESTS_SHED = Tally(
     "bezel.requests.shed",
     description="GraphQL requests answered 503 OVERLOADED because the process had as many in flight as its "
-                "limit allowed (max_in_flight, or less while the event loop runs late).")
+                "limit allowed (max_in_flight, or less while the event loop runs late).",
+    series=series_of())
 
 
 def shed() -> Response:

@@ -20,13 +20,15 @@ from collections.abc import AsyncIterator
 from connectors.checkout import CheckoutStore
 from connectors.errors import CheckoutUnavailable
 from connectors.ratelimits import RateLimits
-from connectors.telemetry import meter
+from connectors.telemetry import Counter, series_of
 from resolvers.checkout.outcome import Stop, failed, unavailable
 
 log = logging.getLogger("bezel.checkout")
-CHECKOUT_REFUSED = meter.create_counter(
+IDENTITIES = ("client", "card")  # what declines are counted per (`_identities`)
+CHECKOUT_REFUSED = Counter(
     "bezel.checkout.refused", description="placeOrder refused before any payment, by reason (declines budget "
-                                          "of a client, email or card; checkouts in flight per client).")
+                                          "of a client or card; checkouts in flight per client).",
+    series=series_of(reason=[*(f"declines_{kind}" for kind in IDENTITIES), "in_flight"]))
 
 
 def _identities(client: str, payment_token: str) -> list[tuple[str, str]]:

@@ -26,7 +26,7 @@ from connectors.errors import CheckoutUnavailable
 from connectors.models import DownstreamSystem, Order, OrderStatus, PaymentAuthorization, Vendor
 from connectors.policy import CallScope, Deadline
 from connectors.retry import Backoff, retry
-from connectors.telemetry import current_traceparent, meter, tracer
+from connectors.telemetry import Counter, current_traceparent, meter, series_of, tracer
 from resolvers.checkout import guard, idempotency, payment, pricing, stock
 from resolvers.checkout.inputs import PlaceOrderRequest, email_of, fingerprint, validate
 from resolvers.checkout.outcome import PlaceOrderResult, Stop, unavailable, unclear
@@ -37,9 +37,14 @@ CHECKOUT_DURATION = meter.create_histogram(
     "bezel.checkout.duration", unit="s", description="placeOrder latency by outcome.",
     explicit_bucket_boundaries_advisory=[0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0],
 )
-CHECKOUT_REQUESTS = meter.create_counter(
+# What a placeOrder ends as: confirmed, replayed, or its user error's code (the GraphQL CheckoutErrorCode's
+# values; tests/resolvers/checkout/test_orchestration.py keeps the two lists together).
+OUTCOMES = ("confirmed", "replayed", "OUT_OF_STOCK", "PAYMENT_DECLINED", "INVALID_INPUT", "IDEMPOTENCY_KEY_REUSED",
+            "IDEMPOTENCY_KEY_IN_USE", "CHECKOUT_UNAVAILABLE", "RATE_LIMITED", "ORDER_TOO_LARGE")
+CHECKOUT_REQUESTS = Counter(
     "bezel.checkout.requests",
-    description="placeOrder results: confirmed, replayed, or the user error code (OUT_OF_STOCK, ...).")
+    description="placeOrder results: confirmed, replayed, or the user error code (OUT_OF_STOCK, ...).",
+    series=series_of(outcome=OUTCOMES))
 CONFIRMATION_DELAY = meter.create_histogram(
     "bezel.order.confirmation.delay", unit="s",
     description="From placeOrder arriving to the order being durably confirmed (what the shopper waits for).",

@@ -12,22 +12,28 @@ from typing import NoReturn
 
 from connectors.errors import VendorHTTPError, VendorRejectedInput, VendorUnavailable
 from connectors.http import VendorCall
-from connectors.models import Money, PaymentAuthorization, Vendor
+from connectors.models import Money, Outcome, PaymentAuthorization, Vendor
 from connectors.policy import CallScope, Deadline
 from connectors.retry import Backoff, retry
-from connectors.telemetry import meter, tracer
+from connectors.telemetry import Counter, series_of, tracer
 from connectors.vendors import Vendors
 from resolvers.checkout.outcome import Stop, failed, unavailable, unclear
 
 log = logging.getLogger("bezel.checkout")
-PAYMENT_FAILURES = meter.create_counter(
+# The provider's decline codes are its own (counted as they come); the provider failing is one of these.
+PROVIDER_FAILURES = tuple(outcome for outcome in Outcome if outcome.failed)
+PAYMENT_FAILURES = Counter(
     "bezel.payment.failures",
-    description="Payment authorizations that did not succeed, by reason (a decline code, timeout, error).")
-PAYMENT_REASKS = meter.create_counter(
-    "bezel.payment.reasks", description="Authorizations asked again with the same key after a lost answer.")
-PAYMENT_VOIDS = meter.create_counter(
+    description="Payment authorizations that did not succeed, by reason (a decline code, timeout, error).",
+    series=series_of(reason=[*PROVIDER_FAILURES, "declined"]))
+PAYMENT_REASKS = Counter(
+    "bezel.payment.reasks", description="Authorizations asked again with the same key after a lost answer.",
+    series=series_of())
+VOID_REASONS = ("lost_answer", "hold_lost", "reservation_expired")
+PAYMENT_VOIDS = Counter(
     "bezel.payment.voids", description="Authorizations voided, by why: lost_answer, hold_lost (scarce stock sold to "
-                                       "another buyer first), reservation_expired.")
+                                       "another buyer first), reservation_expired.",
+    series=series_of(why=VOID_REASONS))
 # Asking again after a lost answer: first after 0.2 s, then 0.5 s, then 1 s (a 409 means the first
 # request is still running at the provider).
 RECOVER_FIRST_WAIT_S = 0.2

@@ -11,16 +11,17 @@ from connectors.errors import CheckoutUnavailable, VendorUnavailable
 from connectors.models import OrderLine, Source
 from connectors.offers import OfferLog
 from connectors.policy import CallScope
-from connectors.telemetry import meter, tracer
+from connectors.telemetry import Counter, series_of, tracer
 from connectors.vendors import Vendors
 from resolvers.checkout.outcome import PlaceOrderResult, Stop, UserError, unavailable
 from resolvers.stock_counters import Available, erp_available, reconcile_from
 
 log = logging.getLogger("bezel.checkout")
-HOLDS_RELEASED_UNPAID = meter.create_counter(
+HOLDS_RELEASED_UNPAID = Counter(
     "bezel.checkout.holds_released_unpaid",
     description="Stock holds given back because their payment was declined or failed (plentiful stock only: "
-                "scarce stock is paid for before it is held).")
+                "scarce stock is paid for before it is held).",
+    series=series_of())
 def inventory_available(vendors: Vendors, scope: CallScope) -> Available:
     """The inventory vendor's current levels, when the ERP cannot answer; never a stale answer."""
     async def ask(skus: list[str]) -> dict[str, int]:

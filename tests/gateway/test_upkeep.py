@@ -17,7 +17,15 @@ from connectors.models import DownstreamSystem
 from connectors.telemetry import Gauge
 from gateway.services import open_store
 from gateway.settings import load_settings
-from gateway.upkeep import QUEUE_DEAD_LETTERS, QUEUE_LAG, QUEUE_PENDING, StockKeeper, sleep_unless, watch_queues
+from gateway.upkeep import (
+    INVENTORY_MISMATCHES,
+    QUEUE_DEAD_LETTERS,
+    QUEUE_LAG,
+    QUEUE_PENDING,
+    StockKeeper,
+    sleep_unless,
+    watch_queues,
+)
 from sandbox.handle import free_port
 from tests.support import Shop, shop_in_process
 
@@ -160,6 +168,22 @@ async def test_the_queue_gauges_read_each_group_s_pending_and_lag_while_watched(
     stop.set()
     await asyncio.wait_for(task, 5)
     assert readings(*gauges) == {}  # a watcher that stopped reports nothing
+
+
+async def test_before_any_order_the_queue_gauges_read_0_for_each_group(shop: Shop) -> None:
+    """A fresh Redis has no order stream yet (no order placed, no worker started): nothing waits, and the
+    gauges say so from start-up, rather than reporting nothing."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(watch_queues(shop.store, [DownstreamSystem.ERP], stop, every_s=0.01))
+    await until(lambda: readings(QUEUE_PENDING, QUEUE_LAG, QUEUE_DEAD_LETTERS) == {
+        ("pending", ("group", "erp")): 0, ("lag", ("group", "erp")): 0, ("dead",): 0})
+    stop.set()
+    await asyncio.wait_for(task, 5)
+
+
+def test_the_process_that_reconciles_reports_its_mismatches_from_start_up(shop: Shop) -> None:
+    StockKeeper(shop.services, shop.store, QUICK)
+    assert () in INVENTORY_MISMATCHES.counts
 
 
 async def test_with_redis_down_the_watcher_reports_nothing_and_keeps_watching(caplog: pytest.LogCaptureFixture

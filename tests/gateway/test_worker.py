@@ -15,7 +15,7 @@ import pytest
 from connectors.config import WorkerConfig
 from connectors.errors import CheckoutUnavailable
 from connectors.models import DownstreamSystem, SyncStatus
-from gateway.worker import GroupWorker
+from gateway.worker import RECOVERIES, REQUEUED, SYNC_OUTCOMES, GroupWorker
 from resolvers.checkout import place_order
 from resolvers.context import RequestContext
 from tests.resolvers.checkout.test_orchestration import Line, Request
@@ -193,3 +193,13 @@ async def test_workers_of_one_group_rebuilding_at_once_queue_each_order_once(sho
 
 async def _synced(shop: Shop, order_id: str) -> bool:
     return (await state(shop, order_id)).status is SyncStatus.SYNCED
+
+
+async def test_a_group_worker_declares_its_counters_at_0_when_built(shop: Shop) -> None:
+    """Only the process that syncs a system reports its sync counters; from start-up, for an alert to watch."""
+    GroupWorker(shop.services, shop.store, DownstreamSystem.INSURANCE, QUICK, consumer="test-insurance")
+    system = ("system", "insurance")
+    assert {key for key in SYNC_OUTCOMES.counts if system in key} >= {
+        (("result", result), system) for result in ("synced", "failed", "dead_lettered")}
+    assert (system,) in RECOVERIES.counts
+    assert (system,) in REQUEUED.counts

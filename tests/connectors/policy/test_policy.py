@@ -14,7 +14,7 @@ from connectors.inventory import LEVELS, InventoryAPI
 from connectors.models import Outcome, Source, StockLevel
 from connectors.policy import CallPolicy, CallScope, Deadline
 from connectors.policy.cache import TieredCache
-from connectors.policy.record import VENDOR_FALLBACKS
+from connectors.policy.record import VENDOR_CALLS, VENDOR_FALLBACKS, VENDOR_UNAVAILABLE
 from tests.connectors.helpers import BASE
 
 
@@ -42,3 +42,12 @@ async def test_a_batch_serving_stale_answers_records_them_as_a_single_call_does(
     assert entry.age_ms >= 60_000
     assert sum(n for key, n in VENDOR_FALLBACKS.counts.items() if ("vendor", "inventory") in key) == before + 1
     await run.aclose()
+
+
+async def test_a_policy_declares_its_vendor_so_its_call_series_exist_before_any_call() -> None:
+    client = VendorClient("inventory", BASE, read_error=inventory.read_error, transport=httpx.AsyncHTTPTransport())
+    CallPolicy("test-policy-declared", VendorConfig(), client, cache=TieredCache(CacheConfig()))
+    key = (("vendor", "test-policy-declared"),)
+    assert VENDOR_CALLS.counts[(("outcome", "timeout"), *key)] == VENDOR_UNAVAILABLE.counts[key] == 0
+    assert VENDOR_FALLBACKS.counts[key] == 0
+    await client.aclose()

@@ -71,3 +71,12 @@ def test_calls_are_counted_by_outcome_and_failures_by_whether_anything_stood_in(
     assert VENDOR_CALLS.counts[calls_key] == 1
     assert (VENDOR_FALLBACKS.counts.get(vendor_key, 0), VENDOR_UNAVAILABLE.counts.get(vendor_key, 0)) == (
         fallbacks, unavailable)
+
+
+def test_a_vendor_declared_has_its_call_series_at_0_before_any_call() -> None:
+    """A policy declares its vendor when it is built: an alert on its failures has series from start-up."""
+    vendor = "test-record-declared"
+    record.declare(vendor)
+    assert {key: VENDOR_CALLS.counts[key] for key in VENDOR_CALLS.counts if ("vendor", vendor) in key} == {
+        (("outcome", outcome.value), ("vendor", vendor)): 0 for outcome in Outcome}
+    assert VENDOR_FALLBACKS.counts[(("vendor", vendor),)] == VENDOR_UNAVAILABLE.counts[(("vendor", vendor),)] == 0

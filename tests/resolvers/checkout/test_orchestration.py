@@ -13,7 +13,9 @@ import pytest
 
 from connectors.errors import CheckoutUnavailable
 from resolvers.checkout import PlaceOrderResult, place_order
+from resolvers.checkout.orchestration import CHECKOUT_REQUESTS, OUTCOMES
 from resolvers.context import RequestContext
+from schema.checkout import CheckoutErrorCode
 from tests.resolvers.checkout.order_input import Address, Line
 from tests.support import Shop, shop_in_process
 
@@ -209,3 +211,9 @@ async def test_erp_and_inventory_both_down_at_the_first_sale_sell_nothing(shop: 
     assert codes(await place(shop, Request([Line(variant_id)]))) == ["CHECKOUT_UNAVAILABLE"]
     assert shop.calls("payments") == 0
     assert await counter(shop, sku) is None
+
+
+def test_every_outcome_a_checkout_can_end_as_is_a_series_from_start_up() -> None:
+    """confirmed, replayed, and each code the GraphQL schema has for a checkout's user error."""
+    assert set(OUTCOMES) == {"confirmed", "replayed"} | {code.value for code in CheckoutErrorCode}
+    assert set(CHECKOUT_REQUESTS.counts) >= {(("outcome", outcome),) for outcome in OUTCOMES}
