@@ -23,6 +23,7 @@ import logging
 import os
 import secrets
 import signal
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -106,13 +107,14 @@ def _dev(args: argparse.Namespace) -> None:
     host = args.host
     sandbox_url = f"http://{host}:{args.sandbox_port}"
     _share_webhook_secrets()
-    settings = _settings(args, sandbox={"url": sandbox_url})
+    admin: dict[str, Any] = {"admin": {"port": args.admin_port}} if args.admin_port is not None else {}
+    settings = _settings(args, sandbox={"url": sandbox_url}, **admin)
     private = None
     if not settings.redis_url:  # checkout needs Redis: start a private one, with its data kept on disk
         private = PrivateRedis(Path(args.data_dir) / "redis", args.redis_port)
         url = private.start()
         if url:
-            settings = _settings(args, sandbox={"url": sandbox_url}, redis={"url": url})
+            settings = _settings(args, sandbox={"url": sandbox_url}, redis={"url": url}, **admin)
     port = args.port or settings.gateway.port
     gateway_url = f"http://{host}:{port}"
     log.info("sandbox vendors on %s (admin API: %s/_admin/calls)", sandbox_url, sandbox_url)
@@ -121,15 +123,35 @@ def _dev(args: argparse.Namespace) -> None:
     log.info("GraphiQL on http://%s:%s/graphql", host, port)
     background = [lambda stop: _work(settings, stop)] if settings.redis_url else []
     vendors = sandbox.create_app(latency_scale=args.latency_scale, webhooks_to=gateway_url)
+    app = create_app(settings)
+    # As `bezel serve` does: /metrics and /readyz on the admin port, where Prometheus will look. Made first:
+    # each server sets uvicorn's logger's level, and the last one's (info) is the one that holds.
+    admin_socket = _dev_admin_socket(settings)
+    servers = [] if admin_socket is None else [
+        server(admin_app(app), fd=admin_socket.detach(), access_log=False, log_level="warning")]
+    servers += [server(vendors, host=host, port=args.sandbox_port, access_log=False),
+                gateway_server(app, settings, host=host, port=port)]
     try:
-        asyncio.run(serve_all(
-            server(vendors, host=host, port=args.sandbox_port, access_log=False),
-            gateway_server(create_app(settings), settings, host=host, port=port),
-            background=background,
-        ))
+        asyncio.run(serve_all(*servers, background=background))
     finally:
         if private is not None:
             private.stop()
+
+
+def _dev_admin_socket(settings: Settings) -> socket.socket | None:
+    """The admin port `bezel dev` serves as `bezel serve` would, bound now; None if there is none (port 0), or
+    if it is taken: by another `bezel dev` (a test run starts several), or a `bezel serve` on this machine.
+    Then /metrics and /readyz are on the gateway's port alone (outside production they are there too)."""
+    if not settings.admin.port:
+        return None
+    try:
+        sock = supervisor.listen(settings.admin.host, settings.admin.port)
+    except OSError as exc:
+        log.warning("admin port %s:%s not available (%s): /metrics and /readyz on the gateway's port only "
+                    "(--admin-port N to choose another)", settings.admin.host, settings.admin.port, exc.strerror)
+        return None
+    log.info("admin (metrics, readiness) on http://%s:%s", settings.admin.host, settings.admin.port)
+    return sock
 
 
 async def _work(settings: Settings, stop: asyncio.Event) -> None:
@@ -264,6 +286,8 @@ def _parser() -> argparse.ArgumentParser:
     config_arg(dev)
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, help="gateway port (default 8000)")
+    dev.add_argument("--admin-port", type=int, help="port for /metrics and /readyz (default from config: 8001; "
+                     "0: none); outside production they are on the gateway port too")
     dev.add_argument("--sandbox-port", type=int, default=8900)
     dev.add_argument("--latency-scale", type=float, default=1.0, help="multiply vendors' usual latency")
     dev.set_defaults(run=_dev)

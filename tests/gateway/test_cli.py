@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -149,3 +150,40 @@ def test_bezel_worker_in_production_logs_each_override_at_start(redis_url: str) 
     assert [m for m in warned if "insecure.allow_vendors" in m], output.decode()
     assert [m for m in warned if "insecure.allow_documents" in m], output.decode()
     assert not [m for m in warned if "insecure.allow_storefront" in m]
+
+
+def test_bezel_dev_serves_metrics_and_readiness_on_the_admin_port_as_serve_does(tmp_path: Path) -> None:
+    """Where the config says (`[admin] port`, or --admin-port): what Prometheus scrapes in production is where it
+    looks in development too. A taken admin port does not stop a second `bezel dev`: it says so, and serves them
+    on its gateway port (as outside production it always does)."""
+    admin = free_port()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("BEZEL_", "REDIS_URL"))}
+
+    def dev(name: str) -> tuple[int, subprocess.Popen[bytes]]:
+        port = free_port()
+        args = [sys.executable, "-m", "gateway.cli", "dev", "--port", str(port), "--admin-port", str(admin),
+                "--sandbox-port", str(free_port()), "--redis-port", str(free_port()), "--data-dir",
+                str(tmp_path / name), "--latency-scale", "0.1"]
+        return port, subprocess.Popen(args, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+    first_port, first = dev("first")
+    second = None
+    try:
+        wait_for(f"http://127.0.0.1:{admin}/readyz", timeout=30)
+        metrics = httpx.get(f"http://127.0.0.1:{admin}/metrics", timeout=10)
+        assert metrics.status_code == 200
+        assert "bezel_breaker_state" in metrics.text
+        assert httpx.get(f"http://127.0.0.1:{first_port}/metrics", timeout=10).status_code == 200  # not production
+        second_port, second = dev("second")
+        wait_for(f"http://127.0.0.1:{second_port}/healthz", timeout=30)
+        assert "bezel_breaker_state" in httpx.get(f"http://127.0.0.1:{second_port}/metrics", timeout=10).text
+    finally:
+        outputs = []
+        for process in (first, second):
+            if process is not None:
+                process.send_signal(signal.SIGINT)
+                outputs.append(process.communicate(timeout=15)[0].decode())
+    assert f"admin (metrics, readiness) on http://127.0.0.1:{admin}" in outputs[0]
+    assert f"admin port 127.0.0.1:{admin} not available" in outputs[1]
+    assert all("Traceback" not in output for output in outputs)
+    assert (first.returncode, second.returncode) == (0, 0)
