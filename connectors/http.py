@@ -81,6 +81,21 @@ class VendorRequest:
         return hashlib.blake2b(body, digest_size=16).hexdigest()
 
 
+# The most requests one call may make (its first and the follow-ups `Continue` asks for): a product of
+# Shopify's 2,048 variants takes five; more means a parser that never stops asking.
+MAX_FOLLOW_UPS = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Continue(Generic[T]):
+    """What a `parse` answers when the answer is not whole yet (the next page of a long list): the next
+    request, and how to read its answer (which may ask again). Every request of one call is sent under the
+    call's one timeout and one attempt, so the call policy sees one call: one cache entry, one freshness."""
+
+    request: VendorRequest
+    parse: Callable[[Any], T | Continue[T]]
+
+
 @dataclass(frozen=True, slots=True)
 class VendorCall(Generic[T]):
     """One request to one vendor, and how to turn its JSON answer into a domain value."""
@@ -88,7 +103,7 @@ class VendorCall(Generic[T]):
     vendor: str
     operation: str  # e.g. "tax.quote": names the call in logs, metrics and traces
     request: VendorRequest
-    parse: Callable[[Any], T]
+    parse: Callable[[Any], T | Continue[T]]  # a `Continue`: the answer takes another request
     # The type `parse` returns, so an answer can be cached as JSON and read back; None: never cached.
     result_type: Any = None
     idempotent: bool = True  # only idempotent calls may ever be cached, retried or hedged
@@ -149,29 +164,39 @@ class VendorClient:
                 HTTPXClientInstrumentor.instrument_client(self._http)
 
     async def execute(self, call: VendorCall[T], *, headers: Mapping[str, str] | None = None) -> T:
-        req = call.request
+        """The call's answer: its request sent, and each follow-up its `parse` asks for (`Continue`)."""
+        request, parse = call.request, call.parse
+        for _ in range(MAX_FOLLOW_UPS):
+            status, response_headers, body = await self._exchange(call, request, headers)
+            if status == 404 and call.missing_ok:
+                return None  # type: ignore[return-value]  # missing_ok calls are typed VendorCall[X | None]
+            if status >= 400:
+                raise self._error_for(call, status, response_headers, body)
+            payload = _decode_json(self.vendor, call.operation, body)
+            try:
+                answer = parse(payload)
+            except VendorError:
+                raise
+            except (KeyError, TypeError, ValueError, IndexError, AttributeError, InvalidOperation) as exc:
+                raise VendorBadResponse(
+                    self.vendor, f"{call.operation}: body does not match the API ({type(exc).__name__}: {exc})"
+                ) from exc
+            if not isinstance(answer, Continue):
+                return answer
+            request, parse = answer.request, answer.parse
+        raise VendorBadResponse(self.vendor, f"{call.operation}: still not whole after {MAX_FOLLOW_UPS} requests")
+
+    async def _exchange(self, call: VendorCall[Any], req: VendorRequest, headers: Mapping[str, str] | None
+                        ) -> tuple[int, Mapping[str, str], bytes]:
+        """One request on the wire; a transport failure becomes the `VendorError` it means."""
         try:
             if self._http is not None:
-                status, response_headers, body = await self._send_httpx(req, headers)
-            elif tracing_on():
-                status, response_headers, body = await self._send_traced(req, headers)
-            else:
-                status, response_headers, body = await self._send(req, headers)
+                return await self._send_httpx(req, headers)
+            if tracing_on():
+                return await self._send_traced(req, headers)
+            return await self._send(req, headers)
         except (TimeoutError, httpx.HTTPError, aiohttp.ClientError) as exc:
             raise _transport_failure(self.vendor, call.operation, exc) from exc
-        if status == 404 and call.missing_ok:
-            return None  # type: ignore[return-value]  # missing_ok calls are typed VendorCall[X | None]
-        if status >= 400:
-            raise self._error_for(call, status, response_headers, body)
-        payload = _decode_json(self.vendor, call.operation, body)
-        try:
-            return call.parse(payload)
-        except VendorError:
-            raise
-        except (KeyError, TypeError, ValueError, IndexError, AttributeError, InvalidOperation) as exc:
-            raise VendorBadResponse(
-                self.vendor, f"{call.operation}: body does not match the API ({type(exc).__name__}: {exc})"
-            ) from exc
 
     async def _send(self, req: VendorRequest, headers: Mapping[str, str] | None
                     ) -> tuple[int, Mapping[str, str], bytes]:

@@ -17,7 +17,7 @@ from connectors.errors import (
     VendorRejectedInput,
     VendorTimeout,
 )
-from connectors.http import VendorCall, VendorClient, VendorRequest
+from connectors.http import MAX_FOLLOW_UPS, Continue, VendorCall, VendorClient, VendorRequest
 from tests.connectors.helpers import BASE, execute
 
 
@@ -88,6 +88,35 @@ async def test_a_missing_ok_call_answers_none_on_404(respx_mock) -> None:
     assert await execute(tax, call) is None
     with pytest.raises(VendorHTTPError):
         await execute(tax, VendorCall("tax", "tax.thing", VendorRequest("GET", "/thing"), lambda b: b))
+
+
+@respx.mock(base_url=BASE, using="httpx")
+async def test_a_call_whose_answer_takes_more_requests_is_still_one_call(respx_mock) -> None:
+    """`Continue` sends the next page under the same call: one answer, each request's errors mapped alike."""
+    route = respx_mock.post("/v2/taxes").mock(side_effect=[httpx.Response(200, json={"page": 1}),
+                                                           httpx.Response(200, json={"page": 2})])
+    follow = VendorRequest("POST", "/v2/taxes", json={"after": 1})
+
+    def first(body: dict) -> object:
+        return Continue(follow, lambda second: [body["page"], second["page"]])
+
+    assert await execute(tax, _call(first)) == [1, 2]
+    assert route.calls[1].request.content == b'{"after":1}'
+    route.mock(side_effect=[httpx.Response(200, json={"page": 1}), httpx.Response(500, json={"error": "x"})])
+    with pytest.raises(VendorHTTPError):
+        await execute(tax, _call(first))
+
+
+@respx.mock(base_url=BASE, using="httpx")
+async def test_a_parser_that_never_stops_asking_is_a_bad_response(respx_mock) -> None:
+    route = respx_mock.post("/v2/taxes").mock(return_value=httpx.Response(200, json={}))
+
+    def forever(_: object) -> object:
+        return Continue(VendorRequest("POST", "/v2/taxes"), forever)
+
+    with pytest.raises(VendorBadResponse, match="not whole"):
+        await execute(tax, _call(forever))
+    assert route.call_count == MAX_FOLLOW_UPS
 
 
 def test_cache_keys_follow_what_is_sent_and_nothing_else() -> None:
