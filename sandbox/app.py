@@ -25,7 +25,7 @@ from sandbox.faults import ErrorBody, Fault, FaultBoard, KeepRawSend, Latency, V
 from sandbox.state import SandboxState
 from sandbox.systems import Systems
 from sandbox.systems import admin_routes as systems_admin_routes
-from sandbox.vendors import backoffice, bnpl, catalog, engraving, insurance, inventory, payments, tax
+from sandbox.vendors import backoffice, bnpl, catalog, engraving, insurance, inventory, payments, storefront, tax
 from sandbox.webhooks import DEFAULT_ERP_SYNC_DELAY_MS, Outbox, Secrets, WebhookSettings
 
 
@@ -70,7 +70,8 @@ def create_app(*, latency_scale: float = 1.0, seed: int | None = None, webhooks_
     for name, vendor in VENDORS.items():
         gate = VendorGate(name, Router(routes=vendor.routes(state)), board, vendor.error_body)
         routes.append(Mount(f"/{name}", app=gate))
-    routes.append(Mount("/_admin", routes=[*_admin_routes(board, state, systems), *systems_admin_routes(systems)]))
+    routes.append(Mount("/_admin", routes=[*_admin_routes(board, state, systems), *systems_admin_routes(systems),
+                                           *storefront.admin_routes(state.storefront)]))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -167,6 +168,7 @@ def _admin_routes(board: FaultBoard, state: SandboxState, systems: Systems) -> l
         board.requests.clear()
         await systems.reset()  # before the tables: a sync still pending must not land on the new ones
         state.reset_catalog()
+        state.storefront.configure(storefront.StorefrontSettings())
         state.reset_stock()
         state.payment_intents.clear()
         state.idempotency.clear()

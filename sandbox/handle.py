@@ -57,6 +57,14 @@ class Sandbox:
         with self.admin() as c:
             c.put(f"/faults/{vendor}", json=fault).raise_for_status()
 
+    def storefront(self, **settings: Any) -> dict[str, Any]:
+        """The catalog's Storefront API: its cost bucket (`maximum_available`, `restore_rate`) and a field made
+        to fail (`fail_field`, `times`); none given: the defaults again."""
+        with self.admin() as c:
+            response = c.put("/catalog/storefront", json=settings)
+            response.raise_for_status()
+            return response.json()  # type: ignore[no-any-return]
+
     def clear_faults(self) -> None:
         with self.admin() as c:
             c.delete("/faults").raise_for_status()

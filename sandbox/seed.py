@@ -1,6 +1,7 @@
 """The sandbox's jewelry catalog and starting stock, generated deterministically.
 
-Fifteen products: engagement rings with metal x stone x size matrices (108 to 220 variants), bands,
+Sixteen products: engagement rings with metal x stone x size matrices (108 to 220 variants), a bespoke
+configurator ring of 1,200 variants (engravable by metafield, not by tag), bands,
 a 30-variant pendant (the benchmark's standard page), earrings from a few hundred dollars, three
 one-of-a-kind pieces (quantity 1) and low-production pieces (2 or 3 units). Ids imitate Shopify's
 numeric ids; prices are decimal strings in USD, as Shopify's Admin REST API returns them.
@@ -48,6 +49,7 @@ class SeedProduct:
     stock_profile: str = "regular"  # regular | one_of_a_kind | limited
     vendor: str = "Maison Bezel"
     updated_at: str | None = None  # set by a change to one of its variants; None: as created
+    engravable_metafield: bool = False  # engravable by its `custom.engravable` metafield (not a tag)
 
     def option_values(self, index: int) -> list[str]:
         return list(dict.fromkeys(v.options[index] for v in self.variants))
@@ -75,6 +77,7 @@ class _Builder:
         axes: list[tuple[str, list[tuple[str, str, Decimal]]]],
         code: str,
         stock_profile: str = "regular",
+        engravable_metafield: bool = False,
     ) -> None:
         self.ids.product += 1
         names = tuple(name for name, _ in axes)
@@ -103,6 +106,7 @@ class _Builder:
                 option_names=names,
                 variants=tuple(variants),
                 stock_profile=stock_profile,
+                engravable_metafield=engravable_metafield,
             )
         )
 
@@ -339,6 +343,35 @@ def build_catalog() -> list[SeedProduct]:
         [("Metal", [PLATINUM])],
         "RUB",
         stock_profile="limited",
+    )
+    # A bespoke-ring configurator: metal x center stone (kind and carat) x size, 6 x 20 x 10 = 1,200
+    # variants: twelve times what Shopify's REST API answered (100), five pages of the Storefront API's.
+    b.add(
+        "bespoke-solitaire-configurator",
+        "Bespoke Solitaire, Made to Order",
+        "Choose the metal, the center stone and its weight, and the size: made to order in our New York "
+        "atelier in four weeks.",
+        "Engagement Ring",
+        ("bridal", "engagement", "bespoke", "made-to-order"),
+        Decimal("990"),
+        [
+            ("Metal", [PLATINUM, WHITE_GOLD_18, YELLOW_GOLD_18, ROSE_GOLD_14, YELLOW_GOLD_14, WHITE_GOLD_14]),
+            (
+                "Center Stone",
+                [
+                    (f"{carat} ct {kind}", f"{code}{round(float(carat) * 100):03d}",
+                     Decimal(carat) * per_carat)
+                    for kind, code, per_carat in (("Lab Diamond", "LD", Decimal("1400")),
+                                                  ("Natural Diamond", "ND", Decimal("7800")),
+                                                  ("Sapphire", "SA", Decimal("2100")),
+                                                  ("Moissanite", "MO", Decimal("600")))
+                    for carat in ("0.75", "1.00", "1.25", "1.50", "2.00")
+                ],
+            ),
+            ("Ring Size", _sizes(RING_SIZES[:10])),  # 4 to 8.5
+        ],
+        "BSP",
+        engravable_metafield=True,
     )
     return b.products
 

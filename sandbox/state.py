@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from sandbox.seed import SeedProduct, SeedVariant, build_catalog, initial_stock
+from sandbox.vendors.storefront import Storefront
 
 INVENTORY_CREATED_AT = "2026-03-02T15:15:00.000Z"
 INVENTORY_MODIFIED_AT = "2026-11-20T09:00:00.000Z"  # the seeded entries' last change
@@ -49,6 +50,7 @@ class SandboxState:
     received: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # vendor -> external id -> doc
     insurance_policies: dict[str, dict[str, Any]] = field(default_factory=dict)
     erp_listener: ErpListener | None = None
+    storefront: Storefront = field(default_factory=Storefront)  # the Storefront API's cost bucket and faults
 
     def __post_init__(self) -> None:
         if not self.erp_stock and not self.inventory_stock:

@@ -1,4 +1,5 @@
-"""Catalog vendor, imitating Shopify's Admin REST API (2024-10).
+"""Catalog vendor, imitating Shopify: the Storefront API (GraphQL, `sandbox.vendors.storefront`, what Bezel
+reads) and the Admin REST API (2024-10: what webhooks carry, and what other clients of the sandbox read).
 
     GET /admin/api/2024-10/products.json?handle=a,b | ids=1,2 | since_id=N &limit=50
     GET /admin/api/2024-10/variants/{id}.json
@@ -21,6 +22,7 @@ from starlette.routing import Route
 
 from sandbox.seed import SeedProduct, SeedVariant
 from sandbox.state import SandboxState
+from sandbox.vendors import storefront
 
 API = "/admin/api/2024-10"
 MAX_LIMIT = 250
@@ -34,6 +36,11 @@ def inventory_item_id(variant_id: int) -> int:
 
 
 def error_body(status: int, path: str = "") -> dict[str, Any]:
+    if path.endswith("/graphql.json"):  # the Storefront API's errors are GraphQL's
+        code = {401: "UNAUTHORIZED", 403: "ACCESS_DENIED", 429: "THROTTLED"}.get(status, "INTERNAL_SERVER_ERROR")
+        return {"errors": [{"message": "Internal error. Looks like something went wrong on our end."
+                            if code == "INTERNAL_SERVER_ERROR" else code.replace("_", " ").capitalize(),
+                            "extensions": {"code": code}}]}
     messages = {
         401: "[API] Invalid API key or access token (unrecognized login or wrong password)",
         404: "Not Found",
@@ -148,6 +155,7 @@ def routes(state: SandboxState) -> list[Route]:
         return Response(_product_svg(product), media_type="image/svg+xml")
 
     return [
+        *storefront.routes(state, state.storefront),
         Route(f"{API}/products.json", products),
         Route(f"{API}/variants/{{variant_id}}.json", variant),
         Route(f"{API}/inventory_items/{{item_id}}.json", inventory_item),

@@ -37,10 +37,10 @@ def test_the_shop_window_lists_pieces_and_opens_one(page: Page, bezel: BezelDev)
     page.goto(bezel.url)
 
     cards = page.get_by_test_id("product-card")
-    expect(cards).to_have_count(12)  # the first page of the catalog's 15
+    expect(cards).to_have_count(12)  # the first page of the catalog's 16
     more = page.get_by_test_id("more")
     more.click()  # the next page, after the cursor
-    expect(cards).to_have_count(15)
+    expect(cards).to_have_count(16)
     expect(more).to_be_hidden()
     expect(cards.filter(has_text="Padparadscha")).to_contain_text("$42,000")  # one of a kind: one price
     pendant = cards.filter(has_text=PENDANT_TITLE)
