@@ -94,8 +94,11 @@ class VendorConfig(_Strict):
 DEFAULT_VENDORS: dict[Vendor, VendorConfig] = {
     # The product itself: nothing renders without it, so allow it the most of the budget it needs
     # up front; products change rarely, so a day-old product beats no product page.
-    Vendor.CATALOG: VendorConfig(timeout_ms=400, api_key_env="SHOPIFY_ACCESS_TOKEN", cache_ttl_s=60, stale_ttl_s=86_400,
-                            revalidate_s=300),
+    # Shopify's Storefront API with the private (server-side) token; the version and the engravable
+    # metafield are the connector's (`CatalogAPI`) options.
+    Vendor.CATALOG: VendorConfig(timeout_ms=400, api_key_env="SHOPIFY_STOREFRONT_PRIVATE_TOKEN", cache_ttl_s=60,
+                                 stale_ttl_s=86_400, revalidate_s=300,
+                                 options={"api_version": "2025-10", "engravable_metafield": "custom.engravable"}),
     # Stock moves: short fresh TTL; stale stock is only ever shown as unconfirmed.
     Vendor.INVENTORY: VendorConfig(timeout_ms=300, api_key_env="COMMERCETOOLS_TOKEN", cache_ttl_s=5, stale_ttl_s=600,
                                    options={"project_key": "bezel"}),

@@ -115,13 +115,19 @@ def build_vendors(
                               transport=transport)
         policies[vendor] = CallPolicy(name, config(vendor), client, cache=tiers, lag=lag or LoopLag())
     bnpl_options = config(Vendor.BNPL).options
+    catalog_options = config(Vendor.CATALOG).options
+    if unknown := set(catalog_options) - set(catalog.OPTIONS):
+        raise ValueError(f"vendors.catalog.options: {sorted(unknown)} unknown; the options are {catalog.OPTIONS}")
     providers = tuple(bnpl_options["providers"])
     if unknown := set(providers) - set(bnpl.PROVIDERS):
         raise ValueError(f"vendors.bnpl.options.providers: {sorted(unknown)} not supported; use {bnpl.PROVIDERS}")
     origin = Address(country_code=store.origin_country, zip=store.origin_zip, province_code=store.origin_state,
                      city=store.origin_city, line1=store.origin_street)
     return Vendors(
-        catalog=CatalogAPI(currency=store.currency),
+        catalog=CatalogAPI(
+            api_version=str(catalog_options.get("api_version", catalog.DEFAULT_API_VERSION)),
+            engravable_metafield=str(catalog_options.get("engravable_metafield",
+                                                         catalog.DEFAULT_ENGRAVABLE_METAFIELD))),
         inventory=InventoryAPI(project_key=str(config(Vendor.INVENTORY).options["project_key"])),
         tax=TaxAPI(origin=origin),
         insurance=InsuranceAPI(),

@@ -54,7 +54,7 @@ class StockKeeper:
             skus += [v.sku for p in page.products for v in p.variants]
             if not page.has_next_page or not page.products:
                 return skus
-            after = page.products[-1].id
+            after = page.cursors[-1]  # the catalog's own cursor
 
     async def reconcile(self) -> int:
         """Compare every counter with the ERP's available-to-promise; returns the mismatches found."""

@@ -67,7 +67,8 @@ class RequestContext:
             def counters(skus: list[str]) -> Awaitable[dict[str, int | None]]:
                 return store.stock.available(skus, timeout_s=min(services.counter_timeout_s,
                                                                  self.scope.deadline.remaining_s()))
-        self.loaders = Loaders(services.vendors, self.scope, safety_stock=services.safety_stock, counters=counters)
+        self.loaders = Loaders(services.vendors, self.scope, safety_stock=services.safety_stock, counters=counters,
+                               client=self.client)
 
     @classmethod
     def start(cls, services: Services, *, budget_ms: float, client: str = "unknown") -> RequestContext:

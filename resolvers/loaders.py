@@ -125,30 +125,34 @@ class StockBySkuLoader(DataLoader[str | tuple[str, ...], Any]):
 
 
 class ProductIdByVariantLoader(DataLoader[str, str | None]):
-    """Shopify looks variants up one at a time; the loader still de-duplicates and runs them together."""
+    """Which product each variant belongs to: every variant of a tick in one catalog call (`nodes(ids:)`)."""
 
-    def __init__(self, vendors: Vendors, scope: CallScope) -> None:
+    def __init__(self, vendors: Vendors, scope: CallScope, client: str = "") -> None:
         super().__init__(max_batch_size=50)
         self.vendors = vendors
         self.scope = scope
+        self.client = client
 
     async def batch_load_fn(self, variant_ids: list[str]) -> list[Any]:
-        api = self.vendors.catalog
-        results = await asyncio.gather(
-            *(self.vendors.call(api.product_id_of_variant(v), self.scope) for v in variant_ids),
-            return_exceptions=True,
-        )
-        return [r if isinstance(r, BaseException) else r.value for r in results]
+        try:
+            found = await self.vendors.call(self.vendors.catalog.products_of_variants(variant_ids, client=self.client),
+                                            self.scope)
+        except Exception as exc:  # every key fails the same way; the loader rejects each future
+            return [exc] * len(variant_ids)
+        return [found.value.get(v) for v in variant_ids]
 
 
 class Loaders:
     """The loaders of one request, created inside the running event loop (aiodataloader needs it)."""
 
-    def __init__(self, vendors: Vendors, scope: CallScope, *, safety_stock: int, counters: Counters | None = None
-                 ) -> None:
+    def __init__(self, vendors: Vendors, scope: CallScope, *, safety_stock: int, counters: Counters | None = None,
+                 client: str = "") -> None:
+        """`client`: the shopper's address, which the catalog is told (Shopify's buyer IP)."""
+        catalog = vendors.catalog
         # Sourced[Product] | None per handle / id.
-        self.product_by_handle = _OneCallPerBatch(vendors, scope, vendors.catalog.products_by_handle,
-                                                  max_batch_size=50)
-        self.product_by_id = _OneCallPerBatch(vendors, scope, vendors.catalog.products_by_id, max_batch_size=50)
+        self.product_by_handle = _OneCallPerBatch(
+            vendors, scope, lambda handles: catalog.products_by_handle(handles, client=client), max_batch_size=50)
+        self.product_by_id = _OneCallPerBatch(vendors, scope, lambda ids: catalog.products_by_id(ids, client=client),
+                                              max_batch_size=50)
         self.stock_by_sku = StockBySkuLoader(vendors, scope, safety_stock, counters)
-        self.product_id_by_variant = ProductIdByVariantLoader(vendors, scope)
+        self.product_id_by_variant = ProductIdByVariantLoader(vendors, scope, client)

@@ -36,8 +36,8 @@ async def product_by_handle(ctx: RequestContext, handle: str) -> Sourced[Product
 
 async def product_page(ctx: RequestContext, first: int | None, after: str | None) -> Sourced[ProductPage]:
     size = page_size(first)
-    after_id = decode_cursor(after) if after else None
-    return await ctx.call(ctx.services.vendors.catalog.product_page(size, after_id))
+    after_cursor = decode_cursor(after) if after else None
+    return await ctx.call(ctx.services.vendors.catalog.product_page(size, after_cursor, client=ctx.client))
 
 
 def variant_by_selected_options(

@@ -40,6 +40,8 @@ PAGE_DEFAULT, PAGE_MAX = 10, 50
 # Far above any vendor's limit: longer engraving text is refused before any call, in a quote or an order.
 MAX_ENGRAVING_TEXT = 64
 _GENERIC_POSTAL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 -]{1,9}$")
+# A catalog's cursor as Shopify writes them (opaque base64): anything else never reaches the vendor.
+_VENDOR_CURSOR = re.compile(r"^[A-Za-z0-9+/_=-]{1,512}$")
 def printable(text: str) -> bool:
     """No control characters and no invisible formatting (bidi overrides, zero-width joiners): text that
     would reach a receipt, a CRM or a label must read as what it is."""
@@ -142,18 +144,21 @@ def parse_gid(value: str, type_name: str, field: str) -> str:
     return match["id"]
 
 
-def encode_cursor(product_id: str) -> str:
-    return base64.urlsafe_b64encode(f"product:{product_id}".encode()).decode()
+def encode_cursor(product_id: str, vendor_cursor: str) -> str:
+    """A page cursor: the product it follows, and the catalog's own cursor for the page after it."""
+    return base64.urlsafe_b64encode(f"product:{product_id}:{vendor_cursor}".encode()).decode()
 
 
 def decode_cursor(cursor: str, field: str = "after") -> str:
+    """The catalog's cursor inside one of ours (`encode_cursor`); anything else is an input error."""
     try:
-        kind, _, raw = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+        kind, _, rest = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        kind, raw = "", ""
-    if kind != "product" or not raw.isdigit():
+        kind, rest = "", ""
+    product_id, _, vendor_cursor = rest.partition(":")
+    if kind != "product" or not product_id.isdigit() or not _VENDOR_CURSOR.match(vendor_cursor):
         raise InputError("The cursor is not one this API returned.", field=field)
-    return raw
+    return vendor_cursor
 
 
 def page_size(first: int | None, *, default: int = PAGE_DEFAULT, maximum: int = PAGE_MAX) -> int:

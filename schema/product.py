@@ -282,7 +282,8 @@ class ProductConnection:
     @classmethod
     def from_domain(cls, sourced: models.Sourced[models.ProductPage]) -> ProductConnection:
         nodes = [Product.from_domain(models.Sourced(p, sourced.freshness)) for p in sourced.value.products]
-        edges = [ProductEdge(cursor=encode_cursor(n.domain.id), node=n) for n in nodes]
+        edges = [ProductEdge(cursor=encode_cursor(n.domain.id, vendor_cursor), node=n)
+                 for n, vendor_cursor in zip(nodes, sourced.value.cursors, strict=True)]
         return cls(
             edges=edges,
             nodes=nodes,

@@ -67,6 +67,7 @@ class Product:
 class ProductPage:
     products: tuple[Product, ...]
     has_next_page: bool
+    cursors: tuple[str, ...] = ()  # the catalog's cursor of each product: where the page after it starts
 
 
 class StockStatus(enum.Enum):

@@ -74,6 +74,16 @@ def test_an_unknown_bnpl_provider_is_refused(box: Any) -> None:
         build(box, bnpl=bnpl)
 
 
+def test_the_catalog_s_options_choose_the_storefront_api_version_and_refuse_a_typo(box: Any) -> None:
+    catalog = DEFAULT_VENDORS[Vendor.CATALOG]
+    vendors = build(box, catalog=catalog.model_copy(update={"options": {"api_version": "2026-01"}}))
+    assert vendors.catalog.path == "/api/2026-01/graphql.json"
+    assert vendors.catalog.api_version == "2026-01"
+    vendors.detach_gauge()
+    with pytest.raises(ValueError, match="api_verison"):
+        build(box, catalog=catalog.model_copy(update={"options": {"api_verison": "2026-01"}}))
+
+
 async def test_a_vendor_is_unavailable_while_its_breaker_is_open(box: Any) -> None:
     twitchy = VendorConfig(breaker=BreakerConfig(window_size=1, minimum_calls=1))
     vendors = build(box, engraving=twitchy)

@@ -44,7 +44,7 @@ async def test_a_two_line_cart_adds_up(gateway: Gateway, sandbox: Sandbox) -> No
     assert [line["quantity"] for line in quote["lines"]] == [2, 1]
     calls = sandbox.calls()
     assert calls["tax"] == calls["insurance"] == 1
-    assert calls["catalog"] == 3  # two variant lookups, then both products in one call
+    assert calls["catalog"] == 2  # both variants' products in one call (`nodes(ids:)`), then both products
 
 
 async def test_repeated_lines_merge_and_insurance_can_be_left_out(gateway: Gateway) -> None:
