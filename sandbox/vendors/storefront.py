@@ -111,8 +111,10 @@ class StorefrontSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    maximum_available: float = Field(default=100_000, gt=0)
-    restore_rate: float = Field(default=10_000, ge=0)  # points per second
+    # The Storefront API publishes no bucket for server traffic: ours never throttles a benchmark (a
+    # 1,200-variant product costs ~3,800 a read) unless a test shrinks it.
+    maximum_available: float = Field(default=1_000_000, gt=0)
+    restore_rate: float = Field(default=1_000_000, ge=0)  # points per second
     fail_field: Literal["variants", "images", "metafield", "product"] | None = None
     times: int | None = Field(default=None, ge=1)  # the next N calls get `fail_field`; None: until cleared
 
@@ -145,7 +147,7 @@ class Storefront:
     """The endpoint's own state: its bucket, the failure asked for, and each product's answer, made once."""
 
     settings: StorefrontSettings = field(default_factory=StorefrontSettings)
-    bucket: Bucket = field(default_factory=lambda: Bucket(100_000, 10_000))
+    bucket: Bucket = field(default_factory=lambda: Bucket(1_000_000, 1_000_000))
     docs: dict[int, tuple[SeedProduct, dict[str, Any]]] = field(default_factory=dict)
     # Answers by (query, variables), each with the catalog it was read from (`SandboxState.products`, a new
     # list on every change): graphql-core spends ~50 ms on 500 variants, and the sandbox must not eat the
