@@ -10,14 +10,14 @@ STAMP := $(VENV)/.synced-$(UV_VERSION)
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test browser image-tools lint sandbox bench bench-peer clean
+.PHONY: run test browser image-tools prometheus clients lint sandbox bench bench-peer clean
 
 run: $(STAMP)  ## the sandbox vendors and the gateway, GraphiQL on http://127.0.0.1:8000/graphql
 	$(VENV)/bin/bezel dev --config bezel.toml
 
 # The second pass: the fast path leans on library internals (schema/internals.py), so the end-to-end and schema
 # tests must pass without it too (~5 min); every gateway a test starts takes the switch (tests/support.py).
-test: $(STAMP) browser image-tools  ## lint, types, the whole test suite, then e2e and schema tests without the fast path
+test: $(STAMP) browser image-tools prometheus clients  ## lint, types, the whole test suite, then e2e and schema tests without the fast path
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/python -m pytest
@@ -45,6 +45,25 @@ image-tools:
 			echo "podman or debootstrap could not be installed: tests/deploy/test_image.py will be skipped," \
 				"or fail with CI=true"; \
 	fi
+
+# tests/deploy/test_observability.py checks the alert rules with promtool and runs a real Prometheus (Debian's)
+# against a real gateway. Installed the same way: when missing and running as root.
+prometheus:
+	@if ! command -v prometheus >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing prometheus for tests/deploy/test_observability.py"; \
+		$(APT_INSTALL) prometheus || { apt-get update -q && $(APT_INSTALL) prometheus; } || \
+			echo "prometheus could not be installed: its tests will be skipped, or fail with CI=true"; \
+	fi
+
+# tests/clients runs the storefront clients teams use (GraphQL Code Generator, Apollo Client 3 and 4, urql),
+# pinned by tests/clients/package-lock.json, against a real gateway. Installed with npm ci when node and npm
+# are on the machine; without them those tests are skipped, or fail with CI=true.
+CLIENTS := tests/clients
+clients: $(CLIENTS)/node_modules/.installed
+$(CLIENTS)/node_modules/.installed: $(CLIENTS)/package.json $(CLIENTS)/package-lock.json
+	@if command -v npm >/dev/null; then \
+		npm ci --prefix $(CLIENTS) --ignore-scripts --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: tests/clients will be skipped, or fail with CI=true"; fi
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
