@@ -34,6 +34,7 @@ from gateway.edge import budget, params
 from gateway.edge.admission import admit_operation, admit_request
 from gateway.edge.clients import DEFAULT_IPV6_PREFIX, Network, client_of
 from gateway.edge.overload import InFlightLimit, shed
+from gateway.edge.part_paths import PartPaths
 from gateway.edge.request_log import RequestLog
 from gateway.edge.responses import error_response
 from gateway.errors import DocumentRefused
@@ -105,6 +106,18 @@ class BezelGraphQL(GraphQL[RequestContext, None]):
         # dev tools and for telling the gateway's time from a client's in benchmarks.
         response.headers["server-timing"] = f"gateway;dur={(time.perf_counter() - started) * 1000:.1f}"
         await response(scope, receive, send)
+
+    async def _process_stream_result(self, request: Request, value: Any,
+                                     all_pending: list[Any]) -> tuple[GraphQLHTTPResponse, list[Any]]:
+        """Each part as strawberry frames it, its items' `path`s completed (`gateway.edge.part_paths`)."""
+        response, all_pending = await super()._process_stream_result(request, value, all_pending)
+        paths = getattr(request.state, "part_paths", None)
+        if paths is None:
+            paths = request.state.part_paths = PartPaths()
+            paths.initial(dict(response))
+        else:
+            paths.subsequent(dict(response))
+        return response, all_pending
 
     async def _answer(self, request: Request) -> Response:
         try:

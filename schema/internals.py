@@ -162,6 +162,11 @@ LEDGER: tuple[Internal, ...] = (
              "Where the view reads a request's GraphQL parameters: replaced to resolve trusted and persisted "
              "documents before anything parses, and to mark multipart requests as taking parts.",
              parameters=("self", "request"), source=(f"{_VIEW}.run", "await self.parse_http_body(")),
+    Internal(STRAWBERRY, "_process_stream_result", f"{_VIEW}._process_stream_result", (VIEW,),
+             "Where the view frames each incremental part: extended to complete every item's `path` for the "
+             "deferSpec=20220824 clients (gateway/edge/part_paths.py).",
+             parameters=("self", "request", "value", "all_pending"),
+             source=(f"{_VIEW}._stream_result", "await self._process_stream_result(")),
     Internal(STRAWBERRY, "multipart_transport_class", f"{_VIEW}.multipart_transport_class", (VIEW,),
              "The class that frames @defer parts: subclassed to announce deferSpec=20220824, as Apollo Client "
              "and urql expect."),

@@ -29,7 +29,8 @@ def parts(body: bytes | str, content_type: str) -> list[dict[str, Any]]:
 
 
 def merged(answer: list[dict[str, Any]]) -> dict[str, Any]:
-    """The result the parts add up to: each deferred `data` and streamed `items` put at its path."""
+    """The result the parts add up to: each deferred `data` and streamed `items` put at its place, read by
+    `id` and `subPath` (the newer format) and checked against `path` (the one clients of 2022 read)."""
     result = copy.deepcopy(answer[0])
     data = result.get("data")
     errors = list(result.get("errors") or [])
@@ -41,6 +42,8 @@ def merged(answer: list[dict[str, Any]]) -> dict[str, Any]:
             target = data
             for key in path:
                 target = target[key]
+            # A deferSpec=20220824 client (Apollo Client, urql) reads `path` alone: it must say the same place.
+            assert item["path"] == path + ([len(target)] if "items" in item else []), (item["path"], path)
             if "items" in item:
                 target.extend(item["items"])
             else:
