@@ -109,3 +109,19 @@ async def test_an_error_that_nulls_the_variants_is_a_failed_call_never_an_unknow
         stale = await gateway.gql(PAGE, {"h": "pave-eternity-band"})
         assert catalog_of(stale)["outcome"] == "stale"
         assert stale["data"]["product"]["variants"] == warm["data"]["product"]["variants"]
+
+
+async def test_every_page_of_a_product_is_read_within_the_one_timeout_of_its_call(sandbox: Sandbox) -> None:
+    """Three requests of 150 ms do not fit a 400 ms timeout: the read is one call, timed as one, and the last
+    good answer stands in; the 220-variant ring's one request fits."""
+    env = {**SHORT_CACHE, "BEZEL_VENDORS__CATALOG__TIMEOUT_MS": "400", "BEZEL_VENDORS__CATALOG__HEDGE": "false"}
+    async with run_gateway(settings_for(sandbox, **env)) as gateway:
+        warm = await gateway.gql(PAGE, {"h": CONFIGURATOR})
+        assert "errors" not in warm
+        await asyncio.sleep(FRESH_S + 0.05)
+        sandbox.fault("catalog", delay_ms=150)
+        slow = await gateway.gql(PAGE, {"h": CONFIGURATOR})
+        ring = await gateway.gql(PAGE, {"h": "seraphina-halo-ring"})
+    assert (catalog_of(slow)["outcome"], slow["data"]["product"]["freshness"]["source"]) == ("stale", "STALE")
+    assert len(slow["data"]["product"]["variants"]) == 1_200
+    assert catalog_of(ring)["outcome"] == "live"
