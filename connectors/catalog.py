@@ -59,7 +59,8 @@ OPTIONAL_FIELDS = frozenset({"images", "engravable"})
 # and, for list pages, the listing itself (a product published or deleted changes every page).
 LISTING = "catalog:listing"
 # The one Admin API call left: the Storefront API has no inventory items, and `inventory_levels/update`
-# names one (webhooks are Admin API resources).
+# names one (webhooks are Admin API resources). It carries the Admin API token (`[events]
+# shopify_admin_token_env`), not the Storefront one.
 ADMIN_API = "/admin/api/2024-10"
 _VERSION = re.compile(r"^\d{4}-(01|04|07|10)$|^unstable$")
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -115,7 +116,8 @@ class CatalogAPI:
     """Builds catalog calls against one Storefront API version."""
 
     def __init__(self, *, api_version: str = DEFAULT_API_VERSION,
-                 engravable_metafield: str = DEFAULT_ENGRAVABLE_METAFIELD) -> None:
+                 engravable_metafield: str = DEFAULT_ENGRAVABLE_METAFIELD, admin_token: str | None = None) -> None:
+        """`admin_token`: an Admin API access token (`read_inventory`), for `sku_of_inventory_item` alone."""
         if not _VERSION.match(api_version):
             raise ValueError(f"vendors.catalog.options.api_version: {api_version!r} is not a Shopify API version "
                              "(YYYY-01, -04, -07 or -10)")
@@ -125,6 +127,7 @@ class CatalogAPI:
                              "namespace.key")
         self.api_version = api_version
         self.path = f"/api/{api_version}/graphql.json"
+        self._admin_headers = {"x-shopify-access-token": admin_token} if admin_token else {}
         self._fields = f"""fragment ProductFields on Product {{
   id handle title description descriptionHtml vendor productType tags
   options(first: 3) {{ name optionValues {{ name }} }}
@@ -205,8 +208,10 @@ class CatalogAPI:
                           result_type=dict[str, str], tags=lambda found: map(product_tag, set(found.values())))
 
     def sku_of_inventory_item(self, inventory_item_id: str) -> VendorCall[str | None]:
-        """The SKU of a Shopify inventory item (what `inventory_levels/update` names), None if unknown."""
-        request = VendorRequest("GET", f"{ADMIN_API}/inventory_items/{inventory_item_id}.json")
+        """The SKU of a Shopify inventory item (what `inventory_levels/update` names), None if unknown: the
+        Admin API's, with its own token (the request's headers: never in a cache key)."""
+        request = VendorRequest("GET", f"{ADMIN_API}/inventory_items/{inventory_item_id}.json",
+                                headers=self._admin_headers)
         return VendorCall(VENDOR, "catalog.inventory_item", request,
                           lambda body: p.text(p.obj(body, "inventory_item"), "sku"), result_type=str | None,
                           missing_ok=True)

@@ -98,10 +98,12 @@ def build_vendors(
     transport: httpx.AsyncBaseTransport | None = None,
     lag: LoopLag | None = None,
     api_keys: Mapping[str, str | None] | None = None,
+    shopify_admin_token: str | None = None,
 ) -> Vendors:
     """Clients, caches and policies for every vendor. Call inside the running event loop.
 
-    `api_keys`: each vendor's key by name (read from the environment by the caller's settings)."""
+    `api_keys`: each vendor's key by name (read from the environment by the caller's settings);
+    `shopify_admin_token`: the catalog's Admin API token, for the one call the Storefront API cannot answer."""
     tiers = TieredCache(cache, redis=SharedRedis(redis) if redis.url else None)
 
     def config(vendor: Vendor) -> VendorConfig:
@@ -127,7 +129,8 @@ def build_vendors(
         catalog=CatalogAPI(
             api_version=str(catalog_options.get("api_version", catalog.DEFAULT_API_VERSION)),
             engravable_metafield=str(catalog_options.get("engravable_metafield",
-                                                         catalog.DEFAULT_ENGRAVABLE_METAFIELD))),
+                                                         catalog.DEFAULT_ENGRAVABLE_METAFIELD)),
+            admin_token=shopify_admin_token),
         inventory=InventoryAPI(project_key=str(config(Vendor.INVENTORY).options["project_key"])),
         tax=TaxAPI(origin=origin),
         insurance=InsuranceAPI(),

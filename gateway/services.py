@@ -35,7 +35,8 @@ async def running_services(settings: Settings, *, vendor_transport: httpx.AsyncB
     """Build everything inside the running event loop; close it all on the way out."""
     vendors = build_vendors(settings.vendors, store=settings.store, sandbox_url=settings.sandbox.url,
                             cache=settings.cache, redis=settings.redis, transport=vendor_transport, lag=lag,
-                            api_keys={name: secret(config.api_key_env) for name, config in settings.vendors.items()})
+                            api_keys={name: secret(config.api_key_env) for name, config in settings.vendors.items()},
+                            shopify_admin_token=secret(settings.events.shopify_admin_token_env))
     store = open_store(settings)
     redis = vendors.cache.redis
     budgets = {**settings.limits.model_dump(), "webhooks": settings.events.rate}

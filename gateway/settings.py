@@ -188,6 +188,9 @@ class EventsSettings(_Section):
     # take an hour to reach every delivery).
     shopify_secret_env: str = "SHOPIFY_WEBHOOK_SECRET"
     shopify_previous_secret_env: str = "SHOPIFY_WEBHOOK_SECRET_PREVIOUS"
+    # `inventory_levels/update` names an inventory item; its SKU is asked of Shopify's Admin API (the
+    # Storefront API has no inventory items) with an Admin API access token holding `read_inventory`.
+    shopify_admin_token_env: str = "SHOPIFY_ADMIN_TOKEN"
     # commercetools delivers through an EventBridge (or Event Grid) HTTP destination, which sends this
     # token as `Authorization: Bearer <token>`.
     commercetools_token_env: str = "COMMERCETOOLS_WEBHOOK_TOKEN"

@@ -240,3 +240,16 @@ def test_the_api_version_and_metafield_are_checked_when_built() -> None:
     for bad in ({"api_version": "2025-11"}, {"api_version": "latest"}, {"engravable_metafield": "engravable"}):
         with pytest.raises(ValueError, match=r"vendors\.catalog\.options"):
             CatalogAPI(**bad)
+
+
+@respx.mock(base_url=BASE, using="httpx")
+async def test_an_inventory_item_s_sku_is_asked_of_the_admin_api_with_its_own_token(respx_mock) -> None:
+    """The Storefront API has no inventory items: `inventory_levels/update` needs the Admin API's answer."""
+    route = respx_mock.get("/admin/api/2024-10/inventory_items/45000045210000001.json")
+    route.mock(return_value=httpx.Response(200, json={"inventory_item": {"id": 45000045210000001, "sku": "AUR-1"}}))
+    api = CatalogAPI(admin_token="shpat_admin")
+    assert await execute(catalog, api.sku_of_inventory_item("45000045210000001"), "shpss_storefront") == "AUR-1"
+    assert route.calls.last.request.headers["x-shopify-access-token"] == "shpat_admin"
+    assert api.sku_of_inventory_item("1").cache_key == CatalogAPI().sku_of_inventory_item("1").cache_key  # no secret
+    route.mock(return_value=httpx.Response(404, json={"errors": "Not Found"}))
+    assert await execute(catalog, api.sku_of_inventory_item("45000045210000001")) is None

@@ -284,7 +284,8 @@ def test_secrets_are_the_redis_urls_and_the_vendor_keys(production: Settings) ->
     assert secret["metadata"]["name"] == SECRET_NAME
     key_variables = {v.api_key_env for v in production.vendors.values() if v.api_key_env}
     events = production.events
-    webhook_secrets = {events.shopify_secret_env, events.commercetools_token_env, events.erp_secret_env}
+    webhook_secrets = {events.shopify_secret_env, events.commercetools_token_env, events.erp_secret_env,
+                       events.shopify_admin_token_env}  # the Admin API token an inventory webhook's SKU needs
     expected = {"REDIS_URL", "BEZEL_CHECKOUT__REDIS_URL"} | key_variables | webhook_secrets
     assert set(secret["stringData"]) == expected
     used: set[str] = set()
