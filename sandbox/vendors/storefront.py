@@ -23,12 +23,9 @@ from __future__ import annotations
 
 import base64
 import re
-import time
-from collections import OrderedDict
-from dataclasses import dataclass, field
 from decimal import Decimal
 from html import unescape
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
 import orjson
 from graphql import (
@@ -45,18 +42,15 @@ from graphql import (
     validate,
     value_from_ast_untyped,
 )
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sandbox.seed import SeedProduct, SeedVariant
-
-if TYPE_CHECKING:
-    from sandbox.state import SandboxState
+from sandbox.state import SandboxState, Storefront, StorefrontSettings
 
 PAGE_MAX = 250
-MAX_ANSWERS = 512
 CURRENCY = "USD"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 _VERSION = re.compile(r"^(\d{4})-(01|04|07|10)$")
@@ -104,69 +98,6 @@ type QueryRoot {
   nodes(ids: [ID!]!): [Node]!
 }
 """
-
-
-class StorefrontSettings(BaseModel):
-    """What `PUT /_admin/catalog/storefront` sets: the cost bucket, and a field made to fail."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    # The Storefront API publishes no bucket for server traffic: ours never throttles a benchmark (a
-    # 1,200-variant product costs ~3,800 a read) unless a test shrinks it.
-    maximum_available: float = Field(default=1_000_000, gt=0)
-    restore_rate: float = Field(default=1_000_000, ge=0)  # points per second
-    fail_field: Literal["variants", "images", "metafield", "product"] | None = None
-    times: int | None = Field(default=None, ge=1)  # the next N calls get `fail_field`; None: until cleared
-
-
-@dataclass
-class Bucket:
-    """Shopify's leaky bucket of query cost: it refills at `restore_rate` up to `maximum`."""
-
-    maximum: float
-    restore_rate: float
-    available: float = -1.0
-    at: float = field(default_factory=time.monotonic)
-
-    def __post_init__(self) -> None:
-        if self.available < 0:
-            self.available = self.maximum
-
-    def refill(self) -> None:
-        now = time.monotonic()
-        self.available = min(self.maximum, self.available + (now - self.at) * self.restore_rate)
-        self.at = now
-
-    def status(self) -> dict[str, float]:
-        return {"maximumAvailable": self.maximum, "currentlyAvailable": round(self.available, 1),
-                "restoreRate": self.restore_rate}
-
-
-@dataclass
-class Storefront:
-    """The endpoint's own state: its bucket, the failure asked for, and each product's answer, made once."""
-
-    settings: StorefrontSettings = field(default_factory=StorefrontSettings)
-    bucket: Bucket = field(default_factory=lambda: Bucket(1_000_000, 1_000_000))
-    docs: dict[int, tuple[SeedProduct, dict[str, Any]]] = field(default_factory=dict)
-    # Answers by (query, variables), each with the catalog it was read from (`SandboxState.products`, a new
-    # list on every change): graphql-core spends ~50 ms on 500 variants, and the sandbox must not eat the
-    # CPU a benchmark measures the gateway with.
-    answers: OrderedDict[bytes, tuple[object, dict[str, Any]]] = field(default_factory=OrderedDict)
-
-    def remember(self, key: bytes, catalog: object, answer: dict[str, Any]) -> None:
-        self.answers[key] = (catalog, answer)
-        self.answers.move_to_end(key)
-        while len(self.answers) > MAX_ANSWERS:
-            self.answers.popitem(last=False)
-
-    def configure(self, settings: StorefrontSettings) -> None:
-        self.settings = settings
-        self.bucket = Bucket(settings.maximum_available, settings.restore_rate)
-
-    def failing(self, name: str) -> bool:
-        """Whether `name` fails on this call (counting down `times` once per call, in `take`)."""
-        return self.settings.fail_field == name
 
 
 def gid(kind: str, number: int) -> str:
