@@ -214,3 +214,19 @@ class WorkerConfig(_Strict):
     janitor_interval_s: float = Field(default=5, gt=0)
     # Stock counters are compared with the ERP's this often; mismatches are counted and corrected.
     reconcile_interval_s: float = Field(default=60, gt=0)
+
+
+class LiveConfig(_Strict):
+    """`[live]`: subscriptions (`productChanged`, `orderUpdated`), their caps and their heartbeats."""
+
+    # Open subscriptions per process: 10,000 idle ones cost ~50 MB and no CPU at rest (bench/live.py).
+    max_subscriptions: int = Field(default=10_000, ge=1)
+    # Per client (as `[gateway] trusted_proxies` tells them apart): a page has two, a shopper a few tabs.
+    max_per_client: int = Field(default=20, ge=1)
+    # Messages waiting for a subscriber that does not read: past this many it is dropped (SLOW_CONSUMER)
+    # and may subscribe again, which reads the current state. Each message is the product's whole state,
+    # so one that is waiting is already stale.
+    buffer: int = Field(default=8, ge=1)
+    # An empty message (multipart) or comment (SSE) or ping (WebSocket) this often keeps proxies and load
+    # balancers from closing a quiet stream; Apollo Client expects one at least every 5 s (its spec).
+    heartbeat_s: float = Field(default=5.0, gt=0, le=60)

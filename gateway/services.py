@@ -15,6 +15,7 @@ from connectors.ratelimits import RateLimits
 from connectors.vendors import build_vendors
 from gateway.settings import Settings, secret
 from resolvers.context import Services
+from resolvers.live import LiveHub
 
 # Page requests reach the shared count in Redis in batches of this many per client and process: a
 # Redis hit costs ~125 us of CPU per limit, a tenth of a warm page (connectors/ratelimits.py).
@@ -43,14 +44,17 @@ async def running_services(settings: Settings, *, vendor_transport: httpx.AsyncB
     limits = RateLimits(budgets, redis=redis, batch={"pages": PAGES_BATCH})
     bus = InvalidationBus(vendors.cache, redis)
     await bus.start()
+    services = Services(vendors=vendors, shop=settings.store, safety_stock=settings.availability.safety_stock,
+                        store=store, checkout=settings.checkout,
+                        calls_per_vendor=settings.gateway.vendor_calls_per_request, limits=limits, bus=bus,
+                        ledger=EventLedger(redis, ttl_s=settings.events.dedupe_ttl_s),
+                        offers=OfferLog(redis, window_s=settings.events.ghost_window_s),
+                        counter_timeout_s=settings.availability.counter_timeout_ms / 1000)
+    services.live = live = LiveHub(services, settings.live, budget_ms=settings.gateway.budget_ms)
     try:
-        yield Services(vendors=vendors, shop=settings.store, safety_stock=settings.availability.safety_stock,
-                       store=store, checkout=settings.checkout,
-                       calls_per_vendor=settings.gateway.vendor_calls_per_request, limits=limits, bus=bus,
-                       ledger=EventLedger(redis, ttl_s=settings.events.dedupe_ttl_s),
-                       offers=OfferLog(redis, window_s=settings.events.ghost_window_s),
-                       counter_timeout_s=settings.availability.counter_timeout_ms / 1000)
+        yield services
     finally:
+        await live.aclose()
         await bus.aclose()
         await vendors.aclose()
         if store is not None:

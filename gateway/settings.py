@@ -34,6 +34,7 @@ from connectors.config import (
     SANDBOX_URL,
     CacheConfig,
     CheckoutConfig,
+    LiveConfig,
     RedisConfig,
     StoreConfig,
     VendorConfig,
@@ -256,6 +257,7 @@ class Settings(BaseSettings):
     redis: RedisConfig = RedisConfig()
     checkout: CheckoutConfig = CheckoutConfig()
     worker: WorkerConfig = WorkerConfig()
+    live: LiveConfig = LiveConfig()
     insecure: InsecureSettings = InsecureSettings()
     vendors: dict[str, VendorConfig] = Field(default_factory=lambda: {str(v): c for v, c in DEFAULT_VENDORS.items()})
 

@@ -40,6 +40,7 @@ from connectors.errors import (
     VendorRejectedInput,
     VendorUnavailable,
 )
+from connectors.events import Invalidation
 from connectors.models import DownstreamState, DownstreamSystem, SyncStatus
 from connectors.retry import Backoff, retry
 from connectors.telemetry import Counter, context_from, current_traceparent, meter, series_of, tracer
@@ -78,6 +79,7 @@ class GroupWorker:
     def __init__(self, services: Services, store: CheckoutStore, group: DownstreamSystem, config: WorkerConfig, *,
                  consumer: str | None = None) -> None:
         self.vendors = services.vendors
+        self.bus = services.bus  # live order pages learn each state change (`resolvers.live`)
         self.store = store
         self.group = DownstreamSystem(group)
         self.config = config
@@ -233,11 +235,17 @@ class GroupWorker:
             log.exception("order %s: %s sync failed unexpectedly", order_id, self.group)
             await self._failed(entry, order_id, type(exc).__name__, attempts=attempts, retriable=True)
             return
-        await self.store.orders.set_sync(order_id, DownstreamState(self.group, SyncStatus.SYNCED, attempts, None,
+        await self._set_sync(order_id, DownstreamState(self.group, SyncStatus.SYNCED, attempts, None,
                                                             time.time()))
         await self.store.stream.ack(self.group, entry.id)
         SYNC_OUTCOMES.add(1, {"system": self.group, "result": "synced"})
         SYNC_DELAY.record(max(0.0, time.time() - order.created_at), {"system": self.group})
+
+    async def _set_sync(self, order_id: str, state: DownstreamState) -> None:
+        """Write one system's sync state, then tell every process (its live order pages)."""
+        await self.store.orders.set_sync(order_id, state)
+        # Redis down: the publish is skipped (`SharedRedis.call`); a page missing one change hears the next.
+        await self.bus.publish(Invalidation(source="checkout", origin_at=time.time(), orders=(order_id,)))
 
     async def _failed(self, entry: StreamEntry, order_id: str, reason: str, *, attempts: int, retriable: bool,
                       has_order: bool = True) -> None:
@@ -249,7 +257,7 @@ class GroupWorker:
             # FAILED before the move: once the dead letter exists, `bezel orders redrive` may reset the state,
             # and a FAILED written after it would undo that.
             if has_order:
-                await self.store.orders.set_sync(order_id, DownstreamState(self.group, SyncStatus.FAILED, attempts,
+                await self._set_sync(order_id, DownstreamState(self.group, SyncStatus.FAILED, attempts,
                                                                     reason, time.time()))
             await self.store.stream.dead_letter(self.group, entry, reason)
             span.add_event("dead_letter", {"bezel.reason": reason, "bezel.attempts": attempts})
@@ -262,7 +270,7 @@ class GroupWorker:
         log.warning("order %s: %s attempt %d failed (%s); retrying in %.1fs", order_id or "?", self.group,
                     attempts, reason, self.backoff_ms(entry.deliveries) / 1000)
         if has_order:
-            await self.store.orders.set_sync(order_id, DownstreamState(self.group, SyncStatus.PENDING, attempts, reason,
+            await self._set_sync(order_id, DownstreamState(self.group, SyncStatus.PENDING, attempts, reason,
                                                                 time.time()))
 
 

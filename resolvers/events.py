@@ -43,6 +43,8 @@ class Applied:
     keys: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     lowered: dict[str, tuple[int, int]] = field(default_factory=dict)  # sku -> (before, after) of a counter
+    skus: list[str] = field(default_factory=list)  # whose stock changed: live pages are told (`resolvers.live`)
+    products: list[str] = field(default_factory=list)  # whose catalog entry changed
 
 
 async def apply(vendors: Vendors, store: CheckoutStore | None, bus: InvalidationBus, event: Event) -> Applied:
@@ -52,6 +54,10 @@ async def apply(vendors: Vendors, store: CheckoutStore | None, bus: Invalidation
         change = await _by_sku(vendors, told) if isinstance(told, InventoryItemChanged) else told
         if change is None:  # an item no SKU of ours is known by
             continue
+        if isinstance(change, StockChanged):
+            applied.skus.append(change.sku)
+        elif isinstance(change, ProductChanged):
+            applied.products.append(change.product_id)
         if isinstance(change, StockChanged) and change.system == "inventory":
             await _replace_level(vendors, change, event.origin_at, applied)
         elif isinstance(change, StockChanged):
@@ -63,9 +69,9 @@ async def apply(vendors: Vendors, store: CheckoutStore | None, bus: Invalidation
     if applied.tags:
         dropped = await vendors.cache.forget(tags=applied.tags)
         INVALIDATIONS.add(dropped, {"vendor": Vendor.CATALOG, "kind": "dropped"})
-    if applied.keys or applied.tags:
+    if applied.keys or applied.tags or applied.skus or applied.products:
         await bus.publish(Invalidation(source=event.source, origin_at=event.origin_at, keys=applied.keys,
-                                       tags=applied.tags))
+                                       tags=applied.tags, skus=applied.skus, products=applied.products))
     return applied
 
 

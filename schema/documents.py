@@ -28,6 +28,7 @@ from graphql import (
     GraphQLError,
     GraphQLSchema,
     OperationDefinitionNode,
+    OperationType,
     parse,
     specified_rules,
     validate,
@@ -68,6 +69,14 @@ class Prepared:
         if plain is None:
             plain = self.extras["undeferred"] = undeferred(self.document)
         return plain
+
+    def is_subscription(self, operation_name: str | None) -> bool:
+        """Whether the operation that runs is a subscription (False for a document that does not run)."""
+        if self.errors:
+            return False
+        operations = [d for d in self.document.definitions if isinstance(d, OperationDefinitionNode)
+                      and (operation_name is None or (d.name is not None and d.name.value == operation_name))]
+        return len(operations) == 1 and operations[0].operation is OperationType.SUBSCRIPTION
 
     def root_fields(self, operation_name: str | None) -> frozenset[str]:
         """The names of the root fields the operation selects (fragments on the root included): empty

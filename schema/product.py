@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import Enum
 
 import strawberry
@@ -11,6 +12,7 @@ from connectors import models
 from resolvers import products as product_resolvers
 from resolvers import quotes as quote_resolvers
 from resolvers import validation
+from resolvers.live import LiveProduct
 from resolvers.validation import encode_cursor, gid
 from schema.common import Freshness, Info, Money, selects
 from schema.fastpath import prefetched
@@ -182,6 +184,15 @@ class Product:
     images: list[Image]
     freshness: Freshness
     domain: strawberry.Private[models.Product]
+    # Every variant's stock, read once for all of a live page's subscribers (`schema.live`); None on a query.
+    stock: strawberry.Private[Mapping[str, models.Availability] | None] = None
+
+    @classmethod
+    def live(cls, state: LiveProduct) -> Product:
+        """A `productChanged` message: the state the hub read, stock included, shared by every subscriber."""
+        product = cls.from_domain(state.product)
+        product.stock = state.stock
+        return product
 
     @classmethod
     def from_domain(cls, sourced: models.Sourced[models.Product]) -> Product:
@@ -211,6 +222,8 @@ class Product:
         shells = _variant_shells(info.schema.shells, self.domain)  # type: ignore[attr-defined]  # BezelSchema
         if not selects(info, "availability"):
             return shells
+        if self.stock is not None:  # a live page's message: read already, for every subscriber at once
+            return [shell.with_stock(self.stock.get(shell.sku)) for shell in shells]
         stock = await product_resolvers.availabilities(info.context, self.domain.variants)
         return [shell.with_stock(stock.get(shell.sku)) for shell in shells]
 

@@ -29,6 +29,7 @@ from schema.fastpath import FastLeafExecutionContext, FastPathCaches
 from schema.fastpath.direct import install as direct_resolvers
 from schema.incremental import deliver
 from schema.limits import QueryLimits
+from schema.live import Subscription
 from schema.product import Product, ProductConnection, Shells, variant_shells
 from schema.rules import OnePlaceOrder, limit_rule
 from schema.telemetry import OperationTelemetry
@@ -110,6 +111,7 @@ def build_schema(limits: QueryLimits | None = None, *, introspection: bool = Tru
     schema = BezelSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         execution_context_class=executor,
         config=StrawberryConfig(enable_experimental_incremental_execution=True),
         extensions=[

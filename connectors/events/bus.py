@@ -6,6 +6,10 @@ tier (`TieredCache.forget_local`) and records how long after the change that was
 A process that loses its subscription may have missed messages: when it subscribes again it drops
 its whole tier (the shared tier still answers, at one Redis read a key), and counts it.
 
+Each message also names what changed for a live page (`skus`, `products`, `orders`): listeners
+(`listen`, the live-page hub of `resolvers.live`) hear every message once per process, their own
+included, after the process's tier has dropped what it named.
+
 Without Redis there is one process to tell: itself. Pub/sub on a Redis Cluster is broadcast over the
 cluster bus, so one connection to any node hears every message.
 """
@@ -18,7 +22,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import orjson
@@ -46,23 +50,34 @@ RESYNCS = meter.create_counter(
 
 @dataclass(frozen=True)
 class Invalidation:
-    """What one event dropped: cache keys and tags, and when and where the change happened."""
+    """What one event dropped (cache keys and tags), what it changed for a live page (SKUs whose stock,
+    product ids whose catalog entry, order ids whose sync state changed), and when and where."""
 
     source: str
     origin_at: float
     keys: Sequence[str] = ()
     tags: Sequence[str] = ()
     origin: str = ""  # the bus (one per process) that took the event and published it
+    skus: Sequence[str] = ()
+    products: Sequence[str] = ()
+    orders: Sequence[str] = ()
 
     def encode(self) -> bytes:
         return orjson.dumps({"source": self.source, "at": self.origin_at, "keys": list(self.keys),
-                             "tags": list(self.tags), "origin": self.origin})
+                             "tags": list(self.tags), "origin": self.origin, "skus": list(self.skus),
+                             "products": list(self.products), "orders": list(self.orders)})
 
     @classmethod
     def decode(cls, raw: bytes) -> Invalidation:
         doc = orjson.loads(raw)
         return cls(source=str(doc["source"]), origin_at=float(doc["at"]), keys=tuple(map(str, doc["keys"])),
-                   tags=tuple(map(str, doc["tags"])), origin=str(doc["origin"]))
+                   tags=tuple(map(str, doc["tags"])), origin=str(doc["origin"]),
+                   # absent from a message an older process published
+                   skus=tuple(map(str, doc.get("skus", ()))), products=tuple(map(str, doc.get("products", ()))),
+                   orders=tuple(map(str, doc.get("orders", ()))))
+
+
+Listener = Callable[[Invalidation], None]
 
 
 class InvalidationBus:
@@ -73,6 +88,12 @@ class InvalidationBus:
         self.origin = f"{os.getpid()}-{random.getrandbits(48):012x}"
         self._task: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
+        self._listeners: list[Listener] = []
+
+    def listen(self, listener: Listener) -> Callable[[], None]:
+        """Call `listener` with every invalidation this process applies (no I/O in it); returns its removal."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
     @property
     def channel(self) -> str:
@@ -96,6 +117,11 @@ class InvalidationBus:
     def _apply(self, invalidation: Invalidation) -> None:
         self.cache.forget_local(keys=invalidation.keys, tags=invalidation.tags)
         EVENT_LAG.record(max(0.0, time.time() - invalidation.origin_at), {"source": invalidation.source})
+        for listener in tuple(self._listeners):
+            try:
+                listener(invalidation)
+            except Exception:  # one listener's bug must not stop the bus
+                log.exception("invalidations: a listener failed")
 
     async def _listen(self) -> None:
         wait_s = RECONNECT_S[0]

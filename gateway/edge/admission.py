@@ -16,7 +16,8 @@ from gateway.errors import DocumentRefused
 from schema.refusals import REFUSED
 
 # Root fields that spend a budget of their own, beyond `pages`.
-BUDGETS = {"placeOrder": "checkout", "order": "order_lookups"}
+BUDGETS = {"placeOrder": "checkout", "order": "order_lookups", "orderUpdated": "order_lookups"}
+ORDER_LOOKUPS = frozenset({"order", "orderUpdated"})  # each carries an order token
 
 
 def refused_for_rate(wait_s: float, budget: str) -> DocumentRefused:
@@ -36,7 +37,7 @@ async def admit_operation(limits: RateLimits, client: str, *, method: str, field
                           production: bool) -> None:
     """Once the document is known (`fields`: the root fields it runs, none if it will not run): its own
     budgets, and no order lookup by GET in production."""
-    if production and method == "GET" and "order" in fields:
+    if production and method == "GET" and fields & ORDER_LOOKUPS:
         REFUSED.add(1, (("reason", "order_by_get"),))
         raise DocumentRefused(405, "METHOD_NOT_ALLOWED", "Look orders up with POST: an order token must not "
                               "travel in a URL.", headers={"allow": "POST"})

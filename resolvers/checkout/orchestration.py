@@ -23,6 +23,7 @@ from collections.abc import Awaitable
 
 from connectors.checkout import CheckoutStore, done_record
 from connectors.errors import CheckoutUnavailable
+from connectors.events import Invalidation
 from connectors.models import DownstreamSystem, Order, OrderStatus, PaymentAuthorization, Vendor
 from connectors.policy import CallScope, Deadline
 from connectors.retry import Backoff, retry
@@ -182,7 +183,15 @@ async def _execute(ctx: RequestContext, store: CheckoutStore, raw: PlaceOrderReq
         await stock.release(store, reservation_id)
         await payment.void(vendors, scope, authorized, why="reservation_expired")
         raise Stop(unavailable("the reservation expired"), keep=False)
+    await _tell_live_pages(ctx, order)
     return result
+
+
+async def _tell_live_pages(ctx: RequestContext, order: Order) -> None:
+    """Pages open on what was sold learn it now, on every process (`resolvers.live`). Redis down: the
+    message is skipped (`SharedRedis.call`), a page's loss alone (its next read shows the counter)."""
+    skus = tuple(dict.fromkeys(line.sku for line in order.lines))
+    await ctx.services.bus.publish(Invalidation(source="checkout", origin_at=time.time(), skus=skus))
 
 
 async def _confirm(store: CheckoutStore, scope: CallScope, order: Order, token: str, key_digest: str,
