@@ -13,7 +13,7 @@ from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from connectors.loop import LoopLag
@@ -36,6 +36,16 @@ from schema import build_schema
 GC_GEN0_THRESHOLD = 10_000  # Python's default is 700
 
 
+async def end_streams(app: Starlette, stop: asyncio.Event) -> None:
+    """When the process is told to stop (SIGTERM, a reload replacing it), end its subscriptions first:
+    each client is told `SUBSCRIPTION_ENDED` (`reconnect: true`) and subscribes again to a process that
+    stays, and uvicorn's drain is not held by streams that would never end by themselves."""
+    await stop.wait()
+    services = app.state.services
+    if services is not None and services.live is not None:
+        await services.live.aclose()
+
+
 def create_app(settings: Settings, *, vendor_transport: httpx.AsyncBaseTransport | None = None) -> Starlette:
     """The gateway. `vendor_transport` replaces real HTTP to vendors (narrow unit tests only)."""
     telemetry.setup("bezel-gateway")
@@ -56,7 +66,8 @@ def create_app(settings: Settings, *, vendor_transport: httpx.AsyncBaseTransport
                         trusted_proxies=trusted, ipv6_client_prefix=settings.gateway.ipv6_client_prefix,
                         log_requests=settings.logging.requests,
                         log_sample_rate=settings.logging.sample_rate,
-                        production=settings.production)
+                        production=settings.production, live=settings.live,
+                        allowed_origins=tuple(settings.gateway.cors_origins))
 
     events = EventQueue(settings.events.queue)
 
@@ -104,6 +115,7 @@ def create_app(settings: Settings, *, vendor_transport: httpx.AsyncBaseTransport
     app = Starlette(
         routes=[
             Route("/graphql", view, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", view),  # graphql-transport-ws (gateway.live_socket)
             Mount(ASSETS_PATH, app=assets),
             Route("/healthz", healthz),
             # In production these are on the admin port only (`gateway.admin`).

@@ -36,7 +36,7 @@ from starlette.routing import Route
 
 from gateway import order_commands, supervisor, telemetry
 from gateway.admin import admin_app, healthz, prometheus_metrics
-from gateway.app import create_app
+from gateway.app import create_app, end_streams
 from gateway.devredis import PrivateRedis
 from gateway.errors import ConfigError
 from gateway.runner import gateway_server, serve_all, server
@@ -124,6 +124,7 @@ def _dev(args: argparse.Namespace) -> None:
     background = [lambda stop: _work(settings, stop)] if settings.redis_url else []
     vendors = sandbox.create_app(latency_scale=args.latency_scale, webhooks_to=gateway_url)
     app = create_app(settings)
+    background.append(lambda stop: end_streams(app, stop))
     # As `bezel serve` does: /metrics and /readyz on the admin port, where Prometheus will look. Made first:
     # each server sets uvicorn's logger's level, and the last one's (info) is the one that holds.
     admin_socket = _dev_admin_socket(settings)
@@ -211,7 +212,7 @@ def _serve_worker(args: argparse.Namespace) -> int:
         if args.ready_fd is not None:
             supervisor.notify_ready(args.ready_fd)
 
-    asyncio.run(serve_all(*servers, background=[ready]))
+    asyncio.run(serve_all(*servers, background=[ready, lambda stop: end_streams(app, stop)]))
     return 0
 
 

@@ -6,6 +6,14 @@
     -> the request's context and budget (gateway.edge.budget) -> strawberry executes (schema/)
     -> the answer, orjson-encoded, with Server-Timing -> its log line (gateway.edge.request_log)
 
+Subscriptions (`schema.live`) come the way each client sends them, on the same endpoint and through the
+same steps: Apollo Client's multipart HTTP subscriptions (`Accept: multipart/mixed;subscriptionSpec=1.0`),
+GraphQL over Server-Sent Events (graphql-sse's distinct connections: `Accept: text/event-stream`), and
+graphql-transport-ws over a WebSocket (`gateway.live_socket`). A subscription holds no in-flight slot
+once its answer starts streaming: the slot is the setup's (document, admission, context), and the hub's
+own caps bound the streams (`resolvers.live`). A query keeps one JSON answer whatever its `Accept` lists
+(urql lists `text/event-stream` on every query).
+
 GraphiQL, offline, is `gateway.graphiql`.
 """
 
@@ -25,9 +33,20 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.parse_content_type import parse_content_type
-from strawberry.http.streaming import MultipartTransport
+from strawberry.http.streaming import (
+    HTTPStreamTransport,
+    MultipartSubscriptionTransport,
+    MultipartTransport,
+    SSETransport,
+)
+from strawberry.subscriptions import (
+    GRAPHQL_SSE_PROTOCOL,
+    GRAPHQL_TRANSPORT_WS_PROTOCOL,
+    MULTIPART_SUBSCRIPTION_PROTOCOL,
+)
 from strawberry.types import ExecutionResult
 
+from connectors.config import LiveConfig
 from connectors.loop import LoopLag
 from gateway.documents import Documents, Resolved
 from gateway.edge import budget, params
@@ -39,6 +58,7 @@ from gateway.edge.request_log import RequestLog
 from gateway.edge.responses import error_response
 from gateway.errors import DocumentRefused
 from gateway.graphiql import graphiql_page
+from gateway.live_socket import LiveSocket, TextFrames
 from resolvers.context import RequestContext, Services
 from schema.bounds import INCREMENTAL
 from schema.documents import PREPARED, Prepared
@@ -46,8 +66,8 @@ from schema.errors import ensure_coded
 from schema.root import BezelSchema
 
 _REQUEST: ContextVar[Request] = ContextVar("bezel_request")  # the request this task is answering
-_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE",
-          415: "UNSUPPORTED_MEDIA_TYPE"}
+_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 406: "NOT_ACCEPTABLE",
+          413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE"}
 
 
 class IncrementalParts(MultipartTransport):
@@ -58,18 +78,38 @@ class IncrementalParts(MultipartTransport):
         return {"Content-Type": f'multipart/mixed; boundary="{self.separator}"; deferSpec=20220824'}
 
 
+def live_transports(heartbeat_s: float) -> dict[str, type[HTTPStreamTransport]]:
+    """The HTTP stream transports subscriptions take, each with the configured heartbeat (`[live]`)."""
+
+    class Multipart(MultipartSubscriptionTransport):
+        heartbeat_interval = heartbeat_s
+
+    class ServerSentEvents(SSETransport):
+        def __init__(self) -> None:
+            super().__init__(heartbeat_s)
+
+    return {MULTIPART_SUBSCRIPTION_PROTOCOL: Multipart, GRAPHQL_SSE_PROTOCOL: ServerSentEvents}
+
+
 class BezelGraphQL(GraphQL[RequestContext, None]):
     """Strawberry's ASGI view with Bezel's steps around it (see the module's docstring)."""
 
     multipart_transport_class = IncrementalParts
+    graphql_transport_ws_handler_class = LiveSocket
+    websocket_adapter_class = TextFrames
     schema: BezelSchema
 
     def __init__(self, schema: BezelSchema, documents: Documents, *, budget_ms: int, graphiql: bool,
                  in_flight: InFlightLimit | None = None, trusted_proxies: tuple[Network, ...] = (),
                  ipv6_client_prefix: int = DEFAULT_IPV6_PREFIX, production: bool = False,
-                 log_requests: str = "all", log_sample_rate: float = 1.0) -> None:
+                 log_requests: str = "all", log_sample_rate: float = 1.0, live: LiveConfig | None = None,
+                 allowed_origins: tuple[str, ...] = ()) -> None:
+        live = live or LiveConfig()
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None, allow_queries_via_get=True,
-                         subscription_protocols=())
+                         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL,
+                                                 GRAPHQL_SSE_PROTOCOL),
+                         max_subscriptions_per_connection=live.max_per_client, allowed_origins=allowed_origins)
+        self.stream_transport_classes_by_protocol = live_transports(live.heartbeat_s)
         self.documents = documents
         self.trusted_proxies = trusted_proxies
         self.ipv6_client_prefix = ipv6_client_prefix
@@ -77,10 +117,14 @@ class BezelGraphQL(GraphQL[RequestContext, None]):
         self.budget_ms = budget_ms
         self.limit = in_flight or InFlightLimit(0, adaptive=False, lag=LoopLag())
         self.in_flight = 0
+        self.streaming = 0  # subscriptions' answers streaming now (counted apart from in_flight)
         self.log = RequestLog(log_requests, log_sample_rate)
         self.page = graphiql_page() if graphiql else ""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._socket(WebSocket(scope, receive, send))
+            return
         if scope["type"] != "http":
             await Response(status_code=404)(scope, receive, send)
             return
@@ -94,12 +138,54 @@ class BezelGraphQL(GraphQL[RequestContext, None]):
         else:
             self.in_flight += 1  # the body is in already (gateway.edge.body): slow senders hold no slot
             self.limit.lag.touch()
+            held = True
             try:  # held until the last part of a streamed (@defer) answer has left
                 response = await self._answer(request)
-                await self._send(response, started, scope, receive, send)
+                if getattr(request.state, "live", False) and response.status_code == 200:
+                    # A subscription's stream lasts as long as the page: it must not hold a slot a page
+                    # needs (its first message is read under the request's budget, its caps are the hub's).
+                    self.in_flight -= 1
+                    held = False
+                    self.streaming += 1
+                    try:
+                        await self._send(response, started, scope, receive, send)
+                    finally:
+                        self.streaming -= 1
+                else:
+                    await self._send(response, started, scope, receive, send)
             finally:
-                self.in_flight -= 1
+                if held:
+                    self.in_flight -= 1
         self.log.write(request, response.status_code, time.perf_counter() - started)
+
+    async def _socket(self, websocket: WebSocket) -> None:
+        """graphql-transport-ws: who the client is and its page budget at the handshake; each subscribe
+        message's document is then resolved and admitted as a request's is (`gateway.live_socket`)."""
+        websocket.state.client = client_of(websocket.scope, self.trusted_proxies, ipv6_prefix=self.ipv6_client_prefix)
+        services: Services | None = websocket.app.state.services
+        if services is None:  # starting or stopping: try again (elsewhere)
+            await websocket.close(code=1013)
+            return
+        try:
+            await admit_request(services.limits, websocket.state.client)
+        except DocumentRefused:
+            await websocket.close(code=1008, reason="RATE_LIMITED")
+            return
+        await self.run(websocket)
+
+    async def resolve_subscription(self, data: dict[str, Any], context: RequestContext) -> str | None:
+        """A subscribe message's document (by id, hash or text, as over HTTP) once it is admitted;
+        `DocumentRefused` for what HTTP would refuse, and for anything but a subscription."""
+        resolved = await self.documents.resolve(params.checked(data), client=context.client)
+        prepared = resolved.prepared or (self.schema.documents.parsed(resolved.query) if resolved.query else None)
+        operation_name = data.get("operationName")
+        if prepared is not None and not prepared.errors and not prepared.is_subscription(operation_name):
+            raise DocumentRefused(400, "BAD_REQUEST", "Over a WebSocket Bezel runs subscriptions only; send "
+                                  "queries and mutations by HTTP.")
+        if prepared is not None:
+            await admit_operation(context.services.limits, context.client, method="POST",
+                                  fields=prepared.root_fields(operation_name), production=self.production)
+        return resolved.query
 
     async def _send(self, response: Response, started: float, scope: Scope, receive: Receive, send: Send) -> None:
         # The gateway's own time (parse, execute, encode; not the network) to the first byte, for browser
@@ -156,10 +242,24 @@ class BezelGraphQL(GraphQL[RequestContext, None]):
         prepared = await self._admit(request.method, resolved, data.get("operationName"))
         if prepared is not None:  # parsed once per request, whatever it is: a text refused for its shape too
             extensions[PREPARED] = prepared
-        if "multipart/mixed" in (request.headers.get("accept") or ""):
+        accept = request.headers.get("accept") or ""
+        protocol: Any = "http"
+        if prepared is not None and prepared.is_subscription(data.get("operationName")):
+            protocol = self._live_protocol(accept)
+            _REQUEST.get().state.live = True
+        elif "multipart/mixed" in accept:
             extensions[INCREMENTAL] = True  # @defer/@stream parts; anyone else gets one JSON answer
         return GraphQLRequestData(query=resolved.query, variables=data.get("variables"),
-                                  operation_name=data.get("operationName"), extensions=extensions, protocol="http")
+                                  operation_name=data.get("operationName"), extensions=extensions, protocol=protocol)
+
+    def _live_protocol(self, accept: str) -> str:
+        """How a subscription's answer streams, as the client asked: multipart (Apollo), else SSE."""
+        for name in (MULTIPART_SUBSCRIPTION_PROTOCOL, GRAPHQL_SSE_PROTOCOL):
+            transport = self.stream_transport_classes_by_protocol[name]()
+            if any(transport.accepts(part.strip()) for part in accept.split(",")):
+                return transport.protocol  # what strawberry keys its transports by ("sse" for graphql-sse)
+        raise HTTPException(406, "A subscription streams: accept multipart/mixed;subscriptionSpec=1.0 (Apollo "
+                            "Client), or text/event-stream (graphql-sse), or use graphql-transport-ws")
 
     async def _admit(self, method: str, resolved: Resolved, operation_name: str | None) -> Prepared | None:
         """The operation's own budgets (checkout, order lookups), and what it may not do by GET; the

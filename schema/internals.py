@@ -38,6 +38,8 @@ CONTEXT, PLANS, DIRECT = "schema/fastpath/context.py", "schema/fastpath/plans.py
 PLANNER, CACHES = "schema/fastpath/planner.py", "schema/fastpath/caches.py"
 VIEW, TRUSTED = "gateway/view.py", "gateway/documents/trusted.py"
 PROTOCOL, RUNNER, CLI = "gateway/edge/protocol.py", "gateway/runner.py", "gateway/cli.py"
+LIVE_SOCKET = "gateway/live_socket.py"
+_WS_HANDLER = "strawberry.subscriptions.protocols.graphql_transport_ws.handlers:BaseGraphQLTransportWSHandler"
 
 
 @dataclass(frozen=True)
@@ -173,6 +175,26 @@ LEDGER: tuple[Internal, ...] = (
     Internal(STRAWBERRY, "separator", "strawberry.http.streaming:MultipartTransport.__init__", (VIEW,),
              "The multipart boundary the framing class keeps, named in the announced Content-Type.",
              source=("strawberry.http.streaming:MultipartTransport.__init__", "self.separator =")),
+    # strawberry: subscriptions on the view (gateway/view.py, gateway/live_socket.py).
+    Internal(STRAWBERRY, "stream_transport_classes_by_protocol", "strawberry.http.base:BaseView."
+             "stream_transport_classes_by_protocol", (VIEW,),
+             "The HTTP stream transports (multipart subscriptions, SSE) by protocol: replaced per view, to give "
+             "each the configured heartbeat ([live] heartbeat_s); strawberry keys its instances by their "
+             "`protocol` (\"sse\" for graphql-sse: tests/gateway/test_live_socket.py and the e2e tests run each)."),
+    Internal(STRAWBERRY, "graphql_transport_ws_handler_class", f"{_VIEW}.graphql_transport_ws_handler_class", (VIEW,),
+             "The graphql-transport-ws handler: subclassed to resolve and admit each subscribe message's document."),
+    Internal(STRAWBERRY, "websocket_adapter_class", "strawberry.asgi:GraphQL.websocket_adapter_class", (VIEW,),
+             "The WebSocket adapter: subclassed to send text frames (the view's orjson makes bytes)."),
+    Internal(STRAWBERRY, "handle_subscribe", f"{_WS_HANDLER}.handle_subscribe", (LIVE_SOCKET,),
+             "Where a subscribe message starts an operation: extended to resolve its document first.",
+             parameters=("self", "message"), source=(f"{_WS_HANDLER}.handle_message", "await self.handle_subscribe(")),
+    *(Internal(STRAWBERRY, name, f"{_WS_HANDLER}.__init__", (LIVE_SOCKET,), why,
+               source=(f"{_WS_HANDLER}.__init__", f"self.{name}"))
+      for name, why in (("connection_acknowledged", "A subscribe before the ack is left to strawberry (it closes)."),
+                        ("operations", "A duplicate id is left to strawberry (it closes)."))),
+    Internal(STRAWBERRY, "self.ws", "strawberry.asgi:ASGIWebSocketAdapter.__init__", (LIVE_SOCKET,),
+             "The Starlette WebSocket the adapter wraps: text frames are sent on it.",
+             source=("strawberry.asgi:ASGIWebSocketAdapter.__init__", "self.ws =")),
     # graphql-core: the executor's own methods (graphql-core 3.3's incremental executor), overridden.
     Internal(GRAPHQL_CORE, "experimental_execute_incrementally", "graphql:experimental_execute_incrementally",
              (ROOT,), "graphql-core's experimental incremental executor, with early execution.",
