@@ -9,7 +9,7 @@ and the request's budget, so it is refused (an `error` message naming HTTP). A r
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import orjson
 from cross_web import HTTPException
@@ -22,8 +22,11 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import Subscr
 from gateway.errors import DocumentRefused
 from resolvers.context import RequestContext
 
-if TYPE_CHECKING:
-    from gateway.view import BezelGraphQL
+
+class Admission(Protocol):
+    """What the socket asks of the view (`gateway.view.BezelGraphQL`) for each subscribe message."""
+
+    async def resolve_subscription(self, data: dict[str, Any], context: RequestContext) -> str | None: ...
 
 
 class TextFrames(ASGIWebSocketAdapter):
@@ -52,7 +55,7 @@ class TextFrames(ASGIWebSocketAdapter):
 
 
 class LiveSocket(BaseGraphQLTransportWSHandler[RequestContext, None]):
-    view: BezelGraphQL
+    view: Admission  # type: ignore[assignment]  # strawberry types it as its own view
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         if not self.connection_acknowledged or message["id"] in self.operations:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from typing import Protocol, TypeVar
 
 from connectors.checkout import CheckoutStore
 from connectors.config import CheckoutConfig, StoreConfig
@@ -22,10 +22,14 @@ from connectors.ratelimits import RateLimits
 from connectors.vendors import Vendors
 from resolvers.loaders import Loaders
 
-if TYPE_CHECKING:
-    from resolvers.live import LiveHub
-
 T = TypeVar("T")
+
+
+class LiveUpdates(Protocol):
+    """What the process holds of its live hub (`resolvers.live.LiveHub`, which reads through these services,
+    so this module names only what closing it needs)."""
+
+    async def aclose(self) -> None: ...
 
 
 @dataclass
@@ -43,7 +47,7 @@ class Services:
     ledger: EventLedger  # which event deliveries were seen, and the newest per resource
     offers: OfferLog  # when pages last offered each SKU (ghost offers)
     counter_timeout_s: float = 0.05  # how long a page waits for checkout's stock counters
-    live: LiveHub | None = None  # subscriptions (`resolvers.live`): built beside the services, which it reads
+    live: LiveUpdates | None = None  # subscriptions (`resolvers.live`): built beside the services, which it reads
 
     @property
     def currency(self) -> str:
