@@ -4,6 +4,8 @@
 // built from storefront/operations/*.graphql: one operation per file, named like the file.
 // An answer is either one JSON result or, for operations with @defer, a multipart/mixed stream of
 // parts (read with the vendored `meros`), merged into one result by IncrementalResult.
+// Subscriptions (`subscribe`) come the way Apollo Client asks for them: one POST whose answer is a
+// multipart/mixed stream of messages and heartbeats (Apollo's multipart subscriptions), read with meros too.
 
 import { meros } from "./vendor/meros/index.mjs";
 import { IncrementalResult } from "./incremental.js";
@@ -13,6 +15,11 @@ const MANIFEST_URL = "/storefront/manifest.json";
 // What Apollo Client sends: a streamed answer if the operation defers anything, else plain JSON.
 const ACCEPT_INCREMENTAL = "multipart/mixed; deferSpec=20220824, application/json";
 const ACCEPT_JSON = "application/json";
+// What Apollo Client sends for a subscription (its multipart HTTP subscriptions, with heartbeats).
+const ACCEPT_SUBSCRIPTION = 'multipart/mixed;subscriptionSpec="1.0", application/json';
+// The gateway sends a heartbeat every 5 s ([live] heartbeat_s); this long without one, the stream is dead
+// even if the connection says nothing (a sleeping laptop, a proxy that dropped it).
+const SILENCE_MS = 20000;
 
 /** A request that got no usable GraphQL answer: no connection, an HTTP error, a missing id. */
 export class ApiError extends Error {
@@ -85,6 +92,50 @@ export async function* stream(name, variables = {}, { signal, incremental = true
   }
   if (!result.started) throw new ApiError("The answer was empty");
   if (result.hasNext) yield { result, touched: result.abandon(), done: true, interrupted: true };
+}
+
+/**
+ * Subscribes to a subscription operation by its trusted-document id and yields each message's payload,
+ * {data, errors, extensions}, as it arrives; heartbeats are read and not yielded. Returns when the gateway
+ * ends the stream. Throws an ApiError when there is no stream (no connection, an HTTP error: its status,
+ * code and Retry-After), when it breaks, or when nothing at all came for `silenceMs` (code
+ * "STREAM_SILENT"); an AbortError once `signal` aborts. An error the gateway sends on an open stream (a
+ * transport error, or SUBSCRIPTION_ENDED with `reconnect: true`) is yielded as a payload with `errors`.
+ */
+export async function* subscribe(name, variables = {}, { signal, silenceMs = SILENCE_MS } = {}) {
+  const stop = new AbortController();
+  let silent = false;
+  let watchdog = null;
+  const listen = () => {
+    clearTimeout(watchdog);
+    watchdog = setTimeout(() => { silent = true; stop.abort(); }, silenceMs);
+  };
+  const onAbort = () => stop.abort();
+  signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    listen();
+    const res = await post(name, variables, { signal: stop.signal, accept: ACCEPT_SUBSCRIPTION });
+    const parts = await meros(res);
+    if (parts instanceof Response) { // one JSON answer: a request error, or a gateway without subscriptions
+      yield await readJson(parts);
+      return;
+    }
+    for await (const part of parts) {
+      listen();
+      const body = partBody(part);
+      if (body.payload !== undefined || body.errors) yield body.payload ?? { errors: body.errors };
+      // else {}: a heartbeat
+    }
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    if (silent) throw new ApiError(`No message nor heartbeat for ${silenceMs / 1000} s`, { code: "STREAM_SILENT" });
+    if (err instanceof ApiError) throw err;
+    throw new ApiError("The stream broke", { cause: err });
+  } finally {
+    clearTimeout(watchdog);
+    signal?.removeEventListener("abort", onAbort);
+    stop.abort(); // a consumer that stopped reading early closes the connection
+  }
 }
 
 /** For promises nobody awaits (event handlers): leaving the page aborts them, which is no error. */

@@ -10,6 +10,7 @@ so they must not be `async def` (pytest-asyncio would run them in one).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -94,6 +95,20 @@ def page(browser: Browser, page_log: PageLog, request: pytest.FixtureRequest) ->
     this machine: every other request is aborted and recorded, and the test fails if there was one, so a CDN
     reference in GraphiQL or the storefront shows up here and not on a customer's offline laptop. An uncaught
     exception in the page also fails the test; console errors are kept in `page_log`."""
+    with _local_page(browser, page_log, request.node.name) as opened:
+        yield opened
+
+
+@pytest.fixture
+def other_page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A second shopper: a page like `page` in another context (its own storage, its own connections), held to
+    the same rules, for tests of what one shopper's action shows another."""
+    with _local_page(browser, PageLog(), f"{request.node.name}-other") as opened:
+        yield opened
+
+
+@contextlib.contextmanager
+def _local_page(browser: Browser, page_log: PageLog, test_name: str) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(TIMEOUT_MS)
 
@@ -119,7 +134,7 @@ def page(browser: Browser, page_log: PageLog, request: pytest.FixtureRequest) ->
         problems += [f"uncaught exception in the page: {error}" for error in page_log.page_errors]
         if problems:
             problems += [f"console error: {error}" for error in page_log.console_errors]
-            pytest.fail("\n".join([*problems, f"screenshot {screenshot(page, request.node.name)}"]), pytrace=False)
+            pytest.fail("\n".join([*problems, f"screenshot {screenshot(page, test_name)}"]), pytrace=False)
     finally:
         context.close()
 

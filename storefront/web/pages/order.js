@@ -1,14 +1,14 @@
 // The order page (/orders/<id>): the order, read with the token kept on this device (POST only),
-// and where it is on its way: looked up again every 2 s until the order system (ERP), the
-// workshop (WMS) and the customer records (CRM) all have it.
+// and where it is on its way. It follows the order live (OrderUpdated, live.js: one subscription, no
+// polling) until the order system (ERP), the workshop (WMS) and the customer records (CRM) all have
+// it; body[data-live] says whether it is following, `.order[data-sync]` becomes "done" once they do.
 
-import { request } from "../api.js";
+import { follow } from "../live.js";
 import { fill, h } from "../dom.js";
 import { money } from "../format.js";
 import { requestFailed } from "../messages.js";
 import * as orders from "../orders.js";
 
-const POLL_MS = 2000;
 const MUST_SYNC = ["ERP", "WMS", "CRM"]; // the order is "on its way" once these have it
 
 // What each downstream system means to the shopper.
@@ -28,27 +28,13 @@ export async function render(root, ctx) {
   const view = h("div", { class: "order" });
   const status = h("p", { class: "order__progress", role: "status" });
   fill(root, view, status);
-  let timer = null;
-  let failures = 0;
-  ctx.onCleanup(() => clearTimeout(timer));
+  let gone = false; // the gateway knows no such order for this token
 
-  async function poll() {
-    let order;
-    try {
-      const result = await request("OrderLookup", { id, token }, { signal: ctx.signal });
-      order = result.data?.order;
-      if (order === null && result.data) return notHere(root, ctx);
-      if (!order) throw Object.assign(new Error("no order"), { status: 500 });
-      failures = 0;
-    } catch (err) {
-      if (err?.name === "AbortError") return;
-      failures += 1;
-      status.textContent = view.childElementCount
-        ? "We're checking for updates on your order…"
-        : requestFailed(err);
-      const wait = err?.retryAfter ? err.retryAfter * 1000 : Math.min(POLL_MS * 2 ** failures, 30000);
-      timer = setTimeout(poll, wait);
-      return;
+  function onData(data) {
+    const order = data?.orderUpdated;
+    if (!order) {
+      gone = true;
+      return notHere(root, ctx);
     }
     paint(order);
     ctx.complete();
@@ -61,10 +47,26 @@ export async function render(root, ctx) {
       status.textContent = "Your order is confirmed. Part of it is taking longer than usual; our team has been alerted and will be in touch.";
     } else {
       status.textContent = "Your order is confirmed. We're passing it to our workshop…";
-      timer = setTimeout(poll, POLL_MS);
     }
   }
 
+  function onState(state) {
+    if (gone || view.dataset.sync === "done") return;
+    if (state === "retrying") {
+      status.textContent = view.childElementCount
+        ? "We're checking for updates on your order…"
+        : requestFailed({ status: 0 });
+    } else if (state === "off" && !view.childElementCount) {
+      status.textContent = requestFailed({ status: 0 });
+      ctx.complete();
+    }
+  }
+
+  // The stream ends by itself once every system has the order (or one failed), or at once for no order.
+  follow("OrderUpdated", { id, token }, {
+    ctx, onData, onState,
+    finished: (data) => !data?.orderUpdated || settled(data.orderUpdated.downstream),
+  });
   function paint(order) {
     const placed = new Date(order.createdAt);
     fill(view,
@@ -87,8 +89,11 @@ export async function render(root, ctx) {
         h("h2", {}, "Where your order is"),
         h("ul", {}, order.downstream.map(downstreamRow))));
   }
+}
 
-  await poll();
+/** As the gateway ends the stream: every system has the order, or one gave up. */
+function settled(downstream) {
+  return downstream.some((d) => d.status === "FAILED") || downstream.every((d) => d.status === "SYNCED");
 }
 
 function totalRow(label, value) {

@@ -9,8 +9,12 @@
 // Performance marks: "bezel:request" right before the ProductPage request is sent, "bezel:title"
 // once the title is on screen, "bezel:complete" once every part is (or says it is unavailable);
 // body[data-page-state] becomes "complete" at that moment.
+// Once every part is in, the page follows the piece live (ProductChanged, live.js): a sale anywhere
+// shows "Sold out" and disables the bag button, a price edit repaints the price, as they happen;
+// body[data-live] says whether it is following.
 
 import { ignoreAbort, request, stream } from "../api.js";
+import { follow } from "../live.js";
 import * as address from "../address.js";
 import * as bag from "../bag.js";
 import { deepMerge } from "../incremental.js";
@@ -53,6 +57,9 @@ export async function render(root, ctx) {
     }
   }
   page?.paint(PARTS); // whatever never came is now shown as unavailable
+  if (page) {
+    follow("ProductChanged", { handle }, { ctx, onData: (data) => { if (data?.productChanged) page.update(data.productChanged); } });
+  }
 }
 
 /** The address the estimates are for: `?zip=` in the remembered state (else New York), or the remembered one. */
@@ -271,9 +278,26 @@ function productPage(root, ctx, result, initialShipTo, initialEngraving) {
     fill(added, "Added to your bag. ", h("a", { href: "/bag" }, "View your bag"));
   }
 
+  /** A ProductChanged message: the prices and every variant's stock now. The shopper's choice stays theirs. */
+  function update(live) {
+    const before = state.variant?.price?.amount;
+    if (live.priceRange) product.priceRange = live.priceRange;
+    for (const fresh of live.variants ?? []) {
+      const changes = { price: fresh.price, availability: fresh.availability };
+      const local = product.variants.find((v) => v.id === fresh.id);
+      if (local) Object.assign(local, changes);
+      if (state.variant?.id === fresh.id && state.variant !== local) Object.assign(state.variant, changes);
+    }
+    paintPrice();
+    paintStock();
+    paintButton();
+    options.annotate(state.selection);
+    if (state.variant && state.variant.price?.amount !== before) requote().catch(ignoreAbort); // priced anew
+  }
+
   paintPrice();
   paintButton();
-  return { paint };
+  return { paint, update };
 }
 
 /** The lowest-priced variant (what the page's first estimates are for), first in catalog order. */
