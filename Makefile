@@ -55,7 +55,8 @@ prometheus:
 			echo "prometheus could not be installed: its tests will be skipped, or fail with CI=true"; \
 	fi
 
-# tests/clients runs the storefront clients teams use (GraphQL Code Generator, Apollo Client 3 and 4, urql),
+# tests/clients runs the storefront clients teams use (GraphQL Code Generator, Apollo Client 3 and 4, urql,
+# graphql-sse, graphql-ws),
 # pinned by tests/clients/package-lock.json, against a real gateway. Installed with npm ci when node and npm
 # are on the machine; without them those tests are skipped, or fail with CI=true.
 CLIENTS := tests/clients

@@ -19,40 +19,23 @@ import contextlib
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
 from graphql import parse, print_ast
 
 from sandbox.handle import Sandbox, free_port, wait_for
+from tests.clients.conftest import CLIENTS
 from tests.support import ROOMY, ROOT, STOREFRONT_PAGE_QUERY, US_ADDRESS, run_switches, with_typename_everywhere
 
-CLIENTS = ROOT / "tests" / "clients"
-NODE = shutil.which("node")
 PARTS = ["stock", "tax", "insurance", "financing", "engraving"]
 HANDLE = "aurelia-solitaire-ring"  # the scripts' default page: the README's ring
 RUN_TIMEOUT_S = 30
-
-
-def _unavailable(reason: str, fix: str) -> NoReturn:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true and {reason}: the client tests cannot run ({fix})", pytrace=False)
-    pytest.skip(f"{reason}: {fix}")
-
-
-@pytest.fixture(scope="module")
-def node() -> str:
-    if NODE is None or shutil.which("npm") is None:
-        _unavailable("node or npm is not installed", "install node 20+ and npm, then run `make clients`")
-    if not (CLIENTS / "node_modules" / ".package-lock.json").exists():
-        _unavailable("the clients are not installed in tests/clients/node_modules", "run `make clients`")
-    return NODE
 
 
 def run(node: str, script: str, *args: str | Path, **env: str) -> dict[str, Any]:
