@@ -56,9 +56,8 @@ prometheus:
 	fi
 
 # tests/clients runs the storefront clients teams use (GraphQL Code Generator, Apollo Client 3 and 4, urql,
-# graphql-sse, graphql-ws),
-# pinned by tests/clients/package-lock.json, against a real gateway. Installed with npm ci when node and npm
-# are on the machine; without them those tests are skipped, or fail with CI=true.
+# graphql-sse, graphql-ws), pinned by tests/clients/package-lock.json, against a real gateway. Installed with
+# npm ci when node and npm are on the machine; without them those tests are skipped, or fail with CI=true.
 CLIENTS := tests/clients
 clients: $(CLIENTS)/node_modules/.installed
 $(CLIENTS)/node_modules/.installed: $(CLIENTS)/package.json $(CLIENTS)/package-lock.json
