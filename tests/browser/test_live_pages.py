@@ -4,7 +4,8 @@
 Two shoppers look at the one-of-a-kind emerald ring; one buys it through the shop, the other's page says it is
 sold and will not bag it, with no request of its own. A price edit in the catalog (Shopify's products/update,
 from the sandbox) repaints an open page. The order page follows its order to every system with one
-subscription and no lookup. This module places 2 orders of the 5 a client may place per minute.
+subscription and no lookup. A subscription refused for now (503, Retry-After) is asked again; one refused
+for good (403: an id the gateway does not trust) is not. This module places 2 orders of the 5 a client may place per minute.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import re
 import uuid
 from collections.abc import Callable
 
-from playwright.sync_api import Page, Request, expect
+from playwright.sync_api import Page, Request, Route, expect
 
 from tests.browser.support import BezelDev, expect_complete
 from tests.browser.test_storefront import SYNC_TIMEOUT_MS, add_to_bag, expect_order_page, fill_checkout
@@ -97,3 +98,40 @@ def test_the_order_page_follows_its_order_to_synced_with_no_polling(page: Page, 
     expect(page.locator("body")).to_have_attribute("data-live", re.compile("^(live|done)$"))
     assert sent("OrderLookup") == []  # no polling
     assert len(sent("OrderUpdated")) == 1  # one subscription, followed to the end
+
+
+def refusing_the_first_subscription(status: int, code: str, headers: dict[str, str],
+                                    tried: list[Request]) -> Callable[[Route], None]:
+    """A route handler answering the page's first ProductChanged request with `status` and `code`, and letting
+    everything else (the later ones too) through to the gateway; `tried` gets every ProductChanged request."""
+    def handle(route: Route) -> None:
+        if json.loads(route.request.post_data or "{}").get("operationName") != "ProductChanged":
+            route.fallback()
+            return
+        tried.append(route.request)
+        if len(tried) > 1:
+            route.fallback()
+            return
+        route.fulfill(status=status, headers=headers, content_type="application/json",
+                      body=json.dumps({"errors": [{"message": "refused", "extensions": {"code": code}}]}))
+    return handle
+
+
+def test_a_subscription_refused_for_now_is_asked_again_after_its_retry_after(page: Page, bezel: BezelDev) -> None:
+    tried: list[Request] = []
+    page.route("**/graphql", refusing_the_first_subscription(503, "OVERLOADED", {"retry-after": "1"}, tried))
+    page.goto(f"{bezel.url}/products/{BROOCH}")
+    expect_complete(page)
+    expect(page.locator("body")).to_have_attribute("data-live", "live")
+    assert len(tried) == 2
+
+
+def test_an_unfixable_refusal_stops_following_and_leaves_the_page_working(page: Page, bezel: BezelDev) -> None:
+    tried: list[Request] = []
+    page.route("**/graphql", refusing_the_first_subscription(403, "PERSISTED_QUERY_NOT_IN_LIST", {}, tried))
+    page.goto(f"{bezel.url}/products/{BROOCH}")
+    expect_complete(page)
+    expect(page.locator("body")).to_have_attribute("data-live", "off")
+    page.wait_for_timeout(1000)  # more than the first backoff: it did not ask again
+    assert len(tried) == 1
+    expect(page.get_by_test_id("add-to-bag")).to_be_enabled()
