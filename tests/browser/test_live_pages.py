@@ -5,7 +5,8 @@ Two shoppers look at the one-of-a-kind emerald ring; one buys it through the sho
 sold and will not bag it, with no request of its own. A price edit in the catalog (Shopify's products/update,
 from the sandbox) repaints an open page. The order page follows its order to every system with one
 subscription and no lookup. A subscription refused for now (503, Retry-After) is asked again; one refused
-for good (403: an id the gateway does not trust) is not. This module places 2 orders of the 5 a client may place per minute.
+for good (403: an id the gateway does not trust) is not. This module places 2 orders of the 5 a client may
+place per minute.
 """
 
 from __future__ import annotations
