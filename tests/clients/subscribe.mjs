@@ -2,7 +2,11 @@
 // (storefront/operations/ProductChanged.graphql) with one client's defaults, every message printed as it comes,
 // one JSON line each ({client, version, data} or {client, version, error}), until the test stops the process.
 //
-//   node subscribe.mjs <client> <graphql url> <handle>
+//   node subscribe.mjs <client> <graphql url> <handle>                      the subscription as text
+//   node subscribe.mjs <client> <graphql url> <handle> <manifest.json>      by id, as each client sends ids: the
+//       id the manifest (Apollo's format, e.g. storefront/persisted-query-manifest.json) gives the operation's
+//       name, through Apollo's persisted-query link, urql's persistedExchange (enableForSubscriptions), or in
+//       graphql-sse's request as `extensions.persistedQuery` (graphql-ws: text only)
 //
 //   apollo3          Apollo Client 3, HttpLink: Apollo's multipart HTTP subscriptions
 //   apollo4          Apollo Client 4, HttpLink: the same
@@ -20,8 +24,14 @@ const PRODUCT_CHANGED = readFileSync(`${OPERATIONS}ProductChanged.graphql`, "utf
 // graphql-sse's answer instead.
 const MULTIPART = 'multipart/mixed;subscriptionSpec="1.0", application/json';
 
-const [name, url, handle] = process.argv.slice(2);
+const [name, url, handle, manifestPath] = process.argv.slice(2);
 const variables = { handle };
+const manifest = manifestPath ? JSON.parse(readFileSync(manifestPath, "utf8")) : null;
+const ids = new Map((manifest?.operations ?? []).map((op) => [op.name, op.id]));
+// What graphql-sse's client sends: the text, or the id (Apollo's persisted-query extension) and no text.
+const sseRequest = manifest
+  ? { operationName: "ProductChanged", variables, extensions: { persistedQuery: { version: 1, sha256Hash: ids.get("ProductChanged") } } }
+  : { query: PRODUCT_CHANGED, variables };
 
 function print(version, message) {
   process.stdout.write(`${JSON.stringify({ client: name, version, ...message })}\n`);
@@ -63,19 +73,25 @@ const clients = {
   async apollo3() {
     // Apollo Client 3 has no `exports` map: Node's ESM loader cannot import "@apollo/client/core"; CommonJS can.
     const require = createRequire(import.meta.url);
-    const { ApolloClient, HttpLink, InMemoryCache, gql } = require("@apollo/client/core");
+    const { ApolloClient, ApolloLink, HttpLink, InMemoryCache, gql } = require("@apollo/client/core");
+    const { createPersistedQueryLink } = require("@apollo/client/link/persisted-queries");
     const { version } = require("@apollo/client/package.json");
-    const client = new ApolloClient({ link: new HttpLink({ uri: url }), cache: new InMemoryCache() });
+    const links = manifest ? [createPersistedQueryLink(await persistedIds())] : [];
+    const link = ApolloLink.from([...links, new HttpLink({ uri: url })]);
+    const client = new ApolloClient({ link, cache: new InMemoryCache() });
     printAll(version, client.subscribe({ query: gql(PRODUCT_CHANGED), variables }));
   },
   async apollo4() {
-    const { ApolloClient, HttpLink, InMemoryCache, gql, version } = await import("apollo4");
-    const client = new ApolloClient({ link: new HttpLink({ uri: url }), cache: new InMemoryCache() });
+    const { ApolloClient, ApolloLink, HttpLink, InMemoryCache, gql, version } = await import("apollo4");
+    const { PersistedQueryLink } = await import("apollo4/link/persisted-queries");
+    const links = manifest ? [new PersistedQueryLink(await persistedIds())] : [];
+    const link = ApolloLink.from([...links, new HttpLink({ uri: url })]);
+    const client = new ApolloClient({ link, cache: new InMemoryCache() });
     printAll(version, client.subscribe({ query: gql(PRODUCT_CHANGED), variables }));
   },
   async "graphql-sse"() {
     const client = await sseClient();
-    await printIterated(packageVersion("graphql-sse"), client.iterate({ query: PRODUCT_CHANGED, variables }));
+    await printIterated(packageVersion("graphql-sse"), client.iterate(sseRequest));
   },
   async "graphql-ws"() {
     const { createClient } = await import("graphql-ws");
@@ -90,7 +106,8 @@ const clients = {
       url,
       exchanges: [cacheExchange, fetchExchange, subscriptionExchange({
         forwardSubscription(request) {
-          return { subscribe: (sink) => ({ unsubscribe: sse.subscribe({ ...request, query: request.query ?? "" }, sink) }) };
+          const sent = manifest ? { ...sseRequest, variables: request.variables } : { ...request, query: request.query ?? "" };
+          return { subscribe: (sink) => ({ unsubscribe: sse.subscribe(sent, sink) }) };
         },
       })],
     });
@@ -98,10 +115,16 @@ const clients = {
     client.subscription(gql(PRODUCT_CHANGED), variables).subscribe((result) => printResult(version, result));
   },
   async "urql-multipart"() {
-    const { Client, cacheExchange, fetchExchange, gql } = await import("@urql/core");
+    const { Client, cacheExchange, fetchExchange, getOperationName, gql } = await import("@urql/core");
+    const { persistedExchange } = await import("@urql/exchange-persisted");
+    const persisted = manifest ? [persistedExchange({
+      enforcePersistedQueries: true,
+      enableForSubscriptions: true,
+      generateHash: async (_query, document) => ids.get(getOperationName(document)),
+    })] : [];
     const client = new Client({
       url,
-      exchanges: [cacheExchange, fetchExchange],
+      exchanges: [cacheExchange, ...persisted, fetchExchange],
       fetchSubscriptions: true,
       fetchOptions: { headers: { accept: MULTIPART } },
     });
@@ -109,6 +132,12 @@ const clients = {
     client.subscription(gql(PRODUCT_CHANGED), variables).subscribe((result) => printResult(version, result));
   },
 };
+
+/** Apollo's persisted-query ids, from the manifest by operation name (@apollo/persisted-query-lists). */
+async function persistedIds() {
+  const { generatePersistedQueryIdsFromManifest } = await import("@apollo/persisted-query-lists");
+  return generatePersistedQueryIdsFromManifest({ loadManifest: async () => manifest });
+}
 
 function packageVersion(pkg) {
   return JSON.parse(readFileSync(new URL(`./node_modules/${pkg}/package.json`, import.meta.url), "utf8")).version;

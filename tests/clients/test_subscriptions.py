@@ -6,9 +6,11 @@ Apollo's multipart subscriptions), graphql-sse's client (distinct connections), 
 Each runs the storefront's ProductChanged (tests/clients/subscribe.mjs prints every message as a JSON line) on the
 one-of-a-kind padparadscha ring; once every client has the ring as it is, its price is edited in the catalog
 (Shopify's products/update reaches the gateway) and then it is sold through Bezel, and every client must hear
-both, in that order. urql's default Accept for a subscription ("text/event-stream, multipart/mixed") gets
-graphql-sse's answer, which its own reader does not read while the gateway ends lines with CRLF: urql here
-is told to ask for multipart, or forwards to graphql-sse's client.
+both, in that order: as text on a gateway open to texts, and by trusted-document id (each client's own way of
+sending ids) on a second process that runs nothing but the storefront's manifest. urql's default Accept for a
+subscription ("text/event-stream, multipart/mixed") gets graphql-sse's answer, which its own reader does not
+read while the gateway ends lines with CRLF: urql here is told to ask for multipart, or forwards to
+graphql-sse's client.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -32,6 +35,7 @@ from tests.clients.conftest import CLIENTS
 from tests.e2e.test_checkout import PLACE, order_input
 from tests.e2e.test_ghost_stock import SECRETS
 from tests.e2e.test_slow_clients import serve
+from tests.support import ROOT
 
 RING = "padparadscha-cocktail-ring"
 SKU = "PAD-S0600"
@@ -41,6 +45,9 @@ WAIT_S = 20  # for a message: generous, the machine is shared; the e2e tests hol
 # uvicorn serves WebSockets only with `websockets` or `wsproto` installed; without either, `bezel serve`
 # answers graphql-ws's upgrade with 400 "Unsupported upgrade request".
 WEBSOCKETS = any(importlib.util.find_spec(lib) for lib in ("websockets", "wsproto"))
+
+
+MANIFEST = ROOT / "storefront" / "persisted-query-manifest.json"
 
 
 @pytest.fixture
@@ -54,13 +61,23 @@ def live_gateway(sandbox: Sandbox, redis_url: str) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture
+def trusted_gateway(live_gateway: str, redis_url: str, sandbox: Sandbox) -> Iterator[str]:
+    """A second `bezel serve` on the same Redis running nothing but the storefront's manifest: what it hears of
+    sales and price edits, it hears from the other process (one Redis pub/sub message each)."""
+    with serve(sandbox, REDIS_URL=redis_url, **SECRETS, BEZEL_DOCUMENTS__MANIFEST=str(MANIFEST),
+               BEZEL_DOCUMENTS__REQUIRE_TRUSTED="true", BEZEL_DOCUMENTS__APQ="false") as url:
+        yield url
+
+
 class Subscriber:
     """`node subscribe.mjs <client> <url> <handle>`: its messages as they come, read off its stdout."""
 
-    def __init__(self, node: str, client: str, url: str) -> None:
+    def __init__(self, node: str, client: str, url: str, manifest: Path | None) -> None:
         self.client = client
-        self.process = subprocess.Popen([node, "subscribe.mjs", client, f"{url}/graphql", RING], cwd=CLIENTS,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        by_id = [str(manifest)] if manifest else []
+        self.process = subprocess.Popen([node, "subscribe.mjs", client, f"{url}/graphql", RING, *by_id],
+                                        cwd=CLIENTS, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.seen: list[dict[str, Any]] = []
         threading.Thread(target=self._read, daemon=True).start()
@@ -111,8 +128,8 @@ class Subscriber:
 
 
 @contextlib.contextmanager
-def subscribed(node: str, url: str, clients: list[str]) -> Iterator[list[Subscriber]]:
-    started = [Subscriber(node, client, url) for client in clients]
+def subscribed(node: str, url: str, clients: list[str], manifest: Path | None) -> Iterator[list[Subscriber]]:
+    started = [Subscriber(node, client, url, manifest) for client in clients]
     try:
         yield started
     finally:
@@ -120,9 +137,10 @@ def subscribed(node: str, url: str, clients: list[str]) -> Iterator[list[Subscri
             subscriber.stop()
 
 
-def hear_the_first_state_a_price_edit_then_the_sale(node: str, url: str, sandbox: Sandbox,
-                                                     clients: list[str]) -> None:
-    with subscribed(node, url, clients) as subscribers:
+def hear_the_first_state_a_price_edit_then_the_sale(node: str, url: str, sandbox: Sandbox, clients: list[str], *,
+                                                     shop: str | None = None, manifest: Path | None = None) -> None:
+    """`clients` subscribe at `url` (by the ids of `manifest`, if given); the ring is sold at `shop` (else `url`)."""
+    with subscribed(node, url, clients, manifest) as subscribers:
         for subscriber in subscribers:  # the first message: the ring as it is
             first = subscriber.next_state()
             assert first["price"] == "42000.00", (subscriber.client, first)
@@ -135,10 +153,10 @@ def hear_the_first_state_a_price_edit_then_the_sale(node: str, url: str, sandbox
             assert edited["price"] == "43500.00", (subscriber.client, subscriber.seen)
             assert edited["variants"] == [(SKU, "43500.00", "LOW_STOCK", 1)], (subscriber.client, subscriber.seen)
 
-        with httpx.Client(base_url=url, timeout=15) as shop:  # sold through Bezel
-            variants = shop.post("/graphql", json={"query": VARIANTS, "variables": {"h": RING}})
+        with httpx.Client(base_url=shop or url, timeout=15) as http:  # sold through Bezel
+            variants = http.post("/graphql", json={"query": VARIANTS, "variables": {"h": RING}})
             ring = variants.json()["data"]["product"]["variants"][0]["id"]
-            placed = shop.post("/graphql", json={"query": PLACE, "variables": {"i": order_input(
+            placed = http.post("/graphql", json={"query": PLACE, "variables": {"i": order_input(
                 [{"variantId": ring}], key=str(uuid.uuid4()))}}).json()["data"]["placeOrder"]
             assert placed["order"]["status"] == "CONFIRMED", placed
         for subscriber in subscribers:
@@ -150,6 +168,14 @@ def test_apollo_graphql_sse_and_urql_hear_the_ring_as_it_is_then_a_price_edit_th
     node: str, live_gateway: str, sandbox: Sandbox,
 ) -> None:
     hear_the_first_state_a_price_edit_then_the_sale(node, live_gateway, sandbox, HTTP_CLIENTS)
+
+
+def test_by_trusted_document_id_on_another_process_each_hears_the_same(
+    node: str, live_gateway: str, trusted_gateway: str, sandbox: Sandbox,
+) -> None:
+    """Production: only the manifest's operations run, so a client that fell back to the text is refused."""
+    hear_the_first_state_a_price_edit_then_the_sale(node, trusted_gateway, sandbox, HTTP_CLIENTS, shop=live_gateway,
+                                                     manifest=MANIFEST)
 
 
 @pytest.mark.xfail(not WEBSOCKETS, strict=True, reason="server bug: uvicorn has no WebSocket library here "
