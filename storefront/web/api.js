@@ -111,6 +111,7 @@ export async function* subscribe(name, variables = {}, { signal, silenceMs = SIL
     watchdog = setTimeout(() => { silent = true; stop.abort(); }, silenceMs);
   };
   const onAbort = () => stop.abort();
+  signal?.throwIfAborted();
   signal?.addEventListener("abort", onAbort, { once: true });
   try {
     listen();
