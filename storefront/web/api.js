@@ -6,12 +6,17 @@
 // parts (read with the vendored `meros`), merged into one result by IncrementalResult.
 // Subscriptions (`subscribe`) come the way Apollo Client asks for them: one POST whose answer is a
 // multipart/mixed stream of messages and heartbeats (Apollo's multipart subscriptions), read with meros too.
+// The public operations (PUBLIC) go by GET, their variables in the URL, so an edge may cache their
+// answers; everything else by POST, so nothing of the shopper's (an address, an engraving text, an
+// order token) is ever in a URL, a CDN's cache key or an access log.
 
 import { meros } from "./vendor/meros/index.mjs";
 import { IncrementalResult } from "./incremental.js";
 
 const ENDPOINT = "/graphql";
 const MANIFEST_URL = "/storefront/manifest.json";
+// Operations whose variables say nothing about the shopper (ProductPublic: a handle): sent by GET.
+const PUBLIC = new Set(["ProductPublic"]);
 // What Apollo Client sends: a streamed answer if the operation defers anything, else plain JSON.
 const ACCEPT_INCREMENTAL = "multipart/mixed; deferSpec=20220824, application/json";
 const ACCEPT_JSON = "application/json";
@@ -72,7 +77,7 @@ function idsByName(body) {
  * `mark` names a performance mark set right before the request is sent (after the manifest is in).
  */
 export async function* stream(name, variables = {}, { signal, incremental = true, mark = null } = {}) {
-  const res = await post(name, variables, { signal, accept: incremental ? ACCEPT_INCREMENTAL : ACCEPT_JSON, mark });
+  const res = await send(name, variables, { signal, accept: incremental ? ACCEPT_INCREMENTAL : ACCEPT_JSON, mark });
   const result = new IncrementalResult();
   const parts = await meros(res); // the Response itself when the answer is not multipart
   if (parts instanceof Response) {
@@ -115,7 +120,7 @@ export async function* subscribe(name, variables = {}, { signal, silenceMs = SIL
   signal?.addEventListener("abort", onAbort, { once: true });
   try {
     listen();
-    const res = await post(name, variables, { signal: stop.signal, accept: ACCEPT_SUBSCRIPTION });
+    const res = await send(name, variables, { signal: stop.signal, accept: ACCEPT_SUBSCRIPTION });
     const parts = await meros(res);
     if (parts instanceof Response) { // one JSON answer: a request error, or a gateway without subscriptions
       yield await readJson(parts);
@@ -151,20 +156,21 @@ export async function request(name, variables = {}, { signal } = {}) {
   return last;
 }
 
-async function post(name, variables, { signal, accept, mark = null }) {
+/** Sends an operation by its id: a public one by GET, anything else by POST. */
+async function send(name, variables, { signal, accept, mark = null }) {
   const ids = await loadManifest();
   const documentId = ids.get(name);
   if (!documentId) throw new ApiError(`${name} is not in the gateway's manifest`, { code: "NOT_IN_MANIFEST" });
+  const params = { documentId, operationName: name, variables };
+  const byGet = PUBLIC.has(name);
+  const url = byGet ? `${ENDPOINT}?${new URLSearchParams({ ...params, variables: JSON.stringify(variables) })}` : ENDPOINT;
   let res;
   try {
     if (mark) performance.mark(mark);
-    res = await fetch(ENDPOINT, {
-      method: "POST", // always: the order lookup carries a token, which belongs in no URL
-      headers: { "content-type": "application/json", accept },
-      body: JSON.stringify({ documentId, operationName: name, variables }),
-      credentials: "same-origin",
-      signal,
-    });
+    res = await fetch(url, byGet
+      ? { method: "GET", headers: { accept }, credentials: "same-origin", signal }
+      : { method: "POST", headers: { "content-type": "application/json", accept }, body: JSON.stringify(params),
+          credentials: "same-origin", signal });
   } catch (err) {
     if (err?.name === "AbortError") throw err;
     throw new ApiError("No answer from the gateway", { cause: err });

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -20,9 +21,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Request, expect
 
 from sandbox.handle import Sandbox, free_port
 from tests.support import ROOT
@@ -160,6 +162,19 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 # The storefront's Performance API marks, from navigation start (ms), or None if not set (yet).
 MARKS_JS = """() => Object.fromEntries(["bezel:request", "bezel:title", "bezel:complete"].map(
     (name) => [name.slice(6), performance.getEntriesByName(name)[0]?.startTime ?? null]))"""
+
+
+def operation_of(request: Request) -> str | None:
+    """The operation a storefront request to /graphql runs: `operationName` from a GET's URL or a POST's body."""
+    url = urlsplit(request.url)
+    if not url.path.endswith("/graphql"):
+        return None
+    if request.method == "GET":
+        return parse_qs(url.query).get("operationName", [None])[0]
+    try:
+        return json.loads(request.post_data or "{}").get("operationName")
+    except ValueError:
+        return None
 
 
 def page_marks(page: Page) -> dict[str, float]:

@@ -1,12 +1,14 @@
-// The product page (/products/<handle>): one ProductPage request. Title, price, gallery and option
-// pickers are painted from its first part; stock, tax, insurance, financing and the engraving
-// preview are painted as their deferred parts stream in, each on its own.
+// The product page (/products/<handle>): two requests at once, as a real shop splits it. ProductPublic
+// (by GET, its only variable the handle, so an edge may cache it) brings title, price, gallery and option
+// pickers in its first part and every variant's stock; ProductShopper (by POST: the ship-to address and
+// the engraving text are the shopper's) brings tax, insurance, financing and the engraving preview.
+// Each part is painted as it arrives, whichever request it comes in.
 //
-// `?defer=0` asks for the same answer in one piece (no streaming), for comparison.
+// `?defer=0` asks for each answer in one piece (no streaming), for comparison.
 // `?zip=10123` (5 digits) ships the estimates to that ZIP, in the state this device remembers (else
 // New York), and `?engraving=Love+0042` prefills the engraving text and previews it in the first
 // request: a link, or a benchmark loading the page as ever-new shoppers. Neither is remembered.
-// Performance marks: "bezel:request" right before the ProductPage request is sent, "bezel:title"
+// Performance marks: "bezel:request" right before the ProductPublic request is sent, "bezel:title"
 // once the title is on screen, "bezel:complete" once every part is (or says it is unavailable);
 // body[data-page-state] becomes "complete" at that moment.
 // Once every part is in, the page follows the piece live (ProductChanged, live.js): a sale anywhere
@@ -31,6 +33,7 @@ import { describeStock } from "../product/stock.js";
 const QUOTE_FIELDS = { tax: "taxEstimate", insurance: "shippingInsurance", financing: "financing" };
 const VENDORS = { stock: "inventory", tax: "tax", insurance: "insurance", financing: "bnpl", engraving: "engraving" };
 const PARTS = ["stock", "tax", "insurance", "financing", "engraving"];
+const SHOPPER_PARTS = ["tax", "insurance", "financing", "engraving"];
 
 export async function render(root, ctx) {
   for (const mark of ["bezel:request", "bezel:title", "bezel:complete"]) performance.clearMarks(mark);
@@ -38,28 +41,47 @@ export async function render(root, ctx) {
   const handle = ctx.params.handle;
   const shipTo = shipToOf(ctx.query);
   const engravingText = (ctx.query.get("engraving") ?? "").trim();
+  const incremental = ctx.query.get("defer") !== "0";
   root.append(skeleton());
 
-  const variables = { handle, shipTo, engraving: { text: engravingText || SAMPLE_TEXT } };
+  // The shopper's part: its result so far (null until its first part), and whether it failed before any.
+  const shopper = { result: null, failed: false };
+  const stop = new AbortController(); // the shopper's request, once the public part says there is no page
+  const signal = AbortSignal.any([ctx.signal, stop.signal]);
   let page = null;
-  for await (const { result, touched } of stream("ProductPage", variables, {
-    signal: ctx.signal,
-    incremental: ctx.query.get("defer") !== "0",
-    mark: "bezel:request",
-  })) {
-    if (!page) {
-      if (!result.data?.product) return missing(root, ctx, result);
-      page = productPage(root, ctx, result, shipTo, engravingText);
-      requestAnimationFrame(() => performance.mark("bezel:title"));
-      page.paint(PARTS);
-    } else {
-      page.paint(touched);
+  const shopperDone = (async () => {
+    try {
+      const variables = { handle, shipTo, engraving: { text: engravingText || SAMPLE_TEXT } };
+      for await (const { result, touched } of stream("ProductShopper", variables, { signal, incremental })) {
+        shopper.result = result;
+        page?.paint(touched.size ? touched : SHOPPER_PARTS);
+      }
+    } catch (err) {
+      if (err?.name === "AbortError" || signal.aborted) return;
+      shopper.failed = true; // the page stands without it: each part says it is unavailable
     }
+    page?.paint(SHOPPER_PARTS);
+  })();
+
+  try {
+    const publicParts = stream("ProductPublic", { handle }, { signal: ctx.signal, incremental, mark: "bezel:request" });
+    for await (const { result, touched } of publicParts) {
+      if (!page) {
+        if (!result.data?.product) return missing(root, ctx, result);
+        page = productPage(root, ctx, result, shopper, shipTo, engravingText);
+        requestAnimationFrame(() => performance.mark("bezel:title"));
+        page.paint(PARTS);
+      } else {
+        page.paint(touched);
+      }
+    }
+  } finally {
+    if (!page) stop.abort();
   }
-  page?.paint(PARTS); // whatever never came is now shown as unavailable
-  if (page) {
-    follow("ProductChanged", { handle }, { ctx, onData: (data) => { if (data?.productChanged) page.update(data.productChanged); } });
-  }
+  await shopperDone;
+  ctx.signal.throwIfAborted();
+  page.paint(PARTS); // whatever never came is now shown as unavailable
+  follow("ProductChanged", { handle }, { ctx, onData: (data) => { if (data?.productChanged) page.update(data.productChanged); } });
 }
 
 /** The address the estimates are for: `?zip=` in the remembered state (else New York), or the remembered one. */
@@ -69,7 +91,7 @@ function shipToOf(query) {
   return zip && /^\d{5}$/.test(zip) ? { ...remembered, zip } : remembered;
 }
 
-function productPage(root, ctx, result, initialShipTo, initialEngraving) {
+function productPage(root, ctx, result, shopper, initialShipTo, initialEngraving) {
   const product = result.data.product;
   const first = defaultVariant(product);
   const state = {
@@ -77,7 +99,7 @@ function productPage(root, ctx, result, initialShipTo, initialEngraving) {
     selection: first ? selectionOf(first) : {},
     lookupPending: false,
     shipTo: initialShipTo,
-    quotes: null, // null: the estimates from ProductPage; else {pending, product, errors} from ProductQuotes
+    quotes: null, // null: the estimates from ProductShopper; else {pending, product, errors} from ProductQuotes
   };
   let completeMarked = false;
   let shopperChose = false; // once the shopper picks an option, the page never picks for them
@@ -125,21 +147,20 @@ function productPage(root, ctx, result, initialShipTo, initialEngraving) {
       : e.extensions?.vendor === VENDORS[part]));
   }
 
-  /** {value, errors, pending} of a part, from ProductQuotes if the shopper asked again, else from ProductPage. */
+  /** {value, errors, pending} of a part: stock from ProductPublic, the rest from ProductQuotes if the shopper asked again, else ProductShopper. */
   function partOf(name) {
     if (name === "stock") {
       const availability = state.variant?.availability;
       return { value: availability, errors: [], pending: !availability && (state.lookupPending || result.isPending("stock")) };
     }
-    if (name === "engraving") {
-      const path = ["product", "engravingPreview"];
-      return { value: product.engravingPreview, errors: errorsFor(name, path, result.errors), pending: result.isPending(name) };
+    const field = name === "engraving" ? "engravingPreview" : QUOTE_FIELDS[name];
+    const path = ["product", field];
+    if (state.quotes && name !== "engraving") {
+      return { value: state.quotes.product?.[field] ?? null, errors: errorsFor(name, path, state.quotes.errors), pending: state.quotes.pending };
     }
-    const path = ["product", QUOTE_FIELDS[name]];
-    if (state.quotes) {
-      return { value: state.quotes.product?.[QUOTE_FIELDS[name]] ?? null, errors: errorsFor(name, path, state.quotes.errors), pending: state.quotes.pending };
-    }
-    return { value: product[QUOTE_FIELDS[name]] ?? null, errors: errorsFor(name, path, result.errors), pending: result.isPending(name) };
+    const answer = shopper.result;
+    if (!answer) return { value: null, errors: [], pending: !shopper.failed };
+    return { value: answer.data?.product?.[field] ?? null, errors: errorsFor(name, path, answer.errors), pending: answer.isPending(name) };
   }
 
   function paintPrice() {
