@@ -131,6 +131,37 @@ def test_a_manifest_operation_that_no_longer_validates_stops_the_gateway(sandbox
     assert "Traceback" not in result.stderr
 
 
+async def test_the_product_page_s_public_part_runs_by_get_and_the_shopper_s_part_is_never_public(
+    production: Gateway, sandbox: Sandbox,
+) -> None:
+    """The storefront's split: ProductPublic (a handle, nothing of the shopper's) by GET answers the piece with
+    its stock. ProductShopper carries an address and an engraving text, so the storefront POSTs it; sent by GET
+    anyway, the gateway answers it (it refuses only mutations and, in production, order lookups by GET) and
+    never marks that answer public: no shared cache may keep it."""
+    public = OPERATIONS["ProductPublic"]
+    answer = await production.http.get("/graphql", params={
+        "documentId": public["id"], "operationName": "ProductPublic",
+        "variables": json.dumps({"handle": "lumiere-sapphire-pendant"})})
+    assert answer.status_code == 200, answer.text
+    assert "errors" not in answer.json()
+    product = answer.json()["data"]["product"]
+    assert product["title"] == "Lumière Sapphire Pendant"
+    assert len(product["variants"]) == 30
+    assert {v["availability"]["status"] for v in product["variants"]} <= {"IN_STOCK", "LOW_STOCK", "OUT_OF_STOCK"}
+    assert not {"taxEstimate", "shippingInsurance", "financing", "engravingPreview"} & product.keys()
+    assert sandbox.calls()["tax"] == sandbox.calls()["engraving"] == 0
+
+    shopper = OPERATIONS["ProductShopper"]
+    variables = {k: PAGE_VARIABLES[k] for k in ("handle", "shipTo", "engraving")}
+    by_post = await production.http.post("/graphql", json={"documentId": shopper["id"], "variables": variables})
+    by_get = await production.http.get("/graphql", params={"documentId": shopper["id"],
+                                                           "variables": json.dumps(variables)})
+    for response in (by_post, by_get):
+        assert response.status_code == 200, response.text
+        assert response.json()["data"]["product"]["taxEstimate"]["rate"]
+        assert "public" not in response.headers.get("cache-control", "")
+
+
 def test_documents_check_is_the_storefront_s_ci_step(tmp_path: Path) -> None:
     ok = subprocess.run([sys.executable, "-m", "gateway.cli", "documents", "check", str(MANIFEST)],
                         capture_output=True, text=True, timeout=60)
