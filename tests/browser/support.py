@@ -17,7 +17,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -175,6 +175,13 @@ def operation_of(request: Request) -> str | None:
         return json.loads(request.post_data or "{}").get("operationName")
     except ValueError:
         return None
+
+
+def graphql_requests(page: Page) -> Callable[[str], list[Request]]:
+    """From now on, the page's requests to /graphql (GET or POST); `sent("OrderLookup")` those of one operation."""
+    seen: list[Request] = []
+    page.on("request", lambda request: seen.append(request) if operation_of(request) else None)
+    return lambda name: [r for r in seen if operation_of(r) == name]
 
 
 def page_marks(page: Page) -> dict[str, float]:

@@ -18,25 +18,13 @@ from collections.abc import Callable
 
 from playwright.sync_api import Page, Request, Route, expect
 
-from tests.browser.support import BezelDev, expect_complete
+from tests.browser.support import BezelDev, expect_complete, graphql_requests, operation_of
 from tests.browser.test_storefront import SYNC_TIMEOUT_MS, add_to_bag, expect_order_page, fill_checkout
 from tests.e2e.test_checkout import PLACE, order_input
 
 RING = "art-deco-emerald-ring"  # one of a kind: ADE-S0650, quantity 1
 BROOCH_SKU = "VIC-ORIG"
 BROOCH = "victorian-diamond-brooch"
-
-
-def graphql_requests(page: Page) -> Callable[[str], list[Request]]:
-    """From now on, the page's POSTs to /graphql; `sent("OrderLookup")` those of one operation."""
-    seen: list[Request] = []
-
-    def on_request(request: Request) -> None:
-        if request.method == "POST" and request.url.endswith("/graphql"):
-            seen.append(request)
-
-    page.on("request", on_request)
-    return lambda name: [r for r in seen if json.loads(r.post_data or "{}").get("operationName") == name]
 
 
 def open_live(page: Page, url: str) -> None:
@@ -64,7 +52,7 @@ def test_two_pages_on_the_one_of_a_kind_ring_one_buys_and_the_other_shows_it_sol
     expect(other_page.get_by_test_id("add-to-bag")).to_be_disabled()
     expect(other_page.get_by_test_id("add-to-bag")).to_have_text("Sold out")
     expect(other_page.locator("body")).to_have_attribute("data-live", "live")  # still following
-    assert sent("ProductPage") == []
+    assert sent("ProductPublic") == sent("ProductShopper") == []
     assert sent("ProductChanged") == []  # told on the subscription it already had, not by asking again
 
 
@@ -106,7 +94,7 @@ def refusing_the_first_subscription(status: int, code: str, headers: dict[str, s
     """A route handler answering the page's first ProductChanged request with `status` and `code`, and letting
     everything else (the later ones too) through to the gateway; `tried` gets every ProductChanged request."""
     def handle(route: Route) -> None:
-        if json.loads(route.request.post_data or "{}").get("operationName") != "ProductChanged":
+        if operation_of(route.request) != "ProductChanged":
             route.fallback()
             return
         tried.append(route.request)

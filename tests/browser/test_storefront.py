@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import parse_qs, urlsplit
 
 from playwright.sync_api import Page, Request, expect
 
 from tests.browser.conftest import PageLog
-from tests.browser.support import BezelDev, expect_complete, page_marks
+from tests.browser.support import BezelDev, expect_complete, graphql_requests, page_marks
 
 PENDANT = "lumiere-sapphire-pendant"
 PENDANT_TITLE = "Lumière Sapphire Pendant"
@@ -59,6 +60,58 @@ def test_the_shop_window_lists_pieces_and_opens_one(page: Page, bezel: BezelDev)
     page.go_back()
     expect(page).to_have_url(f"{bezel.url}/")
     expect(page.get_by_test_id("product-card")).to_have_count(12)
+
+
+# --- the product page's two requests ----------------------------------------------------------------------------
+
+def test_the_product_page_asks_its_public_part_by_get_and_the_shopper_s_part_by_post(page: Page,
+                                                                                     bezel: BezelDev) -> None:
+    """The public part (the piece, prices, stock) by GET with nothing of the shopper's in its URL, so an edge
+    may cache it for everyone; the shopper's address and engraving text only in a POST's body."""
+    sent = graphql_requests(page)
+    page.goto(f"{bezel.url}/products/{PENDANT}?zip=10032&engraving=Split+0001")
+    expect_complete(page)
+
+    [public] = sent("ProductPublic")
+    assert public.method == "GET"
+    assert public.post_data is None
+    url = urlsplit(public.url)
+    params = parse_qs(url.query)
+    assert set(params) == {"documentId", "operationName", "variables"}
+    assert json.loads(params["variables"][0]) == {"handle": PENDANT}
+    for shopper_data in ("10032", "Split", "NY", "zip", "shipTo", "engraving"):
+        assert shopper_data not in url.query, public.url
+    [shopper] = sent("ProductShopper")
+    assert shopper.method == "POST"
+    assert urlsplit(shopper.url).query == ""
+    variables = json.loads(shopper.post_data or "{}")["variables"]
+    assert variables["shipTo"]["zip"] == "10032"
+    assert variables["engraving"]["text"] == "Split 0001"
+    assert sent("ProductPage") == []
+
+    # Every part painted, whichever request brought it.
+    expect(page.get_by_test_id("product-title")).to_have_text(PENDANT_TITLE)
+    expect(page.get_by_test_id("price")).to_have_text(re.compile(r"^\$[\d,]+$"))
+    expect(page.get_by_test_id("stock")).to_have_attribute("data-state", "ready")
+    for part in ("tax", "insurance", "financing"):
+        expect(page.get_by_test_id(part)).to_have_attribute("data-state", "ready")
+    expect(page.get_by_test_id("tax")).to_contain_text("on delivery to New York 10032")
+    expect(page.get_by_test_id("engraving-preview")).to_have_attribute("alt", "Preview of the engraving “Split 0001”")
+
+    # Estimates asked again for another ZIP: the shopper's address, so a POST.
+    page.get_by_test_id("ship-zip").fill("10033")
+    page.get_by_test_id("ship-zip").press("Enter")
+    expect(page.get_by_test_id("tax")).to_contain_text("on delivery to New York 10033")
+    assert [r.method for r in sent("ProductQuotes")] == ["POST"]
+
+    # And the piece goes in the bag, engraved.
+    page.get_by_test_id("add-to-bag").click()
+    expect(page.get_by_test_id("bag-count")).to_have_text("(1)")
+    page.get_by_role("link", name="View your bag").click()
+    line = page.get_by_test_id("bag-line")
+    expect(line).to_have_count(1)
+    expect(line).to_contain_text(PENDANT_TITLE)
+    expect(line).to_contain_text("Engraved: “Split 0001”")
 
 
 # --- a vendor that never answers ---------------------------------------------------------------------------------
