@@ -1,7 +1,7 @@
 // The engraving field of an engravable piece, with a live preview: the shopper's text is rendered
 // by the engraving vendor ~300 ms after they stop typing (the EngravingPreview operation), within
-// the limits the vendor reported (length, characters). The page's first request previews the text
-// the page was opened with (`initialText`, from ?engraving=), or else a sample.
+// the limits the vendor reported (length, characters). The page's first ProductShopper request
+// previews the text the page was opened with (`initialText`, from ?engraving=), or else a sample.
 
 import { request } from "../api.js";
 import { fill, h } from "../dom.js";
@@ -14,7 +14,7 @@ export const SAMPLE_TEXT = "Forever Yours"; // what the page previews before the
 /**
  * engraving({handle, signal, onValidity, initialText}) -> {el, paintInitial(part), setVariant(id), text(), valid()}
  * `onValidity(valid)` runs when the text becomes acceptable or not (the page gates "Add to bag").
- * `initialText` prefills the field; the page's first request previews it instead of SAMPLE_TEXT.
+ * `initialText` prefills the field; the page's first ProductShopper request previews it instead of SAMPLE_TEXT.
  */
 export function engraving({ handle, signal, onValidity, initialText = "" }) {
   const firstText = initialText.trim(); // what the page's first answer previews ("": SAMPLE_TEXT)
