@@ -16,10 +16,10 @@ import json
 import re
 from urllib.parse import parse_qs, urlsplit
 
-from playwright.sync_api import Page, Request, expect
+from playwright.sync_api import Page, Request, Route, expect
 
 from tests.browser.conftest import PageLog
-from tests.browser.support import BezelDev, expect_complete, graphql_requests, page_marks
+from tests.browser.support import BezelDev, expect_complete, graphql_requests, operation_of, page_marks
 
 PENDANT = "lumiere-sapphire-pendant"
 PENDANT_TITLE = "Lumière Sapphire Pendant"
@@ -112,6 +112,28 @@ def test_the_product_page_asks_its_public_part_by_get_and_the_shopper_s_part_by_
     expect(line).to_have_count(1)
     expect(line).to_contain_text(PENDANT_TITLE)
     expect(line).to_contain_text("Engraved: “Split 0001”")
+
+
+def test_with_the_shopper_s_part_refused_the_page_still_sells(page: Page, bezel: BezelDev) -> None:
+    """ProductShopper answered 503 (a gateway shedding load): the public part is the page; the shopper's parts
+    say they are unavailable, and the piece goes in the bag."""
+    def refuse_shopper(route: Route) -> None:
+        if operation_of(route.request) != "ProductShopper":
+            route.fallback()
+            return
+        route.fulfill(status=503, headers={"retry-after": "1"}, content_type="application/json",
+                      body=json.dumps({"errors": [{"message": "busy", "extensions": {"code": "OVERLOADED"}}]}))
+
+    page.route("**/graphql*", refuse_shopper)
+    page.goto(f"{bezel.url}/products/{PENDANT}?zip=10034")
+    expect_complete(page)
+    expect(page.get_by_test_id("product-title")).to_have_text(PENDANT_TITLE)
+    expect(page.get_by_test_id("stock")).to_have_attribute("data-state", "ready")
+    for part in ("tax", "insurance", "financing"):
+        expect(page.get_by_test_id(part)).to_have_attribute("data-state", "unavailable")
+    expect(page.get_by_test_id("add-to-bag")).to_be_enabled()
+    page.get_by_test_id("add-to-bag").click()
+    expect(page.get_by_test_id("bag-count")).to_have_text("(1)")
 
 
 # --- a vendor that never answers ---------------------------------------------------------------------------------
