@@ -6,7 +6,7 @@ deadline, its call log and its DataLoaders; `ctx.call` is how a resolver asks a 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
@@ -55,6 +55,29 @@ class Services:
 
 
 @dataclass
+class Shown:
+    """What an answer showed, for an edge in front (`gateway.edge.caching`): its products and SKUs (an
+    answer's surrogate keys, what an event purges), and why it may not be cached there at all. The ages
+    of its parts are the call log's (`scope.log`)."""
+
+    products: set[str] = field(default_factory=set)
+    skus: set[str] = field(default_factory=set)
+    listing: bool = False  # a page of the catalog's list (a deleted product changes every one)
+    scarce: bool = False  # stock below safety stock: only the next sale tells
+    unconfirmed: bool = False  # stock the page could not confirm
+    shopper: list[str] = field(default_factory=list)  # what in it depends on the shopper (address, cart, ...)
+
+    def product(self, product_id: str, skus: Iterable[str] = ()) -> None:
+        self.products.add(product_id)
+        self.skus.update(skus)
+
+    def personal(self, reason: str) -> None:
+        """This answer holds something of one shopper's (an address, an engraving, a cart, an order)."""
+        if reason not in self.shopper:
+            self.shopper.append(reason)
+
+
+@dataclass
 class RequestContext:
     """One GraphQL request: its deadline and call log, its DataLoaders, and partial failures."""
 
@@ -66,6 +89,7 @@ class RequestContext:
     operation: tuple[str | None, str] | None = None
     # Who sent the request (the TCP peer, or behind trusted proxies the forwarded address).
     client: str = "unknown"
+    shown: Shown = field(default_factory=Shown)
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
