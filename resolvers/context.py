@@ -12,6 +12,7 @@ from typing import Protocol, TypeVar
 
 from connectors.checkout import CheckoutStore
 from connectors.config import CheckoutConfig, StoreConfig
+from connectors.edge import EdgePurger
 from connectors.errors import PublicError
 from connectors.events import EventLedger, InvalidationBus
 from connectors.http import VendorCall
@@ -48,6 +49,7 @@ class Services:
     offers: OfferLog  # when pages last offered each SKU (ghost offers)
     counter_timeout_s: float = 0.05  # how long a page waits for checkout's stock counters
     live: LiveUpdates | None = None  # subscriptions (`resolvers.live`): built beside the services, which it reads
+    edge: EdgePurger | None = None  # tells the CDN or Varnish in front what events changed (`[edge] provider`)
 
     @property
     def currency(self) -> str:

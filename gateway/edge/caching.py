@@ -20,7 +20,6 @@ Surrogate keys name what the answer shows (`product-<id>`, `sku-<sku>`, `product
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -29,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from connectors.config import EdgeConfig, VendorConfig
+from connectors.edge import LIST_KEY, product_key, sku_key
 from connectors.models import Source
 from connectors.policy.freshness import Windows
 from connectors.policy.scope import CallRecord
@@ -36,16 +36,6 @@ from gateway.edge.budget import BUDGET_HEADER
 from resolvers.context import RequestContext, Shown
 
 PRIVATE = "private, no-store"
-LIST_KEY = "product-list"
-_UNSAFE = re.compile(r"[^A-Za-z0-9._:-]")  # a key is one header token: no spaces, commas or quotes
-
-
-def product_key(product_id: str) -> str:
-    return "product-" + _UNSAFE.sub("_", product_id)
-
-
-def sku_key(sku: str) -> str:
-    return "sku-" + _UNSAFE.sub("_", sku)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from connectors.config import DEFAULT_VENDORS, EdgeConfig
+from connectors.edge import product_key, sku_key
 from connectors.models import Outcome, Source
 from connectors.policy import CallScope, Deadline
 from connectors.policy.scope import CallRecord
-from gateway.edge.caching import EdgePolicy, matches, product_key, sku_key
+from gateway.edge.caching import EdgePolicy, matches
 from resolvers.context import RequestContext, Shown
 
 VENDORS = {str(name): config for name, config in DEFAULT_VENDORS.items()}
