@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import json
 import re
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -260,3 +261,38 @@ async def test_every_argument_of_the_shopper_s_own_makes_the_answer_private_what
     assert response.status_code == 200
     assert response.headers["cache-control"] == "private, no-store"
     assert response.headers["x-bezel-edge"].startswith("private; reason=shopper:"), response.text
+
+
+@pytest.mark.parametrize("provider", ["fastly", "cloudflare"])
+async def test_an_event_taken_by_the_gateway_purges_the_sandbox_s_edge_by_key(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, provider: str,
+) -> None:
+    from sandbox.vendors.edge import TOKEN
+    from tests.e2e.test_webhooks import SECRETS, iso, shopify, stock_event
+    from tests.support import scrape, value
+
+    for name, secret in SECRETS.items():
+        monkeypatch.setenv(name, secret)
+    monkeypatch.setenv("EDGE_PURGE_TOKEN", TOKEN)
+    async with run_gateway(settings_for(sandbox, BEZEL_DOCUMENTS__MANIFEST=str(manifest(tmp_path)),
+                                        BEZEL_EDGE__PROVIDER=provider, BEZEL_EDGE__SERVICE_ID="SVC")) as gateway:
+        page = await get(gateway, "Card", {"handle": PLENTY})
+        product = page.json()["data"]["product"]["id"].rsplit("/", 1)[-1]
+        body, headers = shopify("products/update", {"id": int(product), "updated_at": iso(time.time())})
+        assert (await gateway.http.post("/webhooks/shopify", content=body, headers=headers)).status_code == 200
+        body, headers = stock_event("LUM-PT-BLU-L16", "entry-9", 4, 1)
+        assert (await gateway.http.post("/webhooks/commercetools", content=body, headers=headers)).status_code == 200
+        await gateway.app.state.events.queue.join()
+        purger = gateway.app.state.services.edge
+        assert purger is not None
+        for _ in range(100):
+            await purger.drained()
+            with sandbox.admin() as admin:
+                purged = [key for p in admin.get("/purges").json() for key in p["keys"]]
+            if len(purged) >= 2:
+                break
+            await asyncio.sleep(0.02)
+        samples = await scrape(gateway)
+    assert sorted(purged) == [f"product-{product}", "sku-LUM-PT-BLU-L16"]
+    assert value(samples, "bezel_edge_purges_total", provider=provider, outcome="ok") >= 1
+    assert value(samples, "bezel_edge_purge_lag_seconds_count", provider=provider) >= 1
