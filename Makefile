@@ -10,14 +10,14 @@ STAMP := $(VENV)/.synced-$(UV_VERSION)
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test browser image-tools prometheus clients lint sandbox bench bench-peer clean
+.PHONY: run test browser image-tools prometheus varnish clients lint sandbox bench bench-peer clean
 
 run: $(STAMP)  ## the sandbox vendors and the gateway, GraphiQL on http://127.0.0.1:8000/graphql
 	$(VENV)/bin/bezel dev --config bezel.toml
 
 # The second pass: the fast path leans on library internals (schema/internals.py), so the end-to-end and schema
 # tests must pass without it too (~5 min); every gateway a test starts takes the switch (tests/support.py).
-test: $(STAMP) browser image-tools prometheus clients  ## lint, types, the whole test suite, then e2e and schema tests without the fast path
+test: $(STAMP) browser image-tools prometheus varnish clients  ## lint, types, the whole test suite, then e2e and schema tests without the fast path
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/python -m pytest
@@ -53,6 +53,18 @@ prometheus:
 		echo "installing prometheus for tests/deploy/test_observability.py"; \
 		$(APT_INSTALL) prometheus || { apt-get update -q && $(APT_INSTALL) prometheus; } || \
 			echo "prometheus could not be installed: its tests will be skipped, or fail with CI=true"; \
+	fi
+
+# tests/e2e/test_varnish.py runs a real Varnish (Debian's varnish, vmod xkey from varnish-modules) with
+# deploy/varnish/default.vcl in front of a real gateway. Installed the same way: when missing and running as root.
+varnish:
+	@if { ! command -v varnishd >/dev/null && ! [ -x /usr/sbin/varnishd ]; } \
+			|| ! ls /usr/lib/*/varnish/vmods/libvmod_xkey.so >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "installing varnish and varnish-modules for tests/e2e/test_varnish.py"; \
+			$(APT_INSTALL) varnish varnish-modules || { apt-get update -q && $(APT_INSTALL) varnish varnish-modules; } || \
+				echo "varnish could not be installed: its tests will be skipped, or fail with CI=true"; \
+		fi; \
 	fi
 
 # tests/clients runs the storefront clients teams use (GraphQL Code Generator, Apollo Client 3 and 4, urql,

@@ -230,3 +230,45 @@ class LiveConfig(_Strict):
     # An empty message (multipart) or comment (SSE) or ping (WebSocket) this often keeps proxies and load
     # balancers from closing a quiet stream; Apollo Client expects one at least every 5 s (its spec).
     heartbeat_s: float = Field(default=5.0, gt=0, le=60)
+
+
+EDGE_KEY_HEADERS = {"fastly": "Surrogate-Key", "cloudflare": "Cache-Tag", "varnish": "xkey", "none": "Surrogate-Key"}
+
+
+class EdgeConfig(_Strict):
+    """`[edge]`: what a CDN or Varnish in front may cache (`gateway.edge.caching`), and how it is purged when
+    an event changes what it holds (`connectors.edge`)."""
+
+    # Cache-Control on answers to GET requests by trusted document id. false: every answer `private, no-store`.
+    enabled: bool = True
+    # Caps on what the vendors' windows allow: an edge keeps an answer at most max_age_s (and a lost purge
+    # costs at most that), serves it stale while it revalidates, and while the gateway fails.
+    max_age_s: int = Field(default=300, ge=0)
+    stale_while_revalidate_s: int = Field(default=60, ge=0)
+    stale_if_error_s: int = Field(default=3_600, ge=0)
+    # Stock below safety stock: how long an edge may keep it. 0: never (the answer is private).
+    scarce_max_age_s: int = Field(default=0, ge=0)
+    # Who purges: "none", "fastly", "cloudflare" or "varnish"; and the header naming an answer's keys
+    # (empty: the provider's, Surrogate-Key / Cache-Tag / xkey; Surrogate-Key for none).
+    provider: str = Field(default="none", pattern="^(none|fastly|cloudflare|varnish)$")
+    key_header: str = ""
+    # An answer whose keys would not fit is not cached at the edge (a key left out could not be purged).
+    max_key_bytes: int = Field(default=16_384, ge=64)
+    # The purge API: Fastly https://api.fastly.com, Cloudflare https://api.cloudflare.com/client/v4, Varnish
+    # the address Bezel reaches it at (its ACL must let Bezel in). Empty: the sandbox's /fastly or /cloudflare.
+    purge_url: str = ""
+    # Fastly's service id, Cloudflare's zone id (unused by Varnish).
+    service_id: str = ""
+    # The environment variable holding the API token (Fastly-Key; Cloudflare Bearer); never this file.
+    api_key_env: str = "EDGE_PURGE_TOKEN"
+    timeout_ms: int = Field(default=2_000, ge=1)
+    # A failed purge (timeout, reset, 429, 5xx) is tried again this many times in all; 401/403/404 never.
+    retry_attempts: int = Field(default=4, ge=1)
+    retry_backoff_ms: int = Field(default=100, ge=1)
+    retry_backoff_max_ms: int = Field(default=2_000, ge=1)
+    # Keys purged per request (Fastly takes 256, Cloudflare 30 on every plan).
+    batch_keys: int = Field(default=30, ge=1, le=256)
+
+    @property
+    def keys_header(self) -> str:
+        return self.key_header or EDGE_KEY_HEADERS[self.provider]

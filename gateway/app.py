@@ -22,6 +22,7 @@ from gateway.admin import admin_routes, healthz
 from gateway.documents import Documents, PersistedQueries
 from gateway.edge.body import BodyReader
 from gateway.edge.budget import BUDGET_HEADER
+from gateway.edge.caching import EdgePolicy
 from gateway.edge.clients import SamplingGuard, networks
 from gateway.edge.overload import InFlightLimit
 from gateway.graphiql import ASSETS_PATH
@@ -67,7 +68,8 @@ def create_app(settings: Settings, *, vendor_transport: httpx.AsyncBaseTransport
                         log_requests=settings.logging.requests,
                         log_sample_rate=settings.logging.sample_rate,
                         production=settings.production, live=settings.live,
-                        allowed_origins=tuple(settings.gateway.cors_origins))
+                        allowed_origins=tuple(settings.gateway.cors_origins),
+                        edge=EdgePolicy(settings.edge, settings.vendors))
 
     events = EventQueue(settings.events.queue)
 

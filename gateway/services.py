@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import httpx
 
 from connectors.checkout import CheckoutStore
+from connectors.edge import build_purger
 from connectors.events import EventLedger, InvalidationBus
 from connectors.loop import LoopLag
 from connectors.offers import OfferLog
@@ -51,10 +52,16 @@ async def running_services(settings: Settings, *, vendor_transport: httpx.AsyncB
                         offers=OfferLog(redis, window_s=settings.events.ghost_window_s),
                         counter_timeout_s=settings.availability.counter_timeout_ms / 1000)
     services.live = live = LiveHub(services, settings.live, budget_ms=settings.gateway.budget_ms)
+    services.edge = purger = build_purger(settings.edge, secret(settings.edge.api_key_env) or "",
+                                          settings.sandbox.url, transport=vendor_transport)
+    if purger is not None:
+        bus.on_publish(purger.hook)
     try:
         yield services
     finally:
         await live.aclose()
+        if purger is not None:
+            await purger.aclose()
         await bus.aclose()
         await vendors.aclose()
         if store is not None:

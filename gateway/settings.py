@@ -34,6 +34,7 @@ from connectors.config import (
     SANDBOX_URL,
     CacheConfig,
     CheckoutConfig,
+    EdgeConfig,
     LiveConfig,
     RedisConfig,
     StoreConfig,
@@ -258,6 +259,7 @@ class Settings(BaseSettings):
     checkout: CheckoutConfig = CheckoutConfig()
     worker: WorkerConfig = WorkerConfig()
     live: LiveConfig = LiveConfig()
+    edge: EdgeConfig = EdgeConfig()
     insecure: InsecureSettings = InsecureSettings()
     vendors: dict[str, VendorConfig] = Field(default_factory=lambda: {str(v): c for v, c in DEFAULT_VENDORS.items()})
 

@@ -51,6 +51,7 @@ from connectors.loop import LoopLag
 from gateway.documents import Documents, Resolved
 from gateway.edge import budget, params
 from gateway.edge.admission import admit_operation, admit_request
+from gateway.edge.caching import EdgePolicy
 from gateway.edge.clients import DEFAULT_IPV6_PREFIX, Network, client_of
 from gateway.edge.overload import InFlightLimit, shed
 from gateway.edge.part_paths import PartPaths
@@ -103,7 +104,7 @@ class BezelGraphQL(GraphQL[RequestContext, None]):
                  in_flight: InFlightLimit | None = None, trusted_proxies: tuple[Network, ...] = (),
                  ipv6_client_prefix: int = DEFAULT_IPV6_PREFIX, production: bool = False,
                  log_requests: str = "all", log_sample_rate: float = 1.0, live: LiveConfig | None = None,
-                 allowed_origins: tuple[str, ...] = ()) -> None:
+                 allowed_origins: tuple[str, ...] = (), edge: EdgePolicy | None = None) -> None:
         live = live or LiveConfig()
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None, allow_queries_via_get=True,
                          subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL,
@@ -120,6 +121,7 @@ class BezelGraphQL(GraphQL[RequestContext, None]):
         self.streaming = 0  # subscriptions' answers streaming now (counted apart from in_flight)
         self.log = RequestLog(log_requests, log_sample_rate)
         self.page = graphiql_page() if graphiql else ""
+        self.edge = edge  # Cache-Control, surrogate keys and ETag of answers to GET (`gateway.edge.caching`)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -210,11 +212,14 @@ class BezelGraphQL(GraphQL[RequestContext, None]):
             services: Services | None = request.app.state.services
             if services is not None:
                 await admit_request(services.limits, request.state.client)
-            return await self.run(request)
+            response = await self.run(request)
         except HTTPException as exc:
-            return error_response(exc.status_code, exc.reason, _CODES.get(exc.status_code, "BAD_REQUEST"))
+            response = error_response(exc.status_code, exc.reason, _CODES.get(exc.status_code, "BAD_REQUEST"))
         except DocumentRefused as exc:
-            return error_response(exc.status, exc.message, exc.code, exc.headers)
+            response = error_response(exc.status, exc.message, exc.code, exc.headers)
+        if self.edge is not None and request.method == "GET":
+            response = self.edge.apply(request, response)
+        return response
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> RequestContext:
         services: Services = request.app.state.services
@@ -238,6 +243,7 @@ class BezelGraphQL(GraphQL[RequestContext, None]):
         else:
             raise HTTPException(400, "Unsupported content type: send application/json (or GET with parameters)")
         resolved = await self.documents.resolve(data, client=_REQUEST.get().state.client)
+        _REQUEST.get().state.trusted = resolved.prepared is not None  # by the manifest's id: an edge may cache it
         extensions = {k: v for k, v in (data.get("extensions") or {}).items() if not k.startswith("bezel.")}
         prepared = await self._admit(request.method, resolved, data.get("operationName"))
         if prepared is not None:  # parsed once per request, whatever it is: a text refused for its shape too
@@ -284,6 +290,7 @@ class BezelGraphQL(GraphQL[RequestContext, None]):
             raise HTTPException(400, "Unable to parse request body as JSON") from exc
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        request.state.errors, request.state.data = bool(result.errors), result.data  # for an edge (ETag)
         if result.errors:
             result.errors = ensure_coded(result.errors)
         return await super().process_result(request, result)

@@ -74,6 +74,7 @@ async def cart_quote(ctx: RequestContext, lines: Sequence[CartLineRequest], ship
     A vendor that fails leaves its part as the error it hit (shown on that field) and out of the
     total, which then says it is incomplete; the other parts are unaffected.
     """
+    ctx.shown.personal("cart")
     destination = address(ship_to, "input.shipTo")
     cart = await resolve_lines(ctx, lines, "input")
     subtotal = sum((line.total for line in cart), Money.zero(ctx.services.currency))

@@ -6,12 +6,13 @@ deadline, its call log and its DataLoaders; `ctx.call` is how a resolver asks a 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 from connectors.checkout import CheckoutStore
 from connectors.config import CheckoutConfig, StoreConfig
+from connectors.edge import EdgePurger
 from connectors.errors import PublicError
 from connectors.events import EventLedger, InvalidationBus
 from connectors.http import VendorCall
@@ -48,10 +49,34 @@ class Services:
     offers: OfferLog  # when pages last offered each SKU (ghost offers)
     counter_timeout_s: float = 0.05  # how long a page waits for checkout's stock counters
     live: LiveUpdates | None = None  # subscriptions (`resolvers.live`): built beside the services, which it reads
+    edge: EdgePurger | None = None  # tells the CDN or Varnish in front what events changed (`[edge] provider`)
 
     @property
     def currency(self) -> str:
         return self.shop.currency
+
+
+@dataclass
+class Shown:
+    """What an answer showed, for an edge in front (`gateway.edge.caching`): its products and SKUs (an
+    answer's surrogate keys, what an event purges), and why it may not be cached there at all. The ages
+    of its parts are the call log's (`scope.log`)."""
+
+    products: set[str] = field(default_factory=set)
+    skus: set[str] = field(default_factory=set)
+    listing: bool = False  # a page of the catalog's list (a deleted product changes every one)
+    scarce: bool = False  # stock below safety stock: only the next sale tells
+    unconfirmed: bool = False  # stock the page could not confirm
+    shopper: list[str] = field(default_factory=list)  # what in it depends on the shopper (address, cart, ...)
+
+    def product(self, product_id: str, skus: Iterable[str] = ()) -> None:
+        self.products.add(product_id)
+        self.skus.update(skus)
+
+    def personal(self, reason: str) -> None:
+        """This answer holds something of one shopper's (an address, an engraving, a cart, an order)."""
+        if reason not in self.shopper:
+            self.shopper.append(reason)
 
 
 @dataclass
@@ -66,6 +91,7 @@ class RequestContext:
     operation: tuple[str | None, str] | None = None
     # Who sent the request (the TCP peer, or behind trusted proxies the forwarded address).
     client: str = "unknown"
+    shown: Shown = field(default_factory=Shown)
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

@@ -24,6 +24,7 @@ class OrderView:
 async def order_for_token(ctx: RequestContext, order_id: str, token: str) -> OrderView | None:
     """The order and its downstream sync state; None for an unknown order or a wrong token (the two look
     the same, so an order id alone reveals nothing)."""
+    ctx.shown.personal("order")
     store = ctx.services.store
     if store is None:
         raise CheckoutUnavailable("Orders cannot be looked up right now: no order store is configured.")

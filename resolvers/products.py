@@ -31,13 +31,20 @@ async def product_by_handle(ctx: RequestContext, handle: str) -> Sourced[Product
     handle = handle.strip().lower()
     if not handle or len(handle) > MAX_HANDLE:
         return None
-    return await ctx.loaders.product_by_handle.load(handle)
+    found = await ctx.loaders.product_by_handle.load(handle)
+    if found is not None:
+        ctx.shown.product(found.value.id)
+    return found
 
 
 async def product_page(ctx: RequestContext, first: int | None, after: str | None) -> Sourced[ProductPage]:
     size = page_size(first)
     after_cursor = decode_cursor(after) if after else None
-    return await ctx.call(ctx.services.vendors.catalog.product_page(size, after_cursor, client=ctx.client))
+    page = await ctx.call(ctx.services.vendors.catalog.product_page(size, after_cursor, client=ctx.client))
+    ctx.shown.listing = True
+    for product in page.value.products:
+        ctx.shown.product(product.id)
+    return page
 
 
 def variant_by_selected_options(
@@ -117,6 +124,7 @@ async def availability(ctx: RequestContext, variant: Variant) -> Availability:
         except VendorError as exc:
             stock = exc
     shown = _availability(ctx, stock)
+    _note(ctx, variant.sku, shown)
     if shown.status in _OFFERED:
         ctx.services.offers.offered((variant.sku,))
     return shown
@@ -130,12 +138,25 @@ async def availabilities(ctx: RequestContext, variants: Sequence[Variant]) -> di
     except VendorError as exc:
         answers = dict.fromkeys(skus, exc)
     shown = {sku: _availability(ctx, answer) for sku, answer in answers.items()}
+    for sku, one in shown.items():
+        _note(ctx, sku, one)
     ctx.services.offers.offered(sku for sku, a in shown.items() if a.status in _OFFERED)
     return shown
 
 
 _OFFERED = frozenset({StockStatus.IN_STOCK, StockStatus.LOW_STOCK})  # what a shopper may put in the bag
 CHECKOUT = "checkout"  # the freshness vendor of an availability checkout's own counter decided
+
+
+def _note(ctx: RequestContext, sku: str, shown: Availability) -> None:
+    """What an edge must know of the stock this answer shows: its SKU (a sale purges it), and whether it
+    is scarce (only the next sale would tell) or unconfirmed."""
+    seen = ctx.shown
+    seen.skus.add(sku)
+    if shown.status is StockStatus.LOW_STOCK:
+        seen.scarce = True
+    if not shown.confirmed and shown.status is not StockStatus.OUT_OF_STOCK:
+        seen.unconfirmed = True
 
 
 def _availability(ctx: RequestContext, stock: StockAnswer | BaseException) -> Availability:

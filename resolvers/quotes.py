@@ -38,6 +38,7 @@ def least_fresh(parts: list[Freshness]) -> Freshness:
 
 async def tax_for_lines(ctx: RequestContext, ship_to: Address, lines: list[tuple[Variant, int]],
                         argument: str = "shipTo") -> Sourced[TaxQuote]:
+    ctx.shown.personal("address")
     api = ctx.services.vendors.tax
     tax_lines = [TaxLine(v.sku, qty, v.price) for v, qty in lines]
     try:
@@ -48,6 +49,7 @@ async def tax_for_lines(ctx: RequestContext, ship_to: Address, lines: list[tuple
 
 async def insurance_for_lines(ctx: RequestContext, ship_to: Address, lines: list[tuple[Variant, int]],
                               argument: str = "shipTo") -> Sourced[InsuranceQuote]:
+    ctx.shown.personal("address")
     api = ctx.services.vendors.insurance
     items = [InsuredItem(v.sku, qty, v.price) for v, qty in lines]
     try:
@@ -93,6 +95,7 @@ async def financing(ctx: RequestContext, amount: Money) -> Sourced[FinancingOffe
 
 async def engraving_preview(ctx: RequestContext, product: Product, variant: Variant, *, text: str, font: str,
                             placement: str) -> Sourced[EngravingPreview]:
+    ctx.shown.personal("engraving")
     if not product.engravable:
         raise InputError(f"{product.title} cannot be engraved.", field="input")
     if len(text) > MAX_ENGRAVING_TEXT:

@@ -1,8 +1,9 @@
 """One Starlette app serving every vendor under its own prefix, plus the admin API.
 
     /catalog /inventory /tax /insurance /bnpl /engraving /payments /erp /wms /crm
+    /fastly /cloudflare   the edges' purge APIs (`sandbox.vendors.edge`)
     /_admin/...   faults, latencies, call counts, recent requests, reset (see README); stock, prices
-                  and webhooks (`sandbox.systems`)
+                  and webhooks (`sandbox.systems`); /_admin/purges: what was purged at the edges
 
 The systems that change things (catalog, inventory, ERP) send signed webhooks to `webhooks_to`
 (the gateway's base URL; None: counted, sent nowhere) through one `sandbox.webhooks.Outbox`.
@@ -25,7 +26,7 @@ from sandbox.faults import ErrorBody, Fault, FaultBoard, KeepRawSend, Latency, V
 from sandbox.state import SandboxState
 from sandbox.systems import Systems
 from sandbox.systems import admin_routes as systems_admin_routes
-from sandbox.vendors import backoffice, bnpl, catalog, engraving, insurance, inventory, payments, storefront, tax
+from sandbox.vendors import backoffice, bnpl, catalog, edge, engraving, insurance, inventory, payments, storefront, tax
 from sandbox.webhooks import DEFAULT_ERP_SYNC_DELAY_MS, Outbox, Secrets, WebhookSettings
 
 
@@ -53,6 +54,12 @@ VENDORS: dict[str, FakeVendor] = {
     "crm": FakeVendor(backoffice.crm_routes, backoffice.error_body, Latency(mean_ms=80, jitter_ms=30)),
 }
 VENDOR_NAMES = tuple(VENDORS)
+# Not Bezel's vendors but the edges it purges (`connectors.edge`): faults and call counts as for a vendor.
+EDGES: dict[str, FakeVendor] = {
+    "fastly": FakeVendor(edge.fastly_routes, edge.fastly_error, Latency(mean_ms=40, jitter_ms=15)),
+    "cloudflare": FakeVendor(edge.cloudflare_routes, edge.cloudflare_error, Latency(mean_ms=60, jitter_ms=25)),
+}
+GATED = (*VENDOR_NAMES, *EDGES)
 
 
 def create_app(*, latency_scale: float = 1.0, seed: int | None = None, webhooks_to: str | None = None,
@@ -61,13 +68,13 @@ def create_app(*, latency_scale: float = 1.0, seed: int | None = None, webhooks_
     `webhooks_to` (None: nowhere), signed with `secrets` (default: `Secrets.from_env()`); the ERP's changes
     reach the inventory system after `erp_sync_delay_ms` (0: at once)."""
     board = FaultBoard(latency_scale=latency_scale, seed=seed,
-                       latency={name: vendor.usual for name, vendor in VENDORS.items()})
+                       latency={name: vendor.usual for name, vendor in (VENDORS | EDGES).items()})
     state = SandboxState()
     settings = WebhookSettings(to=webhooks_to, erp_sync_delay_ms=erp_sync_delay_ms,
                                secrets=secrets if secrets is not None else Secrets.from_env())
     systems = Systems(state, Outbox(settings, seed=seed))
     routes: list[BaseRoute] = [Route("/healthz", _healthz)]
-    for name, vendor in VENDORS.items():
+    for name, vendor in (VENDORS | EDGES).items():
         gate = VendorGate(name, Router(routes=vendor.routes(state)), board, vendor.error_body)
         routes.append(Mount(f"/{name}", app=gate))
     routes.append(Mount("/_admin", routes=[*_admin_routes(board, state, systems), *systems_admin_routes(systems),
@@ -114,7 +121,7 @@ def _admin_routes(board: FaultBoard, state: SandboxState, systems: Systems) -> l
 
     async def vendor_fault(request: Request) -> Response:
         vendor = request.path_params["vendor"]
-        if vendor not in VENDOR_NAMES:
+        if vendor not in GATED:
             return unknown(vendor)
         if request.method == "DELETE":
             board.faults.pop(vendor, None)
@@ -131,7 +138,7 @@ def _admin_routes(board: FaultBoard, state: SandboxState, systems: Systems) -> l
         if request.method == "DELETE":
             board.calls.clear()
             board.requests.clear()
-        return JSONResponse({v: board.calls.get(v, 0) for v in VENDOR_NAMES})
+        return JSONResponse({v: board.calls.get(v, 0) for v in GATED})
 
     async def requests(request: Request) -> Response:
         vendor = request.query_params.get("vendor")
@@ -151,7 +158,7 @@ def _admin_routes(board: FaultBoard, state: SandboxState, systems: Systems) -> l
 
     async def vendor_latency(request: Request) -> Response:
         vendor = request.path_params["vendor"]
-        if vendor not in VENDOR_NAMES:
+        if vendor not in GATED:
             return unknown(vendor)
         try:
             board.latency[vendor] = Latency.model_validate(await body(request) or {})
@@ -161,6 +168,11 @@ def _admin_routes(board: FaultBoard, state: SandboxState, systems: Systems) -> l
 
     async def received(request: Request) -> Response:
         return JSONResponse(state.received.get(request.path_params["vendor"], {}))
+
+    async def purges(request: Request) -> Response:
+        if request.method == "DELETE":
+            state.purges.clear()
+        return JSONResponse(state.purges)
 
     async def reset(request: Request) -> Response:
         board.faults.clear()
@@ -174,6 +186,7 @@ def _admin_routes(board: FaultBoard, state: SandboxState, systems: Systems) -> l
         state.idempotency.clear()
         state.received.clear()
         state.insurance_policies.clear()
+        state.purges.clear()
         return JSONResponse({"reset": True})
 
     return [
@@ -184,5 +197,6 @@ def _admin_routes(board: FaultBoard, state: SandboxState, systems: Systems) -> l
         Route("/latency", latency, methods=["GET", "PUT"]),
         Route("/latency/{vendor}", vendor_latency, methods=["PUT"]),
         Route("/received/{vendor}", received, methods=["GET"]),
+        Route("/purges", purges, methods=["GET", "DELETE"]),
         Route("/reset", reset, methods=["POST"]),
     ]

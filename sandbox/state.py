@@ -119,6 +119,7 @@ class SandboxState:
     in_flight: set[str] = field(default_factory=set)
     received: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # vendor -> external id -> doc
     insurance_policies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    purges: list[dict[str, Any]] = field(default_factory=list)  # what Bezel purged at the emulated edges
     erp_listener: ErpListener | None = None
     storefront: Storefront = field(default_factory=Storefront)  # the Storefront API's cost bucket and faults
 

@@ -125,6 +125,9 @@ def test_the_production_wheel_leaves_out_the_sandbox_and_tests() -> None:
 TESTED_ELSEWHERE = {
     "connectors/checkout/lua.py": "tests/connectors/checkout/test_stock.py",  # each script through its caller
     "connectors/checkout/store.py": "tests/connectors/checkout/conftest.py",  # the store every checkout test uses
+    "connectors/edge/cloudflare.py": "tests/connectors/edge/test_purger.py",  # each provider through the purger
+    "connectors/edge/fastly.py": "tests/connectors/edge/test_purger.py",
+    "connectors/edge/varnish.py": "tests/connectors/edge/test_purger.py",  # and tests/e2e/test_varnish.py
     "gateway/admin.py": "tests/e2e/test_metrics_and_health.py",
     "gateway/app.py": "tests/e2e/test_product_page.py",  # every end-to-end test starts it
     "gateway/devredis.py": "tests/gateway/test_cli.py",  # `bezel dev`'s private Redis

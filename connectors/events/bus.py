@@ -10,6 +10,9 @@ Each message also names what changed for a live page (`skus`, `products`, `order
 (`listen`, the live-page hub of `resolvers.live`) hear every message once per process, their own
 included, after the process's tier has dropped what it named.
 
+Hooks (`on_publish`: the edge's purger, `connectors.edge`) hear only what this process publishes, once,
+after it applied it: one process tells the world outside.
+
 Without Redis there is one process to tell: itself. Pub/sub on a Redis Cluster is broadcast over the
 cluster bus, so one connection to any node hears every message.
 """
@@ -89,11 +92,16 @@ class InvalidationBus:
         self._task: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
         self._listeners: list[Listener] = []
+        self._hooks: list[Listener] = []
 
     def listen(self, listener: Listener) -> Callable[[], None]:
         """Call `listener` with every invalidation this process applies (no I/O in it); returns its removal."""
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def on_publish(self, hook: Listener) -> None:
+        """Call `hook` (no I/O in it) with every invalidation this process publishes, and no other's."""
+        self._hooks.append(hook)
 
     @property
     def channel(self) -> str:
@@ -110,6 +118,11 @@ class InvalidationBus:
     async def publish(self, invalidation: Invalidation) -> None:
         """Drop what the event affected here at once, then tell every other process."""
         self._apply(invalidation)
+        for hook in tuple(self._hooks):
+            try:
+                hook(invalidation)
+            except Exception:  # a hook's bug must not stop the bus
+                log.exception("invalidations: a hook failed")
         if self.redis is not None:
             payload, channel = replace(invalidation, origin=self.origin).encode(), self.channel
             await self.redis.call(lambda r: r.publish(channel, payload), None)

@@ -51,7 +51,7 @@ def test_the_shipped_bezel_toml_shows_every_section_key_and_every_vendors_own_de
     raw = tomllib.loads((ROOT / "bezel.toml").read_text())
     defaults = Settings()
     for section in ("gateway", "admin", "limits", "documents", "storefront", "sandbox", "store", "availability",
-                    "events", "cache", "redis", "checkout", "worker", "insecure"):
+                    "events", "cache", "redis", "checkout", "worker", "edge", "insecure"):
         assert set(raw[section]) == set(getattr(defaults, section).model_dump()), section
     shared = VendorConfig().model_dump()
     for name, config in DEFAULT_VENDORS.items():
