@@ -85,8 +85,17 @@ def live_transports(heartbeat_s: float) -> dict[str, type[HTTPStreamTransport]]:
         heartbeat_interval = heartbeat_s
 
     class ServerSentEvents(SSETransport):
+        """Lines end in LF: the SSE spec allows CRLF too, but urql 6's fetchSubscriptions splits events
+        on a blank line written as "\\n\\n" and read nothing from strawberry's CRLF."""
+
         def __init__(self) -> None:
             super().__init__(heartbeat_s)
+
+        def encode_event(self, event: str, data: str | None = None) -> str:
+            return super().encode_event(event, data).replace("\r\n", "\n")
+
+        def encode_comment(self, comment: str) -> str:
+            return f": {comment}\n\n"
 
     return {MULTIPART_SUBSCRIPTION_PROTOCOL: Multipart, GRAPHQL_SSE_PROTOCOL: ServerSentEvents}
 

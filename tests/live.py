@@ -61,12 +61,14 @@ class Stream:
         return self._take_part() if self.multipart else self._take_event()
 
     def _take_event(self) -> tuple[str, Any] | None:
-        if "\r\n\r\n" not in self._buffer:
+        # As urql 6's fetchSubscriptions reads it: events end in "\n\n" (a CRLF stream would never match).
+        if "\n\n" not in self._buffer:
             return None
-        block, self._buffer = self._buffer.split("\r\n\r\n", 1)
+        block, self._buffer = self._buffer.split("\n\n", 1)
+        assert "\r" not in block, f"SSE lines end in LF: {block!r}"
         if block.startswith(":"):
             return "heartbeat", None
-        fields = dict(line.split(": ", 1) for line in block.split("\r\n") if ": " in line)
+        fields = dict(line.split(": ", 1) for line in block.split("\n") if ": " in line)
         if fields.get("event") == "complete":
             return "complete", None
         return "next", json.loads(fields["data"])
