@@ -117,7 +117,9 @@ class BezelGraphQL(GraphQL[RequestContext, None]):
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None, allow_queries_via_get=True,
                          subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL,
                                                  GRAPHQL_SSE_PROTOCOL),
-                         max_subscriptions_per_connection=live.max_per_client, allowed_origins=allowed_origins)
+                         # None: the hub caps subscriptions per client with a typed TOO_MANY_SUBSCRIPTIONS
+                         # (`resolvers.live`); strawberry's own cap would answer an uncoded error first.
+                         max_subscriptions_per_connection=None, allowed_origins=allowed_origins)
         self.stream_transport_classes_by_protocol = live_transports(live.heartbeat_s)
         self.documents = documents
         self.trusted_proxies = trusted_proxies
