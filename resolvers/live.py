@@ -26,7 +26,7 @@ import logging
 import time
 from collections import Counter as Tallies
 from collections import deque
-from collections.abc import AsyncGenerator, Callable, Coroutine, Mapping
+from collections.abc import AsyncGenerator, Callable, Coroutine, Hashable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
@@ -97,6 +97,9 @@ class LiveProduct:
     product: Sourced[Product]
     stock: Mapping[str, Availability]  # by SKU, every variant
     changed_at: float  # when the change happened at its source (or when it was read, for a first message)
+    # What the schema derives from this state once for all its subscribers (schema.shared_events): it lives
+    # as long as the state does.
+    memo: dict[Hashable, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def shown(self) -> tuple[object, ...]:
