@@ -35,6 +35,7 @@ from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.http.streaming import (
     HTTPStreamTransport,
+    JSONEncoder,
     MultipartSubscriptionTransport,
     MultipartTransport,
     SSETransport,
@@ -58,6 +59,7 @@ from gateway.edge.request_log import RequestLog
 from gateway.edge.responses import error_response
 from gateway.errors import DocumentRefused
 from gateway.graphiql import graphiql_page
+from gateway.live_encoding import EncodedOnce
 from gateway.live_socket import LiveSocket, TextFrames
 from resolvers.context import RequestContext, Services
 from schema.bounds import INCREMENTAL
@@ -81,8 +83,13 @@ class IncrementalParts(MultipartTransport):
 def live_transports(heartbeat_s: float) -> dict[str, type[HTTPStreamTransport]]:
     """The HTTP stream transports subscriptions take, each with the configured heartbeat (`[live]`)."""
 
+    multipart, sse = EncodedOnce(), EncodedOnce()  # each message's framing, once for all its subscribers
+
     class Multipart(MultipartSubscriptionTransport):
         heartbeat_interval = heartbeat_s
+
+        def encode_next(self, response: GraphQLHTTPResponse, encode_json: JSONEncoder) -> str:
+            return multipart.framed(response, lambda: super(Multipart, self).encode_next(response, encode_json))
 
     class ServerSentEvents(SSETransport):
         """Lines end in LF: the SSE spec allows CRLF too, but urql 6's fetchSubscriptions splits events
@@ -90,6 +97,9 @@ def live_transports(heartbeat_s: float) -> dict[str, type[HTTPStreamTransport]]:
 
         def __init__(self) -> None:
             super().__init__(heartbeat_s)
+
+        def encode_next(self, response: GraphQLHTTPResponse, encode_json: JSONEncoder) -> str:
+            return sse.framed(response, lambda: super(ServerSentEvents, self).encode_next(response, encode_json))
 
         def encode_event(self, event: str, data: str | None = None) -> str:
             return super().encode_event(event, data).replace("\r\n", "\n")
@@ -121,6 +131,7 @@ class BezelGraphQL(GraphQL[RequestContext, None]):
                          # (`resolvers.live`); strawberry's own cap would answer an uncoded error first.
                          max_subscriptions_per_connection=None, allowed_origins=allowed_origins)
         self.stream_transport_classes_by_protocol = live_transports(live.heartbeat_s)
+        self.socket_payloads = EncodedOnce()  # graphql-transport-ws `next` payloads (`gateway.live_socket`)
         self.documents = documents
         self.trusted_proxies = trusted_proxies
         self.ipv6_client_prefix = ipv6_client_prefix

@@ -58,11 +58,16 @@ async def first_state(ws: Socket, operation_id: str) -> dict[str, Any]:
     return state
 
 
-async def test_a_sale_through_the_shop_reaches_an_open_socket(served: Served) -> None:
-    async with socket(served.ws_url) as ws, httpx.AsyncClient(base_url=served.url, timeout=15) as shop:
+async def test_a_sale_through_the_shop_reaches_open_sockets_encoded_once(served: Served) -> None:
+    view = next(r.endpoint for r in served.app.routes if getattr(r, "path", "") == "/graphql")
+    async with socket(served.ws_url) as ws, socket(served.ws_url) as other, \
+            httpx.AsyncClient(base_url=served.url, timeout=15) as shop:
+        await other.subscribe("page", PRODUCT, BROOCH)
+        await first_state(other, "page")
         await ws.subscribe("brooch", PRODUCT, BROOCH)
         brooch = (await first_state(ws, "brooch"))["variants"][0]
         assert brooch["availability"]["status"] == "LOW_STOCK"
+        encoded = view.socket_payloads.encoded
         placed = (await shop.post("/graphql", json={"query": PLACE, "variables": {"i": order_input(
             [{"variantId": brooch["id"]}], key=str(uuid.uuid4()))}})).json()["data"]["placeOrder"]
         assert placed["order"]["status"] == "CONFIRMED"
@@ -70,6 +75,8 @@ async def test_a_sale_through_the_shop_reaches_an_open_socket(served: Served) ->
         assert told["type"] == "next"
         shown = told["payload"]["data"]["productChanged"]["variants"][0]["availability"]
         assert (shown["status"], shown["quantityAvailable"]) == ("OUT_OF_STOCK", 0)
+        assert (await other.receive(2.0))["payload"] == told["payload"]
+        assert view.socket_payloads.encoded == encoded + 1  # one execution, one encoding, two sockets told
 
 
 async def test_a_wrong_order_token_ends_as_the_order_lookup_answers_it(served: Served) -> None:

@@ -4,10 +4,12 @@ fetchSubscriptions reads them (split on "\\n\\n"), heartbeats included."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import orjson
 from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL
 
+from gateway.live_encoding import EncodedOnce
 from gateway.view import live_transports
 
 
@@ -28,3 +30,23 @@ def test_a_graphql_sse_stream_splits_into_its_events_on_a_blank_lf_line() -> Non
     assert comments == [": ping"]
     assert [e["event"] for e in events] == ["next", "next", "complete"]
     assert [json.loads(e["data"]) for e in events[:2]] == [{"data": {"a": 1}}, {"data": {"a": 2}}]
+
+
+def test_a_message_s_data_is_framed_once_for_every_subscriber_it_reaches() -> None:
+    """The same data object framed once; new data, or a message with errors (per subscriber), framed again."""
+    encoded = EncodedOnce(size=2)
+    frames: list[str] = []
+
+    def frame(text: str) -> Callable[[], str]:
+        return lambda: frames.append(text) or text
+
+    shared = {"productChanged": {"handle": "ring"}}
+    assert [encoded.framed({"data": shared}, frame("a")) for _ in range(3)] == ["a"] * 3
+    assert encoded.framed({"data": dict(shared)}, frame("b")) == "b"  # equal, but another event's
+    assert encoded.framed({"data": shared, "errors": []}, frame("c")) == "c"
+    assert encoded.framed({"data": shared, "extensions": {"vendors": {"tax": "live"}}}, frame("x")) == "x"
+    assert encoded.framed({"data": None}, frame("d")) == "d"
+    assert frames == ["a", "b", "c", "x", "d"]
+    encoded.framed({"data": {}}, frame("e"))  # past its size the oldest is forgotten
+    assert encoded.framed({"data": shared}, frame("a2")) == "a2"
+    assert encoded.framed({"data": shared}, frame("a3")) == "a2"
