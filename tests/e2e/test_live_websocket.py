@@ -24,7 +24,7 @@ from resolvers.live import DROPPED
 from sandbox.handle import Sandbox
 from tests.e2e.test_checkout import PLACE, order_input
 from tests.live import Socket, socket
-from tests.support import Served, serve_in_process, settings_for
+from tests.support import Gateway, Served, scrape, serve_in_process, settings_for, value
 
 PRODUCT = """subscription($h: String!) { productChanged(handle: $h) { handle variants { id sku
   availability { status quantityAvailable } } } }"""
@@ -77,6 +77,14 @@ async def test_a_sale_through_the_shop_reaches_open_sockets_encoded_once(served:
         assert (shown["status"], shown["quantityAvailable"]) == ("OUT_OF_STOCK", 0)
         assert (await other.receive(2.0))["payload"] == told["payload"]
         assert view.socket_payloads.encoded == encoded + 1  # one execution, one encoding, two sockets told
+        samples = await scrape(Gateway(http=shop, app=served.app))
+    assert value(samples, "bezel_subscriptions_open", field="productChanged") == 2
+    assert value(samples, "bezel_subscription_messages_total", field="productChanged") >= 4
+    assert value(samples, "bezel_subscription_latency_seconds_count", field="productChanged") >= 2
+    assert value(samples, "bezel_subscription_reads_total", field="productChanged") >= 1
+    for reason in ("slow_consumer", "shutting_down"):  # from start-up, at 0 or more
+        assert value(samples, "bezel_subscription_dropped_total", field="productChanged", reason=reason) >= 0
+    assert value(samples, "bezel_subscription_refused_total", limit="client") >= 0
 
 
 async def test_a_wrong_order_token_ends_as_the_order_lookup_answers_it(served: Served) -> None:
