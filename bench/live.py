@@ -76,13 +76,15 @@ class Shopper:
             self.retries += 1
             await asyncio.sleep(0.05)
         self.subscribed.set()
+        tail = b""
         while True:
             chunk = await reader.read(65536)
             if not chunk:
                 break
-            if b"OUT_OF_STOCK" in chunk:
+            if b"OUT_OF_STOCK" in tail + chunk and not self.told.is_set():  # a message may straddle two reads
                 self.told_at = time.time()
                 self.told.set()
+            tail = chunk[-16:]
         writer.close()
 
 
@@ -117,7 +119,12 @@ async def one(transport: str, n: int, redis_url: str) -> dict[str, Any]:
                     placed = await a.json()
                 answered_at = time.time()
                 assert placed["data"]["placeOrder"]["order"], placed
-                await asyncio.wait_for(asyncio.gather(*(s.told.wait() for s in shoppers)), 120)
+                try:
+                    await asyncio.wait_for(asyncio.gather(*(s.told.wait() for s in shoppers)), 120)
+                except TimeoutError:
+                    told = sum(s.told.is_set() for s in shoppers)
+                    gone = sum(t.done() for t in tasks)
+                    raise SystemExit(f"bench.live: {told} of {n} told in 120 s ({gone} connections closed)") from None
                 last = max(s.told_at or 0 for s in shoppers)
                 fan_cpu = gateway.cpu_seconds() - cpu1 - rest_cpu_per_s * (last - sold_at)
                 latencies = [((s.told_at or 0) - answered_at) * 1000 for s in shoppers]

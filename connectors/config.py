@@ -219,7 +219,8 @@ class WorkerConfig(_Strict):
 class LiveConfig(_Strict):
     """`[live]`: subscriptions (`productChanged`, `orderUpdated`), their caps and their heartbeats."""
 
-    # Open subscriptions per process: 10,000 idle ones cost ~50 MB and no CPU at rest (bench/live.py).
+    # Open subscriptions per process: each holds ~65 KB with its connection (bench/results/live.md: 10,000
+    # idle ones ~630 MB, 7-9% of a core at rest for their heartbeats); size the process's memory for it.
     max_subscriptions: int = Field(default=10_000, ge=1)
     # Per client (as `[gateway] trusted_proxies` tells them apart): a page has two, a shopper a few tabs.
     max_per_client: int = Field(default=20, ge=1)

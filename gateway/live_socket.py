@@ -20,6 +20,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Bas
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 
 from gateway.errors import DocumentRefused
+from gateway.live_encoding import EncodedOnce
 from resolvers.context import RequestContext
 
 
@@ -34,8 +35,16 @@ class TextFrames(ASGIWebSocketAdapter):
     strawberry would send as binary frames: a browser's graphql-ws client cannot read those)."""
 
     async def send_json(self, message: Mapping[str, object]) -> None:
+        payload = message.get("payload")
+        encoded = getattr(self.view, "socket_payloads", None)
+        if message.get("type") == "next" and isinstance(payload, Mapping) and isinstance(encoded, EncodedOnce):
+            # The payload's encoding once for every subscriber of the same data (`gateway.live_encoding`).
+            text = encoded.framed(payload, lambda: orjson.dumps(payload).decode())
+            text = f'{{"id":{orjson.dumps(message["id"]).decode()},"type":"next","payload":{text}}}'
+        else:
+            text = orjson.dumps(message).decode()
         try:
-            await self.ws.send_text(orjson.dumps(message).decode())
+            await self.ws.send_text(text)
         except WebSocketDisconnect as exc:
             raise WebSocketDisconnected from exc
 

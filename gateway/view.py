@@ -35,6 +35,7 @@ from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.http.streaming import (
     HTTPStreamTransport,
+    JSONEncoder,
     MultipartSubscriptionTransport,
     MultipartTransport,
     SSETransport,
@@ -59,6 +60,7 @@ from gateway.edge.request_log import RequestLog
 from gateway.edge.responses import error_response
 from gateway.errors import DocumentRefused
 from gateway.graphiql import graphiql_page
+from gateway.live_encoding import EncodedOnce
 from gateway.live_socket import LiveSocket, TextFrames
 from resolvers.context import RequestContext, Services
 from schema.bounds import INCREMENTAL
@@ -82,12 +84,29 @@ class IncrementalParts(MultipartTransport):
 def live_transports(heartbeat_s: float) -> dict[str, type[HTTPStreamTransport]]:
     """The HTTP stream transports subscriptions take, each with the configured heartbeat (`[live]`)."""
 
+    multipart, sse = EncodedOnce(), EncodedOnce()  # each message's framing, once for all its subscribers
+
     class Multipart(MultipartSubscriptionTransport):
         heartbeat_interval = heartbeat_s
 
+        def encode_next(self, response: GraphQLHTTPResponse, encode_json: JSONEncoder) -> str:
+            return multipart.framed(response, lambda: super(Multipart, self).encode_next(response, encode_json))
+
     class ServerSentEvents(SSETransport):
+        """Lines end in LF: the SSE spec allows CRLF too, but urql 6's fetchSubscriptions splits events
+        on a blank line written as "\\n\\n" and read nothing from strawberry's CRLF."""
+
         def __init__(self) -> None:
             super().__init__(heartbeat_s)
+
+        def encode_next(self, response: GraphQLHTTPResponse, encode_json: JSONEncoder) -> str:
+            return sse.framed(response, lambda: super(ServerSentEvents, self).encode_next(response, encode_json))
+
+        def encode_event(self, event: str, data: str | None = None) -> str:
+            return super().encode_event(event, data).replace("\r\n", "\n")
+
+        def encode_comment(self, comment: str) -> str:
+            return f": {comment}\n\n"
 
     return {MULTIPART_SUBSCRIPTION_PROTOCOL: Multipart, GRAPHQL_SSE_PROTOCOL: ServerSentEvents}
 
@@ -109,8 +128,11 @@ class BezelGraphQL(GraphQL[RequestContext, None]):
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None, allow_queries_via_get=True,
                          subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL,
                                                  GRAPHQL_SSE_PROTOCOL),
-                         max_subscriptions_per_connection=live.max_per_client, allowed_origins=allowed_origins)
+                         # None: the hub caps subscriptions per client with a typed TOO_MANY_SUBSCRIPTIONS
+                         # (`resolvers.live`); strawberry's own cap would answer an uncoded error first.
+                         max_subscriptions_per_connection=None, allowed_origins=allowed_origins)
         self.stream_transport_classes_by_protocol = live_transports(live.heartbeat_s)
+        self.socket_payloads = EncodedOnce()  # graphql-transport-ws `next` payloads (`gateway.live_socket`)
         self.documents = documents
         self.trusted_proxies = trusted_proxies
         self.ipv6_client_prefix = ipv6_client_prefix

@@ -26,7 +26,7 @@ import logging
 import time
 from collections import Counter as Tallies
 from collections import deque
-from collections.abc import AsyncGenerator, Callable, Coroutine, Mapping
+from collections.abc import AsyncGenerator, Callable, Coroutine, Hashable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
@@ -97,6 +97,10 @@ class LiveProduct:
     product: Sourced[Product]
     stock: Mapping[str, Availability]  # by SKU, every variant
     changed_at: float  # when the change happened at its source (or when it was read, for a first message)
+    # What the schema derives from this state once for all its subscribers (schema.shared_events): it lives
+    # as long as the state does. None for a first message, read for one subscriber alone (nothing to share,
+    # and its stream would keep it for its whole life).
+    memo: dict[Hashable, Any] | None = field(default=None, compare=False, repr=False)
 
     @property
     def shown(self) -> tuple[object, ...]:
@@ -292,7 +296,7 @@ class LiveHub:
             ctx = RequestContext.start(self.services, budget_ms=self.budget_ms)
             READS.add(1, {"field": Field.PRODUCT.value})
             try:
-                state = await self._read_product(ctx, key, at)
+                state = await self._read_product(ctx, key, at, shared=True)
             except PublicError as exc:  # the catalog cannot say now: the next event, or a TTL, will tell
                 log.warning("live: product %s could not be read after a change (%s)", key, exc.message)
                 continue
@@ -320,12 +324,13 @@ class LiveHub:
             for feed in tuple(topic.feeds):
                 feed.push(LiveOrder(view, at))
 
-    async def _read_product(self, ctx: RequestContext, key: str, at: float) -> LiveProduct | None:
+    async def _read_product(self, ctx: RequestContext, key: str, at: float, *,
+                            shared: bool = False) -> LiveProduct | None:
         found = await product_resolvers.product_by_handle(ctx, key)
         if found is None:
             return None
         stock = await product_resolvers.availabilities(ctx, found.value.variants)
-        return LiveProduct(product=found, stock=stock, changed_at=at)
+        return LiveProduct(product=found, stock=stock, changed_at=at, memo={} if shared else None)
 
     def _index(self, key: str, topic: _Topic[LiveProduct | None], state: LiveProduct) -> None:
         topic.skus = frozenset(v.sku for v in state.product.value.variants)

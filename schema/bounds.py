@@ -25,7 +25,10 @@ from graphql import GraphQLError, GraphQLObjectType, OperationType
 from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from schema import internals  # noqa: F401  (its probe: every internal used below is still there)
+from schema import (
+    internals,  # noqa: F401  (its probe: every internal used below is still there)
+    shared_events,
+)
 from schema.limits import QueryLimits
 
 INCREMENTAL = "bezel.incremental"  # key in a request's operation extensions: the client takes parts
@@ -50,6 +53,7 @@ class BoundedExecutionContext(StrawberryGraphQLCoreExecutionContext):
     max_parts = QueryLimits().max_incremental_parts
     # True in production: no "Did you mean ...?" in errors, even about variables (see `limited`).
     hide_suggestions_always = False
+    share = True  # subscriptions' events executed once per document, variables and state (schema.shared_events)
 
     @classmethod
     def limited(cls, limits: QueryLimits, *, quiet: bool = False) -> type[BoundedExecutionContext]:
@@ -75,6 +79,16 @@ class BoundedExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 and self.operation.operation is OperationType.QUERY:
             self._stop_at = deadline.expires_at + GRACE_S
             self._budget_ms = deadline.budget_ms
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        """A subscription's event whose payload carries its state's memo runs once for every subscriber
+        with the same document and variables (`schema.shared_events`)."""
+        memo = getattr(self.root_value, shared_events.MEMO, None) if self.share else None
+        if memo is None or self.operation.operation is not OperationType.SUBSCRIPTION:
+            return super().execute_operation(serially)
+        key = shared_events.key_of(self.operation, self.variable_values.coerced)
+        return shared_events.shared(memo, key, self.operation, lambda: super(BoundedExecutionContext, self)
+                                    .execute_operation(serially))
 
     def overran(self) -> bool:
         """Whether the streamed answer's budget (and grace) has run out: start nothing more."""

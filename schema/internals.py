@@ -39,6 +39,7 @@ PLANNER, CACHES = "schema/fastpath/planner.py", "schema/fastpath/caches.py"
 VIEW, TRUSTED = "gateway/view.py", "gateway/documents/trusted.py"
 PROTOCOL, RUNNER, CLI = "gateway/edge/protocol.py", "gateway/runner.py", "gateway/cli.py"
 LIVE_SOCKET = "gateway/live_socket.py"
+SHARED = "schema/shared_events.py"
 _WS_HANDLER = "strawberry.subscriptions.protocols.graphql_transport_ws.handlers:BaseGraphQLTransportWSHandler"
 
 
@@ -214,6 +215,14 @@ LEDGER: tuple[Internal, ...] = (
     _hook("collect_subfields", ("return_type", "field_details_list"), (CONTEXT, PLANNER),
           "The sub-fields graphql-core would collect (its @include/@skip applied): what a flat selection is made "
           "of."),
+    _hook("execute_operation", ("serially",), (BOUNDS,),
+          "A subscription event's executor runs its operation here: a live product's event runs once for every "
+          "subscriber with the same document and variables (schema.shared_events)."),
+    Internal(GRAPHQL_CORE, "build_per_event_executor", "graphql.execution.executor:Executor.build_per_event_executor",
+             (SHARED,), "Each subscription event gets a copy of the executor whose root_value is the event's payload "
+                        "(where a live product's memo is found), with the operation and coerced variable_values "
+                        "shared.", source=("graphql.execution.executor:Executor.build_per_event_executor",
+                                           "executor.root_value = payload")),
     _hook("handle_field_error", ("raw_error", "return_type", "field_details_list", "path"), (BOUNDS,),
           "A field stopped at the budget is reported as graphql-core reports a field's error."),
     _hook("get_new_delivery_group_map", ("new_defer_usages", "delivery_group_map", "path"), (BOUNDS,),

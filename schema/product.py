@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from enum import Enum
+from typing import Any
 
 import strawberry
 from cachetools import LRUCache
@@ -186,12 +187,15 @@ class Product:
     domain: strawberry.Private[models.Product]
     # Every variant's stock, read once for all of a live page's subscribers (`schema.live`); None on a query.
     stock: strawberry.Private[Mapping[str, models.Availability] | None] = None
+    # A live message's state's memo: the executions every subscriber of it shares (`schema.shared_events`).
+    live_memo: strawberry.Private[dict[Hashable, Any] | None] = None
 
     @classmethod
     def live(cls, state: LiveProduct) -> Product:
         """A `productChanged` message: the state the hub read, stock included, shared by every subscriber."""
         product = cls.from_domain(state.product)
         product.stock = state.stock
+        product.live_memo = state.memo  # one execution of each document over this state (schema.shared_events)
         return product
 
     @classmethod

@@ -149,6 +149,55 @@ async def run_gateway(settings: Settings) -> AsyncIterator[Gateway]:
 
 
 @dataclass
+class Served:
+    """A gateway served by uvicorn in this process on a real TCP port (as `bezel serve`'s worker serves
+    it: `gateway.runner.gateway_server`), its app at hand."""
+
+    url: str
+    app: Any
+    stop: Any  # () -> None: what SIGTERM does to a worker (streams ended first, then uvicorn's drain)
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://", 1) + "/graphql"
+
+    @property
+    def services(self) -> Services:
+        services: Services = self.app.state.services
+        return services
+
+
+@contextlib.asynccontextmanager
+async def serve_in_process(settings: Settings) -> AsyncIterator[Served]:
+    """The gateway on uvicorn, on a free TCP port of this process, until the block ends (or `stop()`)."""
+    import asyncio
+
+    from gateway.app import end_streams
+    from gateway.runner import gateway_server
+    from sandbox.handle import free_port
+
+    port = free_port()
+    app = create_app(settings)
+    server = gateway_server(app, settings, port=port)
+    stopping = asyncio.Event()
+
+    def stop() -> None:
+        stopping.set()
+        server.should_exit = True
+
+    running = asyncio.gather(server.serve(), end_streams(app, stopping))
+    try:
+        while not server.started:
+            if running.done():
+                running.result()  # its start failed: say why
+            await asyncio.sleep(0.02)
+        yield Served(f"http://127.0.0.1:{port}", app, stop)
+    finally:
+        stop()
+        await running
+
+
+@dataclass
 class Shop:
     """A process's services (vendors, the checkout store on a real Redis) over the sandbox in-process:
     for unit tests of checkout and the worker, with faults set straight on the sandbox's board."""

@@ -14,6 +14,7 @@
 //   graphql-ws       graphql-ws's client (graphql-transport-ws), over `ws`
 //   urql-sse         urql, subscriptionExchange forwarding to graphql-sse's client
 //   urql-multipart   urql, fetchExchange with fetchSubscriptions and Apollo's multipart Accept
+//   urql-default     urql, fetchExchange with fetchSubscriptions and its own Accept (graphql-sse's answer)
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 
@@ -21,7 +22,7 @@ import { OPERATIONS } from "./lib.mjs";
 
 const PRODUCT_CHANGED = readFileSync(`${OPERATIONS}ProductChanged.graphql`, "utf8");
 // What Apollo Client sends for a subscription; urql's default ("text/event-stream, multipart/mixed") gets
-// graphql-sse's answer instead.
+// graphql-sse's answer instead (urql-default).
 const MULTIPART = 'multipart/mixed;subscriptionSpec="1.0", application/json';
 
 const [name, url, handle, manifestPath] = process.argv.slice(2);
@@ -114,24 +115,29 @@ const clients = {
     const version = packageVersion("@urql/core");
     client.subscription(gql(PRODUCT_CHANGED), variables).subscribe((result) => printResult(version, result));
   },
-  async "urql-multipart"() {
-    const { Client, cacheExchange, fetchExchange, getOperationName, gql } = await import("@urql/core");
-    const { persistedExchange } = await import("@urql/exchange-persisted");
-    const persisted = manifest ? [persistedExchange({
-      enforcePersistedQueries: true,
-      enableForSubscriptions: true,
-      generateHash: async (_query, document) => ids.get(getOperationName(document)),
-    })] : [];
-    const client = new Client({
-      url,
-      exchanges: [cacheExchange, ...persisted, fetchExchange],
-      fetchSubscriptions: true,
-      fetchOptions: { headers: { accept: MULTIPART } },
-    });
-    const version = packageVersion("@urql/core");
-    client.subscription(gql(PRODUCT_CHANGED), variables).subscribe((result) => printResult(version, result));
-  },
+  "urql-multipart": () => urqlFetch({ accept: MULTIPART }),
+  "urql-default": () => urqlFetch({}),
 };
+
+/** urql's fetchExchange carrying the subscription: with Apollo's multipart Accept, or with urql's own
+ * ("text/event-stream, multipart/mixed"), which gets graphql-sse's answer and reads it with urql's reader. */
+async function urqlFetch(headers) {
+  const { Client, cacheExchange, fetchExchange, getOperationName, gql } = await import("@urql/core");
+  const { persistedExchange } = await import("@urql/exchange-persisted");
+  const persisted = manifest ? [persistedExchange({
+    enforcePersistedQueries: true,
+    enableForSubscriptions: true,
+    generateHash: async (_query, document) => ids.get(getOperationName(document)),
+  })] : [];
+  const client = new Client({
+    url,
+    exchanges: [cacheExchange, ...persisted, fetchExchange],
+    fetchSubscriptions: true,
+    fetchOptions: { headers },
+  });
+  const version = packageVersion("@urql/core");
+  client.subscription(gql(PRODUCT_CHANGED), variables).subscribe((result) => printResult(version, result));
+}
 
 /** Apollo's persisted-query ids, from the manifest by operation name (@apollo/persisted-query-lists). */
 async function persistedIds() {

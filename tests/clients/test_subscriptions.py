@@ -16,7 +16,6 @@ graphql-sse's client.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import queue
 import subprocess
@@ -40,11 +39,8 @@ from tests.support import ROOT
 RING = "padparadscha-cocktail-ring"
 SKU = "PAD-S0600"
 VARIANTS = "query($h: String!) { product(handle: $h) { variants { id } } }"
-HTTP_CLIENTS = ["apollo3", "apollo4", "graphql-sse", "urql-sse", "urql-multipart"]
+HTTP_CLIENTS = ["apollo3", "apollo4", "graphql-sse", "urql-sse", "urql-multipart", "urql-default"]
 WAIT_S = 20  # for a message: generous, the machine is shared; the e2e tests hold the latency to account
-# uvicorn serves WebSockets only with `websockets` or `wsproto` installed; without either, `bezel serve`
-# answers graphql-ws's upgrade with 400 "Unsupported upgrade request".
-WEBSOCKETS = any(importlib.util.find_spec(lib) for lib in ("websockets", "wsproto"))
 
 
 MANIFEST = ROOT / "storefront" / "persisted-query-manifest.json"
@@ -178,9 +174,6 @@ def test_by_trusted_document_id_on_another_process_each_hears_the_same(
                                                      manifest=MANIFEST)
 
 
-@pytest.mark.xfail(not WEBSOCKETS, strict=True, reason="server bug: uvicorn has no WebSocket library here "
-                   "(neither websockets nor wsproto is a dependency), so `bezel serve` refuses every "
-                   "graphql-transport-ws upgrade (400)")
 def test_graphql_ws_hears_the_ring_as_it_is_then_a_price_edit_then_its_sale(
     node: str, live_gateway: str, sandbox: Sandbox,
 ) -> None:
