@@ -286,7 +286,8 @@ def test_secrets_are_the_redis_urls_and_the_vendor_keys(production: Settings) ->
     events = production.events
     webhook_secrets = {events.shopify_secret_env, events.commercetools_token_env, events.erp_secret_env,
                        events.shopify_admin_token_env}  # the Admin API token an inventory webhook's SKU needs
-    expected = {"REDIS_URL", "BEZEL_CHECKOUT__REDIS_URL"} | key_variables | webhook_secrets
+    edge = {production.edge.api_key_env}  # the purge API's token (Fastly, Cloudflare)
+    expected = {"REDIS_URL", "BEZEL_CHECKOUT__REDIS_URL"} | key_variables | webhook_secrets | edge
     assert set(secret["stringData"]) == expected
     used: set[str] = set()
     for where, container in _containers():
@@ -500,3 +501,11 @@ def test_the_documents_configmap_holds_operations() -> None:
     data = _object("ConfigMap", "bezel-documents")["data"]
     manifest = json.loads(data["persisted-query-manifest.json"])
     assert manifest["operations"], "an empty manifest would refuse every request under require_trusted"
+
+
+def test_the_documents_configmap_is_the_demo_storefront_s_manifest() -> None:
+    """The example is the storefront's build, so it never lags behind an operation the storefront sends
+    (it did: the live pages' subscriptions were missing). Rebuild it as its comment says."""
+    data = _object("ConfigMap", "bezel-documents")["data"]
+    storefront = ROOT / "storefront" / "persisted-query-manifest.json"
+    assert json.loads(data["persisted-query-manifest.json"]) == json.loads(storefront.read_text())
