@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import signal
 import subprocess
@@ -120,8 +121,10 @@ async def test_the_order_page_follows_its_order_to_synced_with_one_request(
                 rest = await asyncio.wait_for(stream.all(), 30)
         statuses = [{d["system"]: d["status"] for d in m["data"]["orderUpdated"]["downstream"]} for m in rest]
         assert set(statuses[-1].values()) == {"SYNCED"}
-        assert all("SYNCED" in s.values() for s in statuses)  # each message a step further, none repeated
-        assert len(statuses) == len({tuple(sorted(s.items())) for s in statuses})
+        # Each message is the order a step on: a system once SYNCED stays so. A retried call is a change of
+        # sync state too (attempts, last error), so a message may repeat these statuses, never go back.
+        synced = [{system for system, status in s.items() if status == "SYNCED"} for s in statuses]
+        assert all(before <= after for before, after in itertools.pairwise(synced)), statuses
 
 
 async def test_open_subscriptions_hold_no_in_flight_slot(sandbox: Sandbox, redis_url: str) -> None:
