@@ -152,11 +152,12 @@ class Sandbox:
 
 @contextlib.contextmanager
 def spawned(args: Sequence[str], *, health: str, env: dict[str, str] | None = None,
-            output: IO[bytes] | int = subprocess.DEVNULL, cwd: Path | None = None) -> Iterator[subprocess.Popen[bytes]]:
+            output: IO[bytes] | int = subprocess.DEVNULL, cwd: Path | None = None,
+            timeout: float = 15.0) -> Iterator[subprocess.Popen[bytes]]:
     """A process that is up once `health` answers 200; terminated (then killed) on the way out."""
     process = subprocess.Popen(list(args), env=env, stdout=output, stderr=subprocess.STDOUT, cwd=cwd)
     try:
-        wait_for(health)
+        wait_for(health, timeout)
         yield process
     finally:
         process.terminate()

@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
-from sandbox.handle import Sandbox, free_port, wait_for
+from sandbox.handle import Sandbox, free_port, spawned
 from tests.e2e.test_edge_caching import IDS, ONE_OF_A_KIND, PLENTY, manifest
 from tests.e2e.test_webhooks import shopify, stock_event
 from tests.support import ROOT, US_ADDRESS, run_switches
@@ -86,19 +86,11 @@ def serve(sandbox: Sandbox, tmp_path: Path, varnish_port: int,
                    "BEZEL_DOCUMENTS__MANIFEST": str(manifest(tmp_path)), "BEZEL_ADMIN__PORT": "0",
                    "BEZEL_EDGE__PROVIDER": "varnish", "BEZEL_EDGE__PURGE_URL": f"http://127.0.0.1:{varnish_port}",
                    "BEZEL_EDGE__RETRY_BACKOFF_MS": "20", "BEZEL_LIMITS__PAGES": "100000/second", **env}
-    log = (tmp_path / f"gateway-{port}.log").open("wb")
-    process = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve", "--port", str(port)], env=environment,
-                               stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(f"{url}/healthz", timeout=30)
+    with (tmp_path / f"gateway-{port}.log").open("wb") as log, \
+            spawned([sys.executable, "-m", "gateway.cli", "serve", "--port", str(port)], health=f"{url}/healthz",
+                    env=environment, output=log, cwd=ROOT, timeout=30) as process:
         yield url, process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 @contextlib.contextmanager
