@@ -132,6 +132,7 @@ TESTED_ELSEWHERE = {
     "gateway/app.py": "tests/e2e/test_product_page.py",  # every end-to-end test starts it
     "gateway/devredis.py": "tests/gateway/test_cli.py",  # `bezel dev`'s private Redis
     "gateway/edge/protocol.py": "tests/e2e/test_slow_clients.py",  # header limits over real sockets
+    "gateway/live_encoding.py": "tests/gateway/test_live_transports.py",  # framed once, beside the transports
     "gateway/storefront.py": "tests/browser/test_storefront.py",
     "gateway/supervisor.py": "tests/e2e/test_workers.py",
     "gateway/view.py": "tests/e2e/test_bad_requests.py",
