@@ -231,6 +231,12 @@ class LiveConfig(_Strict):
     # An empty message (multipart) or comment (SSE) or ping (WebSocket) this often keeps proxies and load
     # balancers from closing a quiet stream; Apollo Client expects one at least every 5 s (its spec).
     heartbeat_s: float = Field(default=5.0, gt=0, le=60)
+    # The one read after an event that failed or came back unconfirmed (a vendor or checkout's Redis slow
+    # for a moment) is read again this many times in all, with this backoff (`connectors.retry`), or its
+    # subscribers would hear nothing until the next event. Bounded: a change heard meanwhile reads anyway.
+    read_attempts: int = Field(default=3, ge=1, le=10)
+    read_backoff_ms: int = Field(default=100, ge=0)
+    read_backoff_max_ms: int = Field(default=1_000, ge=0)
 
 
 EDGE_KEY_HEADERS = {"fastly": "Surrogate-Key", "cloudflare": "Cache-Tag", "varnish": "xkey", "none": "Surrogate-Key"}

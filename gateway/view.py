@@ -20,7 +20,7 @@ GraphiQL, offline, is `gateway.graphiql`.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -34,6 +34,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.http.streaming import (
+    MULTIPART_SUBSCRIPTION_BOUNDARY,
     HTTPStreamTransport,
     JSONEncoder,
     MultipartSubscriptionTransport,
@@ -87,10 +88,20 @@ def live_transports(heartbeat_s: float) -> dict[str, type[HTTPStreamTransport]]:
     multipart, sse = EncodedOnce(), EncodedOnce()  # each message's framing, once for all its subscribers
 
     class Multipart(MultipartSubscriptionTransport):
+        """Framed as Apollo Router frames it (`opened` adds the stream's opening delimiter): each part ends
+        in the next delimiter, so a reader hands it on at once, and the last delimiter is closed with
+        "--" (strawberry's "\r\n--graphql--\r\n" after it would add an empty part without headers).
+        The first part is the first state, not a heartbeat: urql 6 takes the first part it reads for a
+        result and fails one without data ("No Content"); heartbeats follow every `heartbeat_s`."""
+
         heartbeat_interval = heartbeat_s
+        send_initial_heartbeat = False
 
         def encode_next(self, response: GraphQLHTTPResponse, encode_json: JSONEncoder) -> str:
             return multipart.framed(response, lambda: super(Multipart, self).encode_next(response, encode_json))
+
+        def encode_complete(self) -> str:
+            return "--\r\n"
 
     class ServerSentEvents(SSETransport):
         """Lines end in LF: the SSE spec allows CRLF too, but urql 6's fetchSubscriptions splits events
@@ -109,6 +120,30 @@ def live_transports(heartbeat_s: float) -> dict[str, type[HTTPStreamTransport]]:
             return f": {comment}\n\n"
 
     return {MULTIPART_SUBSCRIPTION_PROTOCOL: Multipart, GRAPHQL_SSE_PROTOCOL: ServerSentEvents}
+
+
+MULTIPART_OPENING = f"\r\n--{MULTIPART_SUBSCRIPTION_BOUNDARY}"
+
+
+def opened(stream: Callable[[], AsyncIterator[str]]) -> Callable[[], AsyncIterator[str]]:
+    """A multipart subscription stream that starts with its delimiter. strawberry ends each part with the
+    delimiter but opens with none: a reader that follows RFC 2046 (meros, Apollo Client's) takes all
+    before the first delimiter as preamble, so the first part was lost, harmlessly only while it was the
+    initial heartbeat. Opened, the first part is a part whatever it is (the first state, or a heartbeat)."""
+
+    async def with_opening() -> AsyncGenerator[str, None]:
+        chunks: AsyncIterator[str] = aiter(stream())
+        try:
+            first = await anext(chunks, None)
+            yield MULTIPART_OPENING + (first if first is not None else "--\r\n")
+            async for chunk in chunks:
+                yield chunk
+        finally:
+            close: Callable[[], Any] | None = getattr(chunks, "aclose", None)
+            if close is not None:
+                await close()
+
+    return with_opening
 
 
 class BezelGraphQL(GraphQL[RequestContext, None]):
@@ -216,6 +251,13 @@ class BezelGraphQL(GraphQL[RequestContext, None]):
         # dev tools and for telling the gateway's time from a client's in benchmarks.
         response.headers["server-timing"] = f"gateway;dur={(time.perf_counter() - started) * 1000:.1f}"
         await response(scope, receive, send)
+
+    async def create_streaming_response(self, request: Request | WebSocket, stream: Callable[[], AsyncIterator[str]],
+                                        sub_response: Response, headers: Mapping[str, str]) -> Response:
+        """strawberry's streamed answer; a multipart subscription's opened with its delimiter (`opened`)."""
+        if "subscriptionspec" in headers.get("Content-Type", "").lower():
+            stream = opened(stream)
+        return await super().create_streaming_response(request, stream, sub_response, headers)
 
     async def _process_stream_result(self, request: Request, value: Any,
                                      all_pending: list[Any]) -> tuple[GraphQLHTTPResponse, list[Any]]:

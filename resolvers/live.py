@@ -9,7 +9,10 @@ to every subscriber of it. No subscriber costs a vendor call or a Redis read of 
 message, the state when it subscribes, is read for it alone, under the request's budget.
 
 A product's state is sent only when what a page shows changed (prices, each variant's status and
-quantity); reads that land while one is running are folded into one more read after it.
+quantity); reads that land while one is running are folded into one more read after it. A read that
+fails, or comes back with stock unconfirmed (a vendor or checkout's Redis slow for a moment), is read
+again a few times, backing off (`[live] read_attempts`, `connectors.retry`): no later event may come to
+make up for it.
 
 Each subscriber has a bounded buffer (`[live] buffer`): one that does not read is dropped
 (`SLOW_CONSUMER`, with `reconnect: true`) instead of holding memory; so is every subscriber when the
@@ -26,7 +29,7 @@ import logging
 import time
 from collections import Counter as Tallies
 from collections import deque
-from collections.abc import AsyncGenerator, Callable, Coroutine, Hashable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Hashable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
@@ -37,6 +40,7 @@ from connectors.config import LiveConfig
 from connectors.errors import PublicError
 from connectors.events import Invalidation
 from connectors.models import Availability, Product, Sourced
+from connectors.retry import Backoff, retry
 from connectors.telemetry import Counter, Gauge, Tally, meter, series_of
 from resolvers import order_lookup
 from resolvers import products as product_resolvers
@@ -57,6 +61,13 @@ class Ended(StrEnum):
     SHUTTING_DOWN = "shutting_down"
 
 
+class ReadAgain(StrEnum):
+    """Why a read after an event was tried again."""
+
+    FAILED = "failed"  # it raised (the catalog or the order store could not say)
+    UNCONFIRMED = "unconfirmed"  # some stock came back unconfirmed (the inventory vendor or checkout's Redis)
+
+
 OPEN = Gauge("bezel.subscriptions.open", description="Subscriptions open on this process, by field.")
 MESSAGES = Tally("bezel.subscription.messages", description="Messages handed to subscribers, by field.",
                  series=series_of(field=Field))
@@ -70,6 +81,10 @@ REFUSED = Counter("bezel.subscription.refused",
 READS = Counter("bezel.subscription.reads",
                 description="States read for subscribers after an event, by field: one per product or order and "
                             "event per process, however many subscribe to it.", series=series_of(field=Field))
+READ_RETRIES = Counter("bezel.subscription.read_retries",
+                       description="Reads after an event tried again because the one before failed or came back "
+                                   "unconfirmed, by field and reason.",
+                       series=series_of(field=Field, reason=ReadAgain))
 LATENCY = meter.create_histogram(
     "bezel.subscription.latency", unit="s",
     description="From a change at its source (the event's own time) to its message leaving for a subscriber.",
@@ -103,11 +118,24 @@ class LiveProduct:
     memo: dict[Hashable, Any] | None = field(default=None, compare=False, repr=False)
 
     @property
+    def confirmed(self) -> bool:
+        """Whether every variant's stock was confirmed (not a fallback, not unread at checkout)."""
+        return all(a.confirmed for a in self.stock.values())
+
+    @property
     def shown(self) -> tuple[object, ...]:
         """What a page shows of it: prices, and each variant's stock."""
         p = self.product.value
         return (p.min_price, p.max_price, tuple((v.sku, v.price) for v in p.variants),
                 tuple((sku, a.status, a.quantity, a.confirmed) for sku, a in sorted(self.stock.items())))
+
+
+class _Unsettled(Exception):
+    """Not an error: a read worth doing again, carrying its answer (what stands if no try does better)."""
+
+    def __init__(self, value: Any) -> None:
+        super().__init__("read again")
+        self.value = value
 
 
 @dataclass(frozen=True)
@@ -177,6 +205,8 @@ class LiveHub:
         self.by_client: Tallies[str] = Tallies()
         self.open = 0
         self.stopping = False
+        self.backoff = Backoff(config.read_backoff_ms / 1000, config.read_backoff_max_ms / 1000,
+                               jitter_s=config.read_backoff_ms / 2000)  # processes told at once spread out
         self._feeds: set[Feed[Any]] = set()
         self._detach = [services.bus.listen(self._heard), OPEN.attach(self._observe)]
 
@@ -293,10 +323,15 @@ class LiveHub:
     async def _refresh_product(self, key: str) -> None:
         while (topic := self.products.get(key)) is not None and topic.again_at is not None:
             at, topic.again_at = topic.again_at, None
-            ctx = RequestContext.start(self.services, budget_ms=self.budget_ms)
-            READS.add(1, {"field": Field.PRODUCT.value})
+
+            async def read(at: float = at) -> LiveProduct | None:
+                READS.add(1, {"field": Field.PRODUCT.value})
+                ctx = RequestContext.start(self.services, budget_ms=self.budget_ms)  # a budget per attempt
+                return await self._read_product(ctx, key, at, shared=True)
+
             try:
-                state = await self._read_product(ctx, key, at, shared=True)
+                state = await self._read_again(Field.PRODUCT, topic, read,
+                                               settled=lambda state: state is None or state.confirmed)
             except PublicError as exc:  # the catalog cannot say now: the next event, or a TTL, will tell
                 log.warning("live: product %s could not be read after a change (%s)", key, exc.message)
                 continue
@@ -313,9 +348,14 @@ class LiveHub:
         store = self.services.store
         while (topic := self.orders.get(order_id)) is not None and topic.again_at is not None and store is not None:
             at, topic.again_at = topic.again_at, None
-            READS.add(1, {"field": Field.ORDER.value})
+
+            async def read() -> OrderView | None:
+                READS.add(1, {"field": Field.ORDER.value})
+                assert store is not None
+                return await order_lookup.order_view(store, order_id)
+
             try:
-                view = await order_lookup.order_view(store, order_id)
+                view = await self._read_again(Field.ORDER, topic, read, settled=lambda _: True)
             except PublicError as exc:
                 log.warning("live: order %s could not be read after a change (%s)", order_id, exc.message)
                 continue
@@ -323,6 +363,30 @@ class LiveHub:
                 continue
             for feed in tuple(topic.feeds):
                 feed.push(LiveOrder(view, at))
+
+    async def _read_again(self, kind: Field, topic: _Topic[Any], read: Callable[[], Awaitable[T]], *,
+                          settled: Callable[[T], bool]) -> T:
+        """`read()`, tried again (bounded, backing off) while it fails or is not `settled`; then the last
+        answer stands, or the last failure is raised. A change heard meanwhile ends the retries: the read
+        that follows it covers this one."""
+        async def attempt() -> T:
+            value = await read()
+            if not settled(value):
+                raise _Unsettled(value)
+            return value
+
+        def again(exc: Exception) -> bool:
+            if not isinstance(exc, PublicError | _Unsettled) or topic.again_at is not None:
+                return False
+            reason = ReadAgain.UNCONFIRMED if isinstance(exc, _Unsettled) else ReadAgain.FAILED
+            READ_RETRIES.add(1, {"field": kind.value, "reason": reason.value})
+            return True
+
+        try:
+            return await retry(attempt, on=again, backoff=self.backoff, attempts=self.config.read_attempts)
+        except _Unsettled as exc:
+            value: T = exc.value
+            return value
 
     async def _read_product(self, ctx: RequestContext, key: str, at: float, *,
                             shared: bool = False) -> LiveProduct | None:

@@ -33,6 +33,8 @@ class Stream:
         self.ended = False
         self._chunks = response.aiter_text()
         self._buffer = ""
+        self._opened = False
+        self.preamble = ""  # multipart: what came before the first delimiter (a reader drops it)
 
     async def next(self) -> dict[str, Any] | None:
         """The next message's payload ({data, errors}); None once the stream completed."""
@@ -76,23 +78,34 @@ class Stream:
         return "next", json.loads(fields["data"])
 
     def _take_part(self) -> tuple[str, Any] | None:
-        # Each part ends in the boundary: "\r\nContent-Type: ...\r\n\r\n<json>\r\n--graphql"; the last
-        # is "--graphql--". (strawberry sends no boundary before the first part: Apollo Client reads it so.)
-        while True:
-            if self._buffer.lstrip("\r\n").startswith("--"):  # what follows the last boundary: the end
-                self._buffer = ""
-                return "complete", None
-            cut = self._buffer.find("--graphql")
-            if cut < 0:
-                return None
-            segment, self._buffer = self._buffer[:cut], self._buffer[cut + len("--graphql"):]
-            if "\r\n\r\n" not in segment:
-                continue  # the opening boundary of a stream that sends one
-            body = segment.split("\r\n\r\n", 1)[1].strip()
-            part = json.loads(body)
-            if part == {}:
-                return "heartbeat", None
-            return "next", part.get("payload", part)  # transport-level errors come as {"errors": [...]}
+        # Strictly, as RFC 2046, meros and Apollo Client read it: all before the first delimiter
+        # ("--graphql" at the start or after a CRLF) is preamble, never a part; a part is handed on once
+        # the next delimiter arrives; "--graphql--" ends the stream.
+        dash = "--graphql"
+        if not self._opened:
+            at = 0
+            if not self._buffer.startswith(dash):
+                at = self._buffer.find("\r\n" + dash) + 2
+                if at < 2:
+                    return None
+            self.preamble, self._buffer = self._buffer[:at], self._buffer[at + len(dash):]
+            self._opened = True
+        if len(self._buffer) < 2:
+            return None
+        if self._buffer.startswith("--"):
+            self._buffer = ""
+            return "complete", None
+        end = self._buffer.find("\r\n" + dash)
+        if end < 0:
+            return None
+        part, self._buffer = self._buffer[:end], self._buffer[end + 2 + len(dash):]
+        assert part.startswith("\r\n"), f"a delimiter line that does not end: {part[:80]!r}"
+        head, _, body = part[2:].partition("\r\n\r\n")
+        assert "content-type: application/json" in head.lower(), head
+        message = json.loads(body)
+        if message == {}:
+            return "heartbeat", None
+        return "next", message.get("payload", message)  # transport-level errors come as {"errors": [...]}
 
 
 @contextlib.asynccontextmanager

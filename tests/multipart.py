@@ -1,4 +1,5 @@
-"""Reading an incremental (@defer/@stream) answer as a client does: its parts, and the merged result."""
+"""Reading an incremental (@defer/@stream) answer as a client does: its parts, and the merged result; and
+reading any multipart/mixed answer strictly, as RFC 2046 (and meros, and Apollo Client) read it."""
 
 from __future__ import annotations
 
@@ -26,6 +27,33 @@ def parts(body: bytes | str, content_type: str) -> list[dict[str, Any]]:
             assert "application/json" in head.lower(), head
             out.append(json.loads(payload))
     return out
+
+
+def strict_parts(body: bytes | str, content_type: str) -> tuple[list[Any], str]:
+    """The JSON parts of a multipart/mixed body read as RFC 2046 reads it, and its preamble: all before the
+    first delimiter line ("--boundary" at the start or after a CRLF) is preamble, never a part; each part
+    is its headers (a JSON content type), a blank line and its body, up to the next delimiter
+    (CRLF "--boundary"); the close delimiter ("--boundary--") ends the body. An unterminated part fails."""
+    text = body.decode() if isinstance(body, bytes) else body
+    dash = f"--{boundary_of(content_type)}"
+    first = 0
+    if not text.startswith(dash):
+        first = text.find(f"\r\n{dash}") + 2
+        assert first >= 2, f"no delimiter at all: {text[:200]!r}"
+    preamble, rest = text[:first], text[first + len(dash):]
+    found: list[Any] = []
+    while not rest.startswith("--"):  # a close delimiter ends it; only an epilogue may follow
+        padding, crlf, rest = rest.partition("\r\n")
+        assert crlf, f"a delimiter line that does not end: {padding!r}"
+        assert not padding.strip(" \t"), f"a delimiter followed by more than padding: {padding!r}"
+        end = rest.find(f"\r\n{dash}")
+        assert end >= 0, f"a part with no delimiter after it: {rest[:200]!r}"
+        part, rest = rest[:end], rest[end + 2 + len(dash):]
+        head, blank, payload = ("", "\r\n", part[2:]) if part.startswith("\r\n") else part.partition("\r\n\r\n")
+        assert blank, f"a part without a blank line after its headers: {part[:200]!r}"
+        assert "content-type: application/json" in head.lower(), f"a part without a JSON content type: {head!r}"
+        found.append(json.loads(payload))
+    return found, preamble
 
 
 def merged(answer: list[dict[str, Any]]) -> dict[str, Any]:

@@ -1,16 +1,18 @@
 """The HTTP stream transports subscriptions take: graphql-sse's events are read as urql 6's
-fetchSubscriptions reads them (split on "\\n\\n"), heartbeats included."""
+fetchSubscriptions reads them (split on "\\n\\n"), heartbeats included; Apollo's multipart subscriptions
+as RFC 2046 (meros, Apollo Client) reads them, the first part a part whatever comes first."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import orjson
-from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL
+from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL
 
 from gateway.live_encoding import EncodedOnce
-from gateway.view import live_transports
+from gateway.view import live_transports, opened
+from tests.multipart import strict_parts
 
 
 def _encode(value: object) -> str:
@@ -50,3 +52,34 @@ def test_a_message_s_data_is_framed_once_for_every_subscriber_it_reaches() -> No
     encoded.framed({"data": {}}, frame("e"))  # past its size the oldest is forgotten
     assert encoded.framed({"data": shared}, frame("a2")) == "a2"
     assert encoded.framed({"data": shared}, frame("a3")) == "a2"
+
+
+async def test_a_multipart_subscription_s_first_state_is_a_part_even_with_no_heartbeat_before_it() -> None:
+    """The stream opens with its delimiter: a strict reader takes the first state as a part (not preamble)
+    when it comes before any heartbeat, and the stream closes with "--graphql--" and no empty part."""
+    multipart = live_transports(5.0)[MULTIPART_SUBSCRIPTION_PROTOCOL]()
+
+    async def chunks() -> AsyncIterator[str]:  # the first state before any heartbeat
+        yield multipart.encode_next({"data": {"a": 1}}, _encode)
+        yield multipart.heartbeat_message(_encode)
+        yield multipart.encode_next({"data": {"a": 2}}, _encode)
+        yield multipart.encode_complete()
+
+    body = "".join([chunk async for chunk in opened(chunks)()])
+    found, preamble = strict_parts(body, multipart.headers["Content-Type"])
+    assert found == [{"payload": {"data": {"a": 1}}}, {}, {"payload": {"data": {"a": 2}}}]
+    assert preamble == "\r\n"
+    assert body.endswith("\r\n--graphql--\r\n")
+    assert body.count("--graphql--") == 1
+
+
+async def test_a_multipart_subscription_that_ends_before_any_part_is_closed_at_once() -> None:
+    """Nothing but the end (a stream that completes at once): one close delimiter, no part."""
+    multipart = live_transports(5.0)[MULTIPART_SUBSCRIPTION_PROTOCOL]()
+
+    async def chunks() -> AsyncIterator[str]:
+        yield multipart.encode_complete()
+
+    body = "".join([chunk async for chunk in opened(chunks)()])
+    assert body == "\r\n--graphql--\r\n"
+    assert strict_parts(body, multipart.headers["Content-Type"]) == ([], "\r\n")

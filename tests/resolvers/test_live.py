@@ -14,10 +14,21 @@ from typing import Any
 import pytest
 
 from connectors.checkout import done_record
+from connectors.errors import CheckoutUnavailable
 from connectors.events import Invalidation
 from connectors.models import DownstreamState, DownstreamSystem, SyncStatus
+from resolvers import order_lookup
 from resolvers.context import RequestContext
-from resolvers.live import DROPPED, READS, Ended, LiveHub, LiveProduct, SubscriptionEnded, TooManySubscriptions
+from resolvers.live import (
+    DROPPED,
+    READ_RETRIES,
+    READS,
+    Ended,
+    LiveHub,
+    LiveProduct,
+    SubscriptionEnded,
+    TooManySubscriptions,
+)
 from tests.connectors.checkout.conftest import order
 from tests.support import Shop, shop_in_process
 
@@ -198,3 +209,46 @@ async def test_a_wrong_token_or_an_unknown_order_is_one_none(shop: Shop) -> None
         with pytest.raises(StopAsyncIteration):
             await next_of(stream)
     assert hub_of(shop).open == 0
+
+
+async def test_an_order_read_that_fails_after_an_event_is_read_again(shop: Shop,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The order store slow for a moment when an event is heard: the hub reads again (bounded, backing
+    off) and the page is told, instead of hearing nothing until the next event."""
+    order_id, token = await placed_order(shop)
+    stream = hub_of(shop).order_updates(ctx(shop), order_id, token)
+    await next_of(stream)
+    real, failures = order_lookup.order_view, [CheckoutUnavailable("the order store timed out", detail="test")]
+
+    async def flaky(store: Any, asked: str) -> Any:
+        if failures:
+            raise failures.pop()
+        return await real(store, asked)
+
+    monkeypatch.setattr(order_lookup, "order_view", flaky)
+    retried = count(READ_RETRIES, field="orderUpdated", reason="failed")
+    await shop.store.orders.set_sync(order_id, DownstreamState(DownstreamSystem.ERP, SyncStatus.SYNCED, 1, None,
+                                                               time.time()))
+    await shop.services.bus.publish(Invalidation(source="test", origin_at=time.time(), orders=(order_id,)))
+    view = await next_of(stream)
+    assert any(d.status is SyncStatus.SYNCED for d in view.downstream)
+    assert count(READ_RETRIES, field="orderUpdated", reason="failed") == retried + 1
+
+
+async def test_reads_again_are_bounded(shop: Shop, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store that keeps failing is read `[live] read_attempts` times per event, then left to the next one."""
+    order_id, token = await placed_order(shop)
+    stream = hub_of(shop).order_updates(ctx(shop), order_id, token)
+    await next_of(stream)
+
+    async def down(store: Any, asked: str) -> Any:
+        raise CheckoutUnavailable("the order store timed out", detail="test")
+
+    monkeypatch.setattr(order_lookup, "order_view", down)
+    reads = count(READS, field="orderUpdated")
+    await shop.services.bus.publish(Invalidation(source="test", origin_at=time.time(), orders=(order_id,)))
+    topic = hub_of(shop).orders[order_id]
+    assert topic.reading is not None
+    await asyncio.wait_for(topic.reading, 10)
+    assert count(READS, field="orderUpdated") == reads + hub_of(shop).config.read_attempts
+    await stream.aclose()
