@@ -13,6 +13,7 @@ from opentelemetry.metrics import Observation
 from connectors.checkout import CheckoutStore
 from connectors.config import WorkerConfig
 from connectors.errors import CheckoutUnavailable, VendorError, VendorUnavailable
+from connectors.events.bus import Invalidation
 from connectors.models import DownstreamSystem
 from connectors.policy import CallScope, Deadline
 from connectors.telemetry import Counter, Gauge, series_of, tracer
@@ -33,6 +34,7 @@ class StockKeeper:
 
     def __init__(self, services: Services, store: CheckoutStore, config: WorkerConfig) -> None:
         self.vendors = services.vendors
+        self.bus = services.bus
         self.store = store
         self.config = config
         self.seeded = 0  # counters this keeper set for the first time
@@ -69,14 +71,18 @@ class StockKeeper:
         for start in range(0, len(skus), SKU_BATCH):
             erp = erp_available(self.vendors, CallScope(Deadline.after_ms(UPKEEP_CALL_MS)))
             changes = await reconcile_from(self.store, skus[start:start + SKU_BATCH], erp)
+            corrected: list[str] = []
             for sku, change in changes.items():
                 if change.before is None:
                     self.seeded += 1
                 elif not change.skipped and change.before != change.after:
                     found += 1
+                    corrected.append(sku)
                     INVENTORY_MISMATCHES.add(1)
                     log.warning("stock mismatch for %s: counter %d, ERP says %d available after holds; corrected",
                                 sku, change.before, change.after)
+            if corrected:  # pages read the counters first: open ones and the edge learn as from a sale
+                await self.bus.publish(Invalidation(source="reconcile", origin_at=time.time(), skus=corrected))
         return found
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from connectors.config import WorkerConfig
+from connectors.events.bus import Invalidation
 from connectors.models import DownstreamSystem
 from connectors.telemetry import Gauge
 from gateway.services import open_store
@@ -101,9 +102,14 @@ async def test_reconcile_seeds_then_corrects_counters_to_the_erp_less_outstandin
     assert await keeper.reconcile() == 0
     await shop.store.stock.reserve("hold", [("RUB-PT", 2)], ttl_s=600)
     shop.sandbox.sandbox.stock["RUB-PT"] = 9  # sold or restocked outside Bezel
+    heard: list[Invalidation] = []
+    shop.services.bus.listen(heard.append)
     assert await keeper.reconcile() == 1
     assert await shop.store.stock.available(["RUB-PT"]) == {"RUB-PT": 7}
+    # Open pages and the edge learn of the correction as of a sale: the SKU, and nothing else, published.
+    assert [(i.source, list(i.skus)) for i in heard] == [("reconcile", ["RUB-PT"])]
     assert await keeper.reconcile() == 0
+    assert len(heard) == 1
 
 
 async def test_a_running_keeper_sweeps_every_round_and_reconciles_once_per_interval(shop: Shop) -> None:
