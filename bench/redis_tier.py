@@ -60,7 +60,7 @@ def _counts(directory: Path) -> dict[str, int]:
 
 
 def _round(box: env.Sandbox, bodies: list[bytes], *, rate: float, seconds: float, extra: dict[str, str],
-           uses_redis: bool) -> dict[str, Any]:
+           uses_redis: bool, code: Path = env.ROOT) -> dict[str, Any]:
     box.reset()
     if uses_redis:
         client = redis.Redis.from_url(redis_url())
@@ -72,7 +72,7 @@ def _round(box: env.Sandbox, bodies: list[bytes], *, rate: float, seconds: float
     path = extra.get("PYTHONPATH")
     extra = {**extra, "BEZEL_BENCH_REDIS_COUNTS": str(counts_dir),
              "PYTHONPATH": f"{HOOK}:{path}" if path else str(HOOK)}
-    with env.gateway(box, **extra) as gw:
+    with env.gateway(box, code=code, **extra) as gw:
         url = f"{gw.url}/graphql"
         asyncio.run(loadgen.fixed_rate(url, bodies[-300:], rate=20, seconds=5))  # warm: catalog, BNPL cached
         asyncio.run(asyncio.sleep(0.5))  # the counters' files catch up
@@ -112,13 +112,14 @@ def main() -> None:
         shared = {**production, "REDIS_URL": redis_url()}
         sides: dict[str, dict[str, str]] = {
             "no_redis": production, "redis": shared, "redis_no_hiredis": {**shared, "BEZEL_BENCH_NO_HIREDIS": "1"}}
+        code = {"redis_base": _worktree(args.base)} if args.base else {}
         if args.base:
-            sides["redis_base"] = {**shared, "PYTHONPATH": str(_worktree(args.base))}
+            sides["redis_base"] = shared
         bodies = shopper_mix(STANDARD)
         for i in range(args.rounds):
             for name in names if i % 2 == 0 else list(reversed(names)):
                 row = _round(box, bodies, rate=args.rate, seconds=args.seconds, extra=sides[name],
-                             uses_redis="REDIS_URL" in sides[name])
+                             uses_redis="REDIS_URL" in sides[name], code=code.get(name, env.ROOT))
                 rows[name].append(row)
                 print(name, row["cpu_us_per_page"], "us/page,", row["redis_commands_per_page"], "commands,",
                       row["redis_round_trips_per_page"], "round trips per page;", row["redis_by_command"],

@@ -148,23 +148,28 @@ class TieredCache:
             CACHE_LOOKUPS.add(hits, _REDIS_HIT)
         if len(keys) > hits:
             CACHE_LOOKUPS.add(len(keys) - hits, _REDIS_MISS)
-        now = time.time()
         found = {}
         for key, raw in zip(keys, raws, strict=True):
-            if raw is None:
-                continue
-            try:
-                value, stored_at, expires_at, tags = decode(raw, result_type)
-            except (orjson.JSONDecodeError, ValidationError, KeyError, TypeError, ValueError):
-                log.warning("ignoring an unreadable shared cache entry for %s", key)
-                continue
-            if now < expires_at:
-                current = self.local.get(key)
-                if current is None or current[1] <= stored_at:
-                    self.local[key] = (value, stored_at, expires_at)
-                    self._tag(key, tags)
-                found[key] = Entry(value, stored_at, "redis")
+            entry = self.adopt(key, raw, result_type) if raw is not None else None
+            if entry is not None:
+                found[key] = entry
         return found
+
+    def adopt(self, key: str, raw: bytes | str, result_type: Any) -> Entry[Any] | None:
+        """A shared-tier payload read for `key`, copied into the local tier if it is newer than what is
+        there; None if it is unreadable or expired."""
+        try:
+            value, stored_at, expires_at, tags = decode(raw, result_type)
+        except (orjson.JSONDecodeError, ValidationError, KeyError, TypeError, ValueError):
+            log.warning("ignoring an unreadable shared cache entry for %s", key)
+            return None
+        if time.time() >= expires_at:
+            return None
+        current = self.local.get(key)
+        if current is None or current[1] <= stored_at:
+            self.local[key] = (value, stored_at, expires_at)
+            self._tag(key, tags)
+        return Entry(value, stored_at, "redis")
 
     async def put_many(self, values: dict[str, Any], result_type: Any, *, keep_s: float, stored_at: float) -> None:
         """Several entries stored together (one pipeline to Redis)."""

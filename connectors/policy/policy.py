@@ -35,7 +35,7 @@ from connectors.loop import LoopLag
 from connectors.models import Freshness, Outcome, Source, Sourced
 from connectors.policy.attempts import Attempts
 from connectors.policy.breaker import CircuitBreaker
-from connectors.policy.cache import Entry, TieredCache
+from connectors.policy.cache import Entry, TieredCache, encode
 from connectors.policy.deadline import Deadline
 from connectors.policy.freshness import Windows
 from connectors.policy.record import Trace, declare, event, record
@@ -258,17 +258,21 @@ class CallPolicy:
                                      stored_at=fetched.stored_at, tags=tags)
             return fetched
         shared = self.shared
-        permit = await shared.acquire(call.cache_key, ttl_s=deadline.remaining_s() + 1.0)
+        ttl_s = deadline.remaining_s() + 1.0
+        # One round trip: the shared entry (another process may have answered since our cache read), or,
+        # when there is none, the lease to call the vendor.
+        claim = await shared.read_or_lease(call.cache_key, ttl_s)
+        permit = claim.permit
+        if claim.payload is not None:
+            peer = self._fresh(self.cache.adopt(call.cache_key, claim.payload, call.result_type), max_age_s)
+            if peer is not None:
+                trace.shared = True
+                return _Fetched(peer.value, Source.CACHE, peer.stored_at)
+            permit = await shared.acquire(call.cache_key, ttl_s)  # too old to serve: refresh it
         if permit is None:  # another process is calling: wait for its answer in the shared tier
             peer = await shared.wait_for_peer(call.cache_key, lambda: self._fresh_shared(call, max_age_s),
                                               deadline.remaining_s())
             if peer is not None:
-                trace.shared = True
-                return _Fetched(peer.value, Source.CACHE, peer.stored_at)
-        else:  # it may have finished between our cache read and our lock: look once more
-            peer = await self._fresh_shared(call, max_age_s)
-            if peer is not None:
-                self._in_background(shared.release(permit))
                 trace.shared = True
                 return _Fetched(peer.value, Source.CACHE, peer.stored_at)
         try:
@@ -277,15 +281,20 @@ class CallPolicy:
             if permit is not None:
                 self._in_background(shared.release(permit))
             raise
-        # Answer the waiters now; the shared write, then the lock's release, finish behind them.
+        # Answer the waiters now; the shared write, then the lease's release, finish behind them.
         tags = self._storable(call, fetched.value, started)
         if tags is not None:
             self.cache.put_local(call.cache_key, fetched.value, keep_s=self.windows.keep_s,
                                  stored_at=fetched.stored_at, tags=tags)
 
         async def publish() -> None:
+            keep_s = self.windows.keep_s
+            if permit is not None and tags == ():  # untagged: the write goes with the release, one round trip
+                payload = encode(fetched.value, call.result_type, fetched.stored_at, fetched.stored_at + keep_s)
+                await shared.release(permit, payload, keep_s)
+                return
             if tags is not None:
-                await self.cache.put(call.cache_key, fetched.value, call.result_type, keep_s=self.windows.keep_s,
+                await self.cache.put(call.cache_key, fetched.value, call.result_type, keep_s=keep_s,
                                      stored_at=fetched.stored_at, tags=tags)
             if permit is not None:
                 await shared.release(permit)
@@ -325,7 +334,9 @@ class CallPolicy:
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
     async def _fresh_shared(self, call: VendorCall[Any], max_age_s: float | None = None) -> Entry[Any] | None:
-        entry = await self.cache.get_shared(call.cache_key, call.result_type)
+        return self._fresh(await self.cache.get_shared(call.cache_key, call.result_type), max_age_s)
+
+    def _fresh(self, entry: Entry[Any] | None, max_age_s: float | None) -> Entry[Any] | None:
         if entry is None:
             return None
         age = entry.age_s()
