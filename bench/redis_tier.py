@@ -15,18 +15,21 @@ checkout benchmark 14), emptied before each round so every round's shoppers are 
 
 Sides (alternating, A B B A ...; medians with the spread, since these machines drift between minutes):
 `no_redis` (the same, without Redis), `redis` (production), `redis_no_hiredis` (production with
-`hiredis` hidden from redis-py), `redis_base` (production, the code of `--base REV`).
+`hiredis` hidden from redis-py), `redis_base` (production, the code of `--base REV`),
+`redis_base_no_hiredis` (both).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import shutil
 import statistics
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +49,22 @@ HOOK = Path(__file__).resolve().parent / "redis_hook"
 def redis_url() -> str:
     base = "redis://127.0.0.1:6379"
     return f"{base}/{REDIS_DB}"
+
+
+@contextlib.contextmanager
+def production_env() -> Iterator[dict[str, str]]:
+    """A gateway's environment in the production configuration: the shared tier on db 15 (emptied),
+    tracing sampled 1 in 10 to a sink that drops it (rate limits are on as shipped)."""
+    client = redis.Redis.from_url(redis_url())
+    client.flushdb()
+    client.close()
+    with _otlp_sink() as sink:
+        yield {**_tracing(sink), "REDIS_URL": redis_url()}
+
+
+def _tracing(sink: str) -> dict[str, str]:
+    return {"OTEL_EXPORTER_OTLP_ENDPOINT": sink, "OTEL_BSP_SCHEDULE_DELAY": "500",
+            "OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"}
 
 
 def _counts(directory: Path) -> dict[str, int]:
@@ -107,14 +126,15 @@ def main() -> None:
     names = args.sides.split(",")
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
     with _otlp_sink() as sink, env.sandbox() as box:
-        production = {"OTEL_EXPORTER_OTLP_ENDPOINT": sink, "OTEL_BSP_SCHEDULE_DELAY": "500",
-                      "OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"}
+        production = _tracing(sink)
         shared = {**production, "REDIS_URL": redis_url()}
         sides: dict[str, dict[str, str]] = {
             "no_redis": production, "redis": shared, "redis_no_hiredis": {**shared, "BEZEL_BENCH_NO_HIREDIS": "1"}}
-        code = {"redis_base": _worktree(args.base)} if args.base else {}
+        code = {}
         if args.base:
+            code["redis_base"] = code["redis_base_no_hiredis"] = _worktree(args.base)
             sides["redis_base"] = shared
+            sides["redis_base_no_hiredis"] = sides["redis_no_hiredis"]
         bodies = shopper_mix(STANDARD)
         for i in range(args.rounds):
             for name in names if i % 2 == 0 else list(reversed(names)):

@@ -50,6 +50,10 @@ class SingleFlight:
     def __len__(self) -> int:
         return len(self._flights)
 
+    def running(self, key: str) -> bool:
+        """Whether a call for `key` is under way (a caller now would join it, not start one)."""
+        return key in self._flights
+
     def tasks(self) -> list[asyncio.Task[Any]]:
         return list(self._flights.values())
 
