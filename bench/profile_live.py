@@ -41,8 +41,9 @@ def _py_spy() -> str:
 
 
 # Inclusive: a sample counts for every one of these found anywhere on its stack.
-ON_STACK = ("site-packages/redis/", "connectors/policy/singleflight.py", "connectors/policy/cache.py",
-            "limits/", "connectors/ratelimits.py", "opentelemetry/")
+ON_STACK = ("(redis/", "(hiredis", "connectors/redisclient.py", "connectors/policy/singleflight.py",
+            "connectors/policy/cache.py", "(limits/", "connectors/ratelimits.py", "(opentelemetry/", "(aiohttp/",
+            "_SelectorSocketTransport.write")
 
 
 def record(output: Path, *, rate: int = RATE, extra: dict[str, str] | None = None) -> dict[str, float]:
