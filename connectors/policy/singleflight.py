@@ -122,8 +122,9 @@ class SharedFlight:
         Redis unreachable: no entry, and leave to call without a lease."""
         entry = self.redis.key("cache", key)
         token = secrets.token_hex(8)
-        found = await self.redis.call(lambda r: self._read_or_lease(keys=[entry, self.lease_key(entry)],
-                                                                    args=[token, _ms(ttl_s)], client=r), None)
+        # One pipeline with the other calls' reads of this moment (a page asks tax, insurance, engraving at once).
+        found = await self.redis.together(self._read_or_lease, [entry, self.lease_key(entry)], [token, _ms(ttl_s)],
+                                          None)
         if found is None:
             return Claim(None, None if self.redis.healthy else Permit(entry, None))
         payload, leased = found
