@@ -6,10 +6,12 @@
 What a change to the hot path is worth, for its commit message: these machines drift by tens of
 percent between minutes, so one before-run and one after-run compare noise. Here both sides run in
 the same minutes, round after round (A, B, B, A, ...), on the same sandbox, and the medians are
-compared. The base is checked out into a scratch worktree and put first on the gateway's PYTHONPATH
-(the environment, its dependencies, is the working tree's). Each round: `bezel serve` as it ships,
-new shoppers on the README page at a fixed rate (tax, insurance and engraving live; catalog and BNPL
-from cache), the gateway's CPU per page and its overhead inside the gateway (Server-Timing).
+compared. The base is checked out into a scratch worktree, the gateway's directory and first on its
+PYTHONPATH (the environment, its dependencies, is the working tree's; before 27 only the PYTHONPATH was
+set, and `bezel serve`'s `python -m` workers ran the working tree's code on both sides). Each round:
+`bezel serve` as it ships, new shoppers on the README page at a fixed rate (tax, insurance and
+engraving live; catalog and BNPL from cache), the gateway's CPU per page and its overhead inside the
+gateway (Server-Timing).
 `--warm`: one returning shopper instead, every answer from cache. `--out NAME`: the result is also
 written to bench/results/NAME.md, with the command.
 """
@@ -40,10 +42,10 @@ def _worktree(rev: str) -> Path:
     return path
 
 
-def _round(box: env.Sandbox, bodies: list[bytes], *, rate: float, seconds: float, extra: dict[str, str]
-           ) -> dict[str, Any]:
+def _round(box: env.Sandbox, bodies: list[bytes], *, rate: float, seconds: float, extra: dict[str, str],
+           code: Path = env.ROOT) -> dict[str, Any]:
     box.reset()
-    with env.gateway(box, **extra) as gw:
+    with env.gateway(box, code=code, **extra) as gw:
         url = f"{gw.url}/graphql"
         asyncio.run(loadgen.fixed_rate(url, bodies[-300:], rate=20, seconds=5))  # warm: catalog, BNPL cached
         cpu0 = gw.cpu_seconds()
@@ -67,14 +69,16 @@ def main() -> None:
     args = parser.parse_args()
     extra = dict(item.split("=", 1) for item in args.env)
     base = _worktree(args.base)
-    sides = {"base": {**extra, "PYTHONPATH": str(base)}, "work": extra}
+    sides = {"base": extra, "work": extra}
+    code = {"base": base, "work": env.ROOT}
     bodies = shopper_mix(STANDARD, n=1) * 4000 if args.warm else shopper_mix(STANDARD)
     rows: dict[str, list[dict[str, Any]]] = {"base": [], "work": []}
     with env.sandbox() as box:
         for i in range(args.rounds):
             order = ("base", "work") if i % 2 == 0 else ("work", "base")
             for side in order:
-                rows[side].append(_round(box, bodies, rate=args.rate, seconds=args.seconds, extra=sides[side]))
+                rows[side].append(_round(box, bodies, rate=args.rate, seconds=args.seconds, extra=sides[side],
+                                         code=code[side]))
                 print(side, rows[side][-1]["cpu_us_per_page"], "us/page", flush=True)
     lines = []
     for side, runs in rows.items():

@@ -75,10 +75,10 @@ def _cpu(pid: int) -> float:
 
 
 @contextlib.contextmanager
-def _spawn(args: list[str], url: str, health: str, env: dict[str, str], log: str, admin_url: str = ""
-           ) -> Iterator[Process]:
+def _spawn(args: list[str], url: str, health: str, env: dict[str, str], log: str, admin_url: str = "",
+           cwd: Path = ROOT) -> Iterator[Process]:
     WORK.mkdir(parents=True, exist_ok=True)
-    with (WORK / log).open("wb") as out, handle.spawned(args, health=health, env=env, output=out, cwd=ROOT) as p:
+    with (WORK / log).open("wb") as out, handle.spawned(args, health=health, env=env, output=out, cwd=cwd) as p:
         yield Process(url=url, process=p, admin_url=admin_url)
 
 
@@ -119,13 +119,18 @@ def gateway_env(box: Sandbox, **extra: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def gateway(box: Sandbox, **extra: str) -> Iterator[Process]:
-    """`bezel serve` as it ships (production settings), one worker process, pinned to its own core."""
+def gateway(box: Sandbox, *, code: Path = ROOT, **extra: str) -> Iterator[Process]:
+    """`bezel serve` as it ships (production settings), one worker process, pinned to its own core.
+
+    `code`: another checkout to run (an A/B's base). It is the process's directory and first on its
+    PYTHONPATH: `bezel serve` starts its workers with `python -m`, which puts the directory first."""
+    if code != ROOT:
+        extra = {**extra, "PYTHONPATH": os.pathsep.join(p for p in (str(code), extra.get("PYTHONPATH")) if p)}
     port, admin = free_port(), free_port()
     args = pinned(GATEWAY_CORE, [str(BIN / "bezel"), "serve", "--port", str(port), "--admin-port", str(admin)])
     url = f"http://127.0.0.1:{port}"
     with _spawn(args, url, f"{url}/healthz", gateway_env(box, **extra), f"gateway-{port}.log",
-                f"http://127.0.0.1:{admin}") as process:
+                f"http://127.0.0.1:{admin}", cwd=code) as process:
         yield process
 
 

@@ -9,9 +9,10 @@ slot does so by hash tag (checkout's keys share `{checkout}`); reads of many key
 (`read_many`).
 
 `SharedRedis` is for what may fail without failing a page (cache, locks): every call is bounded by a
-short timeout; after a failure Redis is skipped for a while (doubling, up to 5 s) and then tried
-again, so the gateway recovers by itself when Redis comes back. Checkout does not degrade: its store
-turns a Redis failure into `CheckoutUnavailable` instead.
+short timeout; after a failure Redis is skipped for a while (doubling, up to 5 s) and then tried again,
+so the gateway recovers by itself when Redis comes back. `together` sends the scripts asked for in one
+turn of the event loop in one pipeline (a page's live calls read the shared tier at once). Checkout does
+not degrade: its store turns a Redis failure into `CheckoutUnavailable` instead.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from typing import Any, TypeVar
 import redis
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
+from redis.commands.core import AsyncScript
 from redis.crc import key_slot
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from connectors.config import RedisConfig
 
@@ -46,6 +48,7 @@ CLUSTER_READS_IN_FLIGHT = 16  # per multi-key read on a cluster: one MGET per sl
 
 
 AnyRedis = Redis | RedisCluster
+_NOTHING = object()  # a batched call's answer when Redis is down or slow: its caller's default
 
 
 def failures(*, cluster: bool) -> tuple[type[Exception], ...]:
@@ -140,6 +143,8 @@ class SharedRedis:
         self.healthy = True
         self._skip_until = 0.0
         self._backoff_s = self.retry_after_s
+        self._queued: list[tuple[AsyncScript, list[str], list[Any], asyncio.Future[Any]]] = []
+        self._flushes: set[asyncio.Task[None]] = set()
 
     @property
     def state(self) -> str:
@@ -166,6 +171,51 @@ class SharedRedis:
             self.healthy = True
             self._backoff_s = self.retry_after_s
         return result
+
+    async def together(self, script: AsyncScript, keys: list[str], args: list[Any], default: Any) -> Any:
+        """Run `script` in the same round trip as every other script asked for in this turn of the event
+        loop (one pipeline of EVALSHA, within the tier's timeout): a page's live calls read the shared tier
+        at the same moment. `default` as `call` gives it. On a cluster, alone (its keys' node)."""
+        if self.cluster:
+            return await self.call(lambda r: script(keys=keys, args=args, client=r), default)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queued.append((script, keys, args, future))
+        if len(self._queued) == 1:
+            asyncio.get_running_loop().call_soon(self._flush)
+        found = await future
+        return default if found is _NOTHING else found
+
+    def _flush(self) -> None:
+        batch, self._queued = self._queued, []
+        task = asyncio.ensure_future(self._send(batch))
+        self._flushes.add(task)
+        task.add_done_callback(self._flushes.discard)
+
+    async def _send(self, batch: list[tuple[AsyncScript, list[str], list[Any], asyncio.Future[Any]]]) -> None:
+        async def run(r: AnyRedis) -> list[Any]:
+            assert isinstance(r, Redis)
+            async with r.pipeline(transaction=False) as pipe:
+                for script, keys, args, _ in batch:
+                    pipe.evalsha(script.sha, len(keys), *keys, *args)
+                results: list[Any] = await pipe.execute(raise_on_error=False)
+            for i, result in enumerate(results):
+                if isinstance(result, NoScriptError):  # Redis lost its scripts (restarted): load this one
+                    script, keys, args, _ = batch[i]
+                    results[i] = await script(keys=keys, args=args, client=r)
+                elif isinstance(result, Exception):
+                    raise result
+            return results
+
+        try:
+            found = await self.call(run, None)
+        except BaseException as exc:  # a bug, or shutting down: every caller hears of it
+            for *_, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for i, (*_, future) in enumerate(batch):
+            if not future.done():
+                future.set_result(_NOTHING if found is None else found[i])
 
     def _failed(self, exc: BaseException) -> None:
         if self.healthy:

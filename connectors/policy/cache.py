@@ -20,7 +20,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -88,9 +88,11 @@ class TieredCache:
         self.tagged: dict[str, set[str]] = {}  # tag -> local keys that carry it (some may be gone)
         self.forgotten: dict[str, float] = {}  # key or tag -> when it was last dropped (time.time())
 
-    async def get(self, key: str, result_type: Any, *, fresh_s: float = float("inf")) -> Entry[Any] | None:
+    async def get(self, key: str, result_type: Any, *, fresh_s: float = float("inf"),
+                  read: Callable[[], Awaitable[bytes | None]] | None = None) -> Entry[Any] | None:
         """The newest entry for `key`. A local entry older than `fresh_s` is checked against the shared
-        tier, where another process may have stored a fresher answer."""
+        tier, where another process may have stored a fresher answer. `read`: how the shared tier's
+        payload for `key` is read, when it is (the call policy takes its lease in the same round trip)."""
         now = time.time()
         hit = self.local.get(key)
         local = None
@@ -104,7 +106,12 @@ class TieredCache:
             else:
                 self.local.pop(key, None)
         CACHE_LOOKUPS.add(1, _LOCAL_HIT if local else _LOCAL_MISS)
-        shared = await self.get_shared(key, result_type)
+        if read is None or self.redis is None:
+            shared = await self.get_shared(key, result_type)
+        else:
+            raw = await read()
+            CACHE_LOOKUPS.add(1, _REDIS_MISS if raw is None else _REDIS_HIT)
+            shared = None if raw is None else self.adopt(key, raw, result_type)
         if local is not None and (shared is None or shared.stored_at <= local.stored_at):
             return local
         return shared
@@ -148,23 +155,28 @@ class TieredCache:
             CACHE_LOOKUPS.add(hits, _REDIS_HIT)
         if len(keys) > hits:
             CACHE_LOOKUPS.add(len(keys) - hits, _REDIS_MISS)
-        now = time.time()
         found = {}
         for key, raw in zip(keys, raws, strict=True):
-            if raw is None:
-                continue
-            try:
-                value, stored_at, expires_at, tags = decode(raw, result_type)
-            except (orjson.JSONDecodeError, ValidationError, KeyError, TypeError, ValueError):
-                log.warning("ignoring an unreadable shared cache entry for %s", key)
-                continue
-            if now < expires_at:
-                current = self.local.get(key)
-                if current is None or current[1] <= stored_at:
-                    self.local[key] = (value, stored_at, expires_at)
-                    self._tag(key, tags)
-                found[key] = Entry(value, stored_at, "redis")
+            entry = self.adopt(key, raw, result_type) if raw is not None else None
+            if entry is not None:
+                found[key] = entry
         return found
+
+    def adopt(self, key: str, raw: bytes | str, result_type: Any) -> Entry[Any] | None:
+        """A shared-tier payload read for `key`, copied into the local tier if it is newer than what is
+        there; None if it is unreadable or expired."""
+        try:
+            value, stored_at, expires_at, tags = decode(raw, result_type)
+        except (orjson.JSONDecodeError, ValidationError, KeyError, TypeError, ValueError):
+            log.warning("ignoring an unreadable shared cache entry for %s", key)
+            return None
+        if time.time() >= expires_at:
+            return None
+        current = self.local.get(key)
+        if current is None or current[1] <= stored_at:
+            self.local[key] = (value, stored_at, expires_at)
+            self._tag(key, tags)
+        return Entry(value, stored_at, "redis")
 
     async def put_many(self, values: dict[str, Any], result_type: Any, *, keep_s: float, stored_at: float) -> None:
         """Several entries stored together (one pipeline to Redis)."""

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -35,12 +36,12 @@ from connectors.loop import LoopLag
 from connectors.models import Freshness, Outcome, Source, Sourced
 from connectors.policy.attempts import Attempts
 from connectors.policy.breaker import CircuitBreaker
-from connectors.policy.cache import Entry, TieredCache
+from connectors.policy.cache import Entry, TieredCache, encode
 from connectors.policy.deadline import Deadline
 from connectors.policy.freshness import Windows
 from connectors.policy.record import Trace, declare, event, record
 from connectors.policy.scope import CallScope
-from connectors.policy.singleflight import SharedFlight, SingleFlight
+from connectors.policy.singleflight import Claim, SharedFlight, SingleFlight
 from connectors.telemetry import span
 
 T = TypeVar("T")
@@ -85,18 +86,23 @@ class CallPolicy:
     async def _run(self, call: VendorCall[T], scope: CallScope) -> Sourced[T]:
         trace = Trace()
         cached: Entry[Any] | None = None
+        claims: list[Claim] = []  # what the shared-tier read found: its payload, or the key's lease
         if self._cacheable(call):
-            cached = await self.cache.get(call.cache_key, call.result_type, fresh_s=self.windows.fresh_s)
+            cached = await self.cache.get(call.cache_key, call.result_type, fresh_s=self.windows.fresh_s,
+                                          read=self._claim(call, claims) if self.shared is not None else None)
             if cached is not None:
                 age = cached.age_s()
                 if self.windows.servable(age) and age <= scope.max_age_s.get(self.vendor, age):
                     if not self.windows.fresh(age):  # slightly old: serve it, refresh behind the scenes
-                        self._revalidate(call)
+                        self._revalidate(call, claims[0] if claims else None)
+                    else:
+                        self._let_go(claims)
                     self._record(scope, trace, call.operation, Outcome.CACHE, Source.CACHE, age, cached.tier)
                     return Sourced(cached.value, Freshness(Source.CACHE, int(age * 1000), self.vendor))
         try:
-            self._spend(scope, call.operation)
-            fetched = await self._fetch_once(call, scope.deadline, trace, max_age_s=scope.max_age_s.get(self.vendor))
+            self._spend(scope, call.operation, claims)
+            fetched = await self._fetch_once(call, scope.deadline, trace, max_age_s=scope.max_age_s.get(self.vendor),
+                                             claim=claims[0] if claims else None)
         except VendorError as exc:
             stale = self._settle_failure(scope, trace, call.operation, exc, {call.cache_key: cached})[call.cache_key]
             if stale is not None:
@@ -188,8 +194,9 @@ class CallPolicy:
         self._record(scope, trace, operation, Outcome.STALE, Source.STALE, age, oldest.tier, detail=str(exc))
         return stood
 
-    def _spend(self, scope: CallScope, operation: str) -> None:
+    def _spend(self, scope: CallScope, operation: str, claims: list[Claim] | None = None) -> None:
         if not scope.spend(self.vendor):
+            self._let_go(claims)
             raise OverQuota(self.vendor, f"{operation}: this request's {scope.quota} calls to the vendor are spent")
 
     def _record(self, scope: CallScope, trace: Trace, operation: str, outcome: Outcome, source: Source | None,
@@ -200,12 +207,33 @@ class CallPolicy:
     def _cacheable(self, call: VendorCall[Any]) -> bool:
         return call.idempotent and call.result_type is not None and self.windows.keep_s > 0
 
-    def _revalidate(self, call: VendorCall[Any]) -> None:
+    def _claim(self, call: VendorCall[Any], claims: list[Claim]) -> Callable[[], Awaitable[bytes | None]]:
+        """The shared-tier read for `call`'s key that also takes the key's lease when there is no entry
+        (one round trip), keeping what it found in `claims`: the lease goes to the call that follows."""
+        assert self.shared is not None
+        shared = self.shared
+
+        async def read() -> bytes | None:
+            claim = await shared.read_or_lease(call.cache_key, self.flight_deadline().remaining_s() + 1.0)
+            claims.append(claim)
+            return claim.payload
+
+        return read
+
+    def _let_go(self, claims: list[Claim] | Claim | None) -> None:
+        """Give back a lease that no call will use (in the background: nothing waits for it)."""
+        for claim in claims if isinstance(claims, list) else [claims]:
+            if claim is not None and claim.permit is not None and self.shared is not None:
+                self._in_background(self.shared.release(claim.permit))
+
+    def _revalidate(self, call: VendorCall[Any], claim: Claim | None = None) -> None:
         """Refresh a key in the background, once, while its slightly old answer is being served."""
         key = call.cache_key
         if key in self._refreshing:
+            self._let_go(claim)
             return
-        task = asyncio.ensure_future(self._fetch_once(call, Deadline.after_ms(self.config.timeout_ms), Trace()))
+        task = asyncio.ensure_future(self._fetch_once(call, Deadline.after_ms(self.config.timeout_ms), Trace(),
+                                                      claim=claim))
         self._refreshing[key] = task
         task.add_done_callback(lambda _t: self._refreshing.pop(key, None))
         task.add_done_callback(lambda t: t.cancelled() or t.exception())  # a failed refresh just waits for the next
@@ -227,18 +255,23 @@ class CallPolicy:
         return Deadline.after_ms(self.config.timeout_ms * attempts + self.config.retry_backoff_max_ms * (attempts - 1))
 
     async def _fetch_once(self, call: VendorCall[T], deadline: Deadline, trace: Trace, *,
-                          store: bool = True, max_age_s: float | None = None) -> _Fetched:
-        """The one call for the call's key in this process (and, with Redis, across processes)."""
+                          store: bool = True, max_age_s: float | None = None, claim: Claim | None = None) -> _Fetched:
+        """The one call for the call's key in this process (and, with Redis, across processes). `claim`:
+        what this request's shared-tier read found (the lease, if it took it), for the call to use."""
         if deadline.remaining_s() <= 0:
+            self._let_go(claim)
             raise VendorTimeout(self.vendor, f"{call.operation}: request budget already spent")
         if not call.idempotent:  # a write runs once, for this request, under this request's deadline
             return _Fetched(await self.attempts.send(call, deadline, trace), Source.LIVE, time.time())
 
         async def lead() -> _Fetched:
-            return await self._fetch(call, self.flight_deadline(), trace, store=store, max_age_s=max_age_s)
+            return await self._fetch(call, self.flight_deadline(), trace, store=store, max_age_s=max_age_s,
+                                     claim=claim)
 
         # A request that takes nothing older than `max_age_s` does not join a flight that may take older.
         key = call.cache_key if max_age_s is None else f"{call.cache_key}|{max_age_s}"
+        if self.flights.running(key):  # joining this process's call: it has its own lease
+            self._let_go(claim)
         try:
             fetched, leader = await self.flights.do(key, lead, wait_s=deadline.remaining_s())
         except TimeoutError as exc:
@@ -247,28 +280,33 @@ class CallPolicy:
         return fetched
 
     async def _fetch(self, call: VendorCall[T], deadline: Deadline, trace: Trace, *, store: bool,
-                     max_age_s: float | None = None) -> _Fetched:
+                     max_age_s: float | None = None, claim: Claim | None = None) -> _Fetched:
         """Call the vendor (unless another process is already doing it) and store a cacheable answer."""
         cacheable = store and self._cacheable(call)
         started = time.time()
         if self.shared is None or not cacheable:
+            self._let_go(claim)
             fetched = _Fetched(await self.attempts.send(call, deadline, trace), Source.LIVE, time.time())
             if cacheable and (tags := self._storable(call, fetched.value, started)) is not None:
                 await self.cache.put(call.cache_key, fetched.value, call.result_type, keep_s=self.windows.keep_s,
                                      stored_at=fetched.stored_at, tags=tags)
             return fetched
         shared = self.shared
-        permit = await shared.acquire(call.cache_key, ttl_s=deadline.remaining_s() + 1.0)
+        ttl_s = deadline.remaining_s() + 1.0
+        # One round trip: the shared entry (another process may have answered since our cache read), or,
+        # when there is none, the lease to call the vendor; the request's own cache read did that already.
+        claim = claim or await shared.read_or_lease(call.cache_key, ttl_s)
+        permit = claim.permit
+        if claim.payload is not None:
+            peer = self._fresh(self.cache.adopt(call.cache_key, claim.payload, call.result_type), max_age_s)
+            if peer is not None:
+                trace.shared = True
+                return _Fetched(peer.value, Source.CACHE, peer.stored_at)
+            permit = await shared.acquire(call.cache_key, ttl_s)  # too old to serve: refresh it
         if permit is None:  # another process is calling: wait for its answer in the shared tier
             peer = await shared.wait_for_peer(call.cache_key, lambda: self._fresh_shared(call, max_age_s),
                                               deadline.remaining_s())
             if peer is not None:
-                trace.shared = True
-                return _Fetched(peer.value, Source.CACHE, peer.stored_at)
-        else:  # it may have finished between our cache read and our lock: look once more
-            peer = await self._fresh_shared(call, max_age_s)
-            if peer is not None:
-                self._in_background(shared.release(permit))
                 trace.shared = True
                 return _Fetched(peer.value, Source.CACHE, peer.stored_at)
         try:
@@ -277,15 +315,20 @@ class CallPolicy:
             if permit is not None:
                 self._in_background(shared.release(permit))
             raise
-        # Answer the waiters now; the shared write, then the lock's release, finish behind them.
+        # Answer the waiters now; the shared write, then the lease's release, finish behind them.
         tags = self._storable(call, fetched.value, started)
         if tags is not None:
             self.cache.put_local(call.cache_key, fetched.value, keep_s=self.windows.keep_s,
                                  stored_at=fetched.stored_at, tags=tags)
 
         async def publish() -> None:
+            keep_s = self.windows.keep_s
+            if permit is not None and tags == ():  # untagged: the write goes with the release, one round trip
+                payload = encode(fetched.value, call.result_type, fetched.stored_at, fetched.stored_at + keep_s)
+                await shared.release(permit, payload, keep_s)
+                return
             if tags is not None:
-                await self.cache.put(call.cache_key, fetched.value, call.result_type, keep_s=self.windows.keep_s,
+                await self.cache.put(call.cache_key, fetched.value, call.result_type, keep_s=keep_s,
                                      stored_at=fetched.stored_at, tags=tags)
             if permit is not None:
                 await shared.release(permit)
@@ -325,7 +368,9 @@ class CallPolicy:
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
     async def _fresh_shared(self, call: VendorCall[Any], max_age_s: float | None = None) -> Entry[Any] | None:
-        entry = await self.cache.get_shared(call.cache_key, call.result_type)
+        return self._fresh(await self.cache.get_shared(call.cache_key, call.result_type), max_age_s)
+
+    def _fresh(self, entry: Entry[Any] | None, max_age_s: float | None) -> Entry[Any] | None:
         if entry is None:
             return None
         age = entry.age_s()

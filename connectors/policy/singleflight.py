@@ -2,21 +2,20 @@
 
 In one process: the first caller starts the call as a task; everyone else awaits the same task
 (shielded, so one impatient request giving up cancels nothing for the others). Across processes,
-`SharedFlight` adds redis-py's own `Lock` (SET NX PX, released only by its holder): the process
-holding it calls the vendor, the others watch the shared cache tier for its answer.
+`SharedFlight` adds a lease in Redis (SET NX PX, released only by its holder): the process holding
+it calls the vendor, the others watch the shared cache tier for its answer.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from redis.asyncio.lock import Lock
-from redis.exceptions import LockError
+from redis.crc import key_slot
 
 from connectors.redisclient import SharedRedis
 
@@ -51,60 +50,125 @@ class SingleFlight:
     def __len__(self) -> int:
         return len(self._flights)
 
+    def running(self, key: str) -> bool:
+        """Whether a call for `key` is under way (a caller now would join it, not start one)."""
+        return key in self._flights
+
     def tasks(self) -> list[asyncio.Task[Any]]:
         return list(self._flights.values())
 
 
+# Read a key's shared entry and, when there is none, take its lease, in one round trip: an uncontended
+# miss costs what the read alone cost. The lease is a key of the entry's slot (`SharedFlight.lease_key`),
+# so on a cluster both keys are on the node the script runs on.
+_READ_OR_LEASE = """
+local value = redis.call('GET', KEYS[1])
+if value then return {value, 0} end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {false, 1} end
+return {false, 0}
+"""
+# Take the lease whatever the entry holds (a stale entry is being refreshed).
+_LEASE = "return redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) and 1 or 0"
+# Store the answer (KEYS[1], unless ARGV[2] is empty) and let go of the lease if it is still ours, in one
+# round trip; an expired lease someone else took since is theirs to keep.
+_STORE_AND_RELEASE = """
+if ARGV[2] ~= '' then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
+if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+return 1
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class Permit:
-    """Leave to call the vendor: holding the key's lock, or without one because Redis is unreachable
-    (a lock we cannot take must not stop the page)."""
+    """Leave to call the vendor: holding the key's lease (`token`), or without one because Redis is
+    unreachable (a lease we cannot take must not stop the page)."""
 
-    lock: Lock | None
+    key: str  # the shared cache entry's key
+    token: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """What one round trip found: the shared entry's payload, or the lease (`permit`), or neither while
+    another process holds the lease."""
+
+    payload: bytes | None
+    permit: Permit | None
 
 
 class SharedFlight:
-    """A short Redis lock per key, so only one gateway process refreshes a key at a time."""
+    """A short lease in Redis per key (SET NX PX, released only by its holder), so only one gateway
+    process calls the vendor for a key at a time. Taking it costs nothing extra when no one else holds
+    it: it comes with the shared-cache read (`read_or_lease`), and goes with the shared-cache write
+    (`store_and_release`)."""
 
     def __init__(self, redis: SharedRedis) -> None:
         self.redis = redis
+        client = redis.client
+        self._read_or_lease = client.register_script(_READ_OR_LEASE)
+        self._lease = client.register_script(_LEASE)
+        self._store_and_release = client.register_script(_STORE_AND_RELEASE)
 
-    def _lock(self, key: str, ttl_s: float | None = None) -> Lock:
-        return Lock(self.redis.client, self.redis.key("lock", key), timeout=ttl_s, thread_local=False)
+    @staticmethod
+    def lease_key(entry_key: str) -> str:
+        """The lease's key, in the entry's hash slot: the entry's key as the hash tag, or, when the entry's
+        key has a hash tag of its own, that tag kept first. (A key with an empty `{}` before any tag has no
+        such twin; cache keys are `vendor:operation:fingerprint`, with no braces.)"""
+        tagged = f"{{{entry_key}}}:lease"
+        return tagged if key_slot(tagged.encode()) == key_slot(entry_key.encode()) else f"{entry_key}:lease"
+
+    async def read_or_lease(self, key: str, ttl_s: float) -> Claim:
+        """The shared entry for `key` if there is one; else the lease, unless another process holds it.
+        Redis unreachable: no entry, and leave to call without a lease."""
+        entry = self.redis.key("cache", key)
+        token = secrets.token_hex(8)
+        # One pipeline with the other calls' reads of this moment (a page asks tax, insurance, engraving at once).
+        found = await self.redis.together(self._read_or_lease, [entry, self.lease_key(entry)], [token, _ms(ttl_s)],
+                                          None)
+        if found is None:
+            return Claim(None, None if self.redis.healthy else Permit(entry, None))
+        payload, leased = found
+        return Claim(payload or None, Permit(entry, token) if leased else None)
 
     async def acquire(self, key: str, ttl_s: float) -> Permit | None:
-        """Leave to call for `key`, or None while another process holds its lock."""
-        lock = self._lock(key, max(0.001, ttl_s))
-        acquired = await self.redis.call(lambda r: lock.acquire(blocking=False), None)
-        if acquired:
-            return Permit(lock)
-        return None if self.redis.healthy else Permit(None)
+        """The lease for `key` whatever the shared entry holds, or None while another process holds it."""
+        entry = self.redis.key("cache", key)
+        token = secrets.token_hex(8)
+        leased = await self.redis.call(lambda r: self._lease(keys=[self.lease_key(entry)],
+                                                             args=[token, _ms(ttl_s)], client=r), None)
+        if leased:
+            return Permit(entry, token)
+        return None if self.redis.healthy else Permit(entry, None)
 
-    async def release(self, permit: Permit) -> None:
-        """Let go, if the lock is still ours (it may have expired and been taken by another process)."""
-        lock = permit.lock
-        if lock is None:
+    async def release(self, permit: Permit, payload: bytes | None = None, keep_s: float = 0.0) -> None:
+        """Store `payload` as the key's shared entry (if given) and let go of the lease, if it is still
+        ours (it may have expired and been taken by another process)."""
+        if permit.token is None:
+            if payload is not None:  # no lease (Redis was away): the write alone
+                await self.redis.call(lambda r: r.set(permit.key, payload, px=_ms(keep_s)), None)
             return
-
-        async def release(_: object) -> None:
-            with contextlib.suppress(LockError):  # expired, maybe someone else's now: nothing to do
-                await lock.release()
-
-        await self.redis.call(release, None)
+        token = permit.token
+        await self.redis.call(lambda r: self._store_and_release(
+            keys=[permit.key, self.lease_key(permit.key)],
+            args=[token, payload or b"", _ms(keep_s)], client=r), None)
 
     async def wait_for_peer(self, key: str, probe: Callable[[], Awaitable[T | None]], wait_s: float,
                             interval_s: float = 0.01) -> T | None:
-        """Poll `probe` (a shared-cache read) while the peer holds the lock, for at most `wait_s`.
+        """Poll `probe` (a shared-cache read) while the peer holds the lease, for at most `wait_s`.
 
         None if the peer let go without an answer (its call failed), Redis went away, or time ran out.
         """
-        lock = self._lock(key)
+        lease = self.lease_key(self.redis.key("cache", key))
         deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
             found = await probe()
             if found is not None:
                 return found
-            if not await self.redis.call(lambda r: lock.locked(), False):
+            if not await self.redis.call(lambda r: r.exists(lease), 0):
                 return await probe()  # the peer may have stored its answer just before letting go
             await asyncio.sleep(min(interval_s, max(0.0, deadline - time.monotonic())))
         return None
+
+
+def _ms(seconds: float) -> int:
+    return max(1, int(seconds * 1000))

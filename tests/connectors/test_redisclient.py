@@ -32,3 +32,41 @@ async def test_a_bug_inside_a_redis_call_is_raised_not_served_from_the_fallback(
         assert shared.healthy  # not taken for Redis being down
     finally:
         await shared.aclose()
+
+
+async def test_scripts_asked_for_together_share_one_round_trip_and_are_loaded_when_unknown(redis_url: str) -> None:
+    import asyncio
+    import uuid
+
+    from redis.asyncio.connection import AbstractConnection
+
+    shared = SharedRedis(RedisConfig(url=redis_url, timeout_ms=2000))
+    # A script no server here has seen (SCRIPT FLUSH would be every test run's on this shared server).
+    echo = shared.client.register_script(f"-- {uuid.uuid4()}\nreturn {{KEYS[1], ARGV[1]}}")
+    sends = 0
+    original = AbstractConnection.send_packed_command
+
+    async def counted(self: AbstractConnection, command: object, check_health: bool = True) -> None:
+        nonlocal sends
+        sends += 1
+        await original(self, command, check_health)  # type: ignore[arg-type]
+
+    try:
+        assert await shared.together(echo, ["k0"], ["v0"], None) == [b"k0", b"v0"]
+        AbstractConnection.send_packed_command = counted  # type: ignore[method-assign]
+        answers = await asyncio.gather(*(shared.together(echo, [f"k{i}"], [f"v{i}"], None) for i in range(5)))
+        assert answers == [[f"k{i}".encode(), f"v{i}".encode()] for i in range(5)]
+        assert sends == 1
+    finally:
+        AbstractConnection.send_packed_command = original  # type: ignore[method-assign]
+        await shared.aclose()
+
+
+async def test_scripts_together_answer_the_default_when_redis_is_down() -> None:
+    shared = SharedRedis(RedisConfig(url="redis://127.0.0.1:1/0", timeout_ms=50))
+    script = shared.client.register_script("return 1")
+    try:
+        assert await shared.together(script, ["k"], [], "default") == "default"
+        assert shared.state == "degraded"
+    finally:
+        await shared.aclose()
