@@ -97,7 +97,9 @@ async def test_every_query_the_suite_sent_is_answered_the_same_both_ways(gateway
     without it: the same data and errors, parts merged for a client that took parts. Run alone, the
     schema tests have sent little more than CASES, the floor. Not re-run: mutations (they place orders
     and move stock) and documents the gateway refuses before running them (too large, unparsable,
-    invalid)."""
+    invalid). A pair that differs is run again, up to three times: an executor's difference repeats, the
+    machine's does not (a part that can depend on timing, such as stock read `confirmed: false` when
+    checkout's counters answer past their 50 ms bound; one of 652 differed once on a loaded CI run)."""
     services = gateway.app.state.services
     fast, plain = build_schema(), build_schema(fast_path=False)
     collected = list(sent_to_gateways.sent.values())
@@ -109,13 +111,24 @@ async def test_every_query_the_suite_sent_is_answered_the_same_both_ways(gateway
         # Warm the caches, so both runs see the same answers.
         await gateway.http.post("/graphql", json={"query": item.query, "variables": item.variables,
                                                   "operationName": item.operation_name})
-        first, second = await _answer(fast, item, services), await _answer(plain, item, services)
         compared += 1
-        if first != second:
-            differing.append(f"{item.query[:200]!r} {item.variables}: {first[:300]} != {second[:300]}")
+        for _ in range(3):  # a difference that does not repeat was the machine's (a Redis read past its bound)
+            first, second = await _answer(fast, item, services), await _answer(plain, item, services)
+            if first == second:
+                break
+            print(f"differed once: {item.query[:80]!r}: {_where_they_differ(first, second)}")  # shown with -rP
+        else:
+            differing.append(f"{item.query[:200]!r} {item.variables}: {_where_they_differ(first, second)}")
     print(f"{compared} distinct queries compared ({len(collected)} requests collected)")  # shown with -rP
     assert differing == [], f"{len(differing)} of {compared} differ:\n" + "\n".join(differing)
     assert compared >= len(CASES)
+
+
+def _where_they_differ(first: str, second: str, around: int = 150) -> str:
+    """Both answers around their first difference (an answer's head is the same long catalog text)."""
+    at = next((i for i, (a, b) in enumerate(zip(first, second, strict=False)) if a != b), min(len(first), len(second)))
+    start = max(0, at - around)
+    return f"at {at}: fast ...{first[start:at + around]}... != plain ...{second[start:at + around]}..."
 
 
 def _runs(schema: BezelSchema, item: Sent) -> bool:
