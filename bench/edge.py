@@ -1,4 +1,4 @@
-"""The catalog behind an edge: `python -m bench.edge [--seconds 20] [--connections 32] [--changes 40] [--drop-only]`.
+"""The catalog behind an edge: `python -m bench.edge [--seconds 20] [--changes 40] [--drops 3] [--drop-only]`.
 
 One `bezel serve` (one worker, core 0, Redis for checkout) on the sandbox; Debian's Varnish with
 deploy/varnish/default.vcl in front of it (core 1, with the sandbox and the load). The same catalog-heavy mix
@@ -17,10 +17,11 @@ the shopper's ZIP: private, so they always reach the gateway). Measured:
   and buying it if shown available (the storefront's PlaceOrder document, by POST straight to the gateway):
   orders, oversells, and ghost offers counted from the shoppers' side (pages asked for after the piece's
   sale was confirmed that still offered it, and whether Varnish served them from its cache: x-cache, Age),
-  beside the gateway's own `bezel_ghost_offers_total`, which never hears of a page the edge served. Twice:
-  as shipped (`[edge] scarce_max_age_s = 0`: a piece's page is private, the edge never keeps it) and with
-  `scarce_max_age_s = 5` (the edge keeps it until the next event's purge), each on a fresh gateway, Varnish
-  and Redis. `--drop-only` runs the drops alone and adds them to the committed results.
+  beside the gateway's own `bezel_ghost_offers_total`, which never hears of a page the edge served. As
+  shipped (`[edge] scarce_max_age_s = 0`: a piece's page is private, the edge never keeps it) and with
+  `scarce_max_age_s = 5` (the edge keeps it until the next event's purge), `--drops` times each, each drop
+  on a new gateway, Varnish and empty Redis. `--drop-only` runs the drops alone and adds them to the
+  committed results.
 
 The gateway's adaptive in-flight limit is off (16 connections never overload it; on a shared machine it
 sheds on loop lag other work causes). The load generator is Python (aiohttp) on the load core: pages/s
@@ -369,7 +370,8 @@ def catalog_runs(gateway: env.Process, varnish: env.Process, box: env.Sandbox, h
     return {"runs": results, "changes": timed_changes, "ghost_offers": ghost_offers(gateway.admin_url)}
 
 
-def run(seconds: float, connections: int, n_changes: int, *, drop_only: bool = False) -> dict[str, Any]:
+def run(seconds: float, connections: int, n_changes: int, *, drop_only: bool = False,
+        n_drops: int = 3) -> dict[str, Any]:
     binary = varnishd()
     if binary is None:
         raise SystemExit("bench.edge: varnishd or vmod xkey missing (make varnish)")
@@ -383,21 +385,39 @@ def run(seconds: float, connections: int, n_changes: int, *, drop_only: bool = F
     found: dict[str, Any] = {}
     drops: dict[str, dict[str, Any]] = {}
     with env.sandbox() as box:
-        for handle in timed:
-            box.stock_all(handle, 500)  # the products whose changes are timed: plenty, never scarce
-        one_of_a_kind(box)
-        with stack(box, redis_url, binary) as (gateway, varnish):
-            if not drop_only:
-                found = catalog_runs(gateway, varnish, box, handles, timed, seconds, connections, n_changes)
-            drops["0"] = asyncio.run(edge_drop(gateway, varnish, DROP_SHOPPERS))
-            print("drop, scarce_max_age_s = 0:", json.dumps(drops["0"]))
-        box.reset()
-        one_of_a_kind(box)
-        env.redis_url()  # emptied: the first drop's sales are not the second's
-        with stack(box, redis_url, binary, BEZEL_EDGE__SCARCE_MAX_AGE_S=str(SCARCE_MAX_AGE_S)) as (gateway, varnish):
-            drops[str(SCARCE_MAX_AGE_S)] = asyncio.run(edge_drop(gateway, varnish, DROP_SHOPPERS))
-            print(f"drop, scarce_max_age_s = {SCARCE_MAX_AGE_S}:", json.dumps(drops[str(SCARCE_MAX_AGE_S)]))
+        for max_age, settings in (("0", {}), (str(SCARCE_MAX_AGE_S),
+                                              {"BEZEL_EDGE__SCARCE_MAX_AGE_S": str(SCARCE_MAX_AGE_S)})):
+            runs = []
+            for _ in range(n_drops):
+                # Each drop from the start: the sandbox's stock, an empty Redis, a new gateway and Varnish.
+                box.reset()
+                for handle in timed:
+                    box.stock_all(handle, 500)  # the products whose changes are timed: plenty, never scarce
+                one_of_a_kind(box)
+                env.redis_url()
+                with stack(box, redis_url, binary, **settings) as (gateway, varnish):
+                    if not drop_only and not found:
+                        found = catalog_runs(gateway, varnish, box, handles, timed, seconds, connections, n_changes)
+                    runs.append(asyncio.run(edge_drop(gateway, varnish, DROP_SHOPPERS)))
+                    print(f"drop, scarce_max_age_s = {max_age}:", json.dumps(runs[-1]))
+            drops[max_age] = combined(runs)
     return {**found, "drop": {"by_scarce_max_age_s": drops}}
+
+
+def combined(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several drops of one configuration: their sums, and each one's ghost offers."""
+    def total(key: str) -> dict[str, int]:
+        summed: Counter[str] = Counter()
+        for one in runs:
+            summed.update(one.get(key, {}))
+        return dict(sorted(summed.items()))
+
+    return {"drops": len(runs), "shoppers": runs[0]["shoppers"], "pieces": runs[0]["pieces"],
+            **{key: sum(one[key] for one in runs) for key in ("orders", "oversold", "ghost_offers_after_sale",
+                                                                "gateway_ghost_offers")},
+            "ghost_offers_by_drop": [one["ghost_offers_after_sale"] for one in runs],
+            "outcomes": total("outcomes"), "pages_via": total("pages_via"), "ghosts_via": total("ghosts_via"),
+            "ghosts": [ghost for one in runs for ghost in one["ghosts"]][:20], "runs": runs}
 
 
 def render(doc: dict[str, Any]) -> str:
@@ -432,21 +452,25 @@ def render_drop(found: dict[str, Any]) -> list[str]:
     drops = found["by_scarce_max_age_s"]
     first = next(iter(drops.values()))
     rows = ["## A drop through the edge", "", f"Command: `{found['command']}` (git {m['git']}; {m['when']})", "",
+            f"{first['drops']} drops per configuration, each on a new gateway, Varnish and empty Redis: "
             f"{first['shoppers']} shoppers arriving over 3 s on {first['pieces']} one-of-a-kind pieces "
             "(bench.freshness's drop): each loads the piece's public part (the storefront's ProductPublic, by GET "
             "through Varnish, as JSON) and buys it if shown available (PlaceOrder, by POST to the gateway). A ghost "
             "offer: a page asked for after the piece's sale was confirmed (its placeOrder answer had arrived) "
             "that still offered it, counted by the shoppers; target 0. The gateway's bezel_ghost_offers_total "
-            "counts only refusals of pieces that a page it answered itself offered.", "",
-            "| `[edge] scarce_max_age_s` | orders | oversold | pages by x-cache | ghost offers (shoppers' side) | "
-            "of them by x-cache | bezel_ghost_offers_total (gateway) | outcomes |",
+            "counts OUT_OF_STOCK refusals of pieces a page it answered itself had offered within its window (races "
+            "before the sale included); a page Varnish served is not seen. Figures are totals over the drops.", "",
+            "| `[edge] scarce_max_age_s` | orders | oversold | pages by x-cache | ghost offers (shoppers' side), "
+            "by drop | of them by x-cache | bezel_ghost_offers_total (gateway) | outcomes |",
             "|---|---|---|---|---|---|---|---|"]
     for max_age, d in drops.items():
         label = f"{max_age} (as shipped)" if max_age == "0" else max_age
         via = ", ".join(f"{k} {v}" for k, v in d.get("pages_via", {}).items())
         ghosts_via = ", ".join(f"{k} {v}" for k, v in d.get("ghosts_via", {}).items()) or "-"
         outcomes = ", ".join(f"{k} {v}" for k, v in d["outcomes"].items())
-        rows.append(f"| {label} | {d['orders']} | {d['oversold']} | {via} | {d['ghost_offers_after_sale']} | "
+        by_drop = " + ".join(str(n) for n in d["ghost_offers_by_drop"])
+        rows.append(f"| {label} | {d['orders']} | {d['oversold']} | {via} | {d['ghost_offers_after_sale']} "
+                    f"({by_drop}) | "
                     f"{ghosts_via} | {d['gateway_ghost_offers']:g} | {outcomes} |")
     for max_age, d in drops.items():
         if d["ghosts"]:
@@ -462,15 +486,17 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--changes", type=int, default=40)
+    parser.add_argument("--drops", type=int, default=3, help="drops per configuration")
     parser.add_argument("--drop-only", action="store_true",
                         help="only the drops, added to the committed bench/results/edge.json")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {int(env.LOAD_CORE)})
-    found = run(args.seconds, args.connections, args.changes, drop_only=args.drop_only)
+    found = run(args.seconds, args.connections, args.changes, drop_only=args.drop_only, n_drops=args.drops)
     command = (f"python -m bench.edge --seconds {args.seconds:g} --connections {args.connections} "
                f"--changes {args.changes}")
-    drop = {"command": "python -m bench.edge --drop-only" if args.drop_only else command, "machine": machine(),
+    drop = {"command": f"python -m bench.edge --drop-only --drops {args.drops}" if args.drop_only
+            else f"{command} --drops {args.drops}", "machine": machine(),
             **found.pop("drop")}
     if args.drop_only:
         doc = {**json.loads((RESULTS / "edge.json").read_text()), "drop": drop}
