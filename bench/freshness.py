@@ -25,6 +25,8 @@ import random
 import time
 import uuid
 from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -42,6 +44,7 @@ PIECES = ("art-deco-emerald-ring", "padparadscha-cocktail-ring", "victorian-diam
           "akoya-pearl-strand")
 ADDRESS = {"countryCode": "US", "provinceCode": "NY", "zip": "10001"}
 POLL_S = 0.005
+OFFERED = ("IN_STOCK", "LOW_STOCK")  # what a page shows when it offers a piece
 
 
 def main() -> int:
@@ -91,13 +94,19 @@ async def _until(session: aiohttp.ClientSession, url: str, handle: str, sku: str
     return float("inf")
 
 
-async def _place(session: aiohttp.ClientSession, url: str, variant_id: str, n: int) -> str:
-    body = {"query": PLACE, "variables": {"i": {
-        "idempotencyKey": str(uuid.uuid4()), "lines": [{"variantId": variant_id}], "shipTo": ADDRESS,
-        "email": f"shopper{n}@example.com", "paymentToken": "tok_visa", "insure": False}}}
+async def place(session: aiohttp.ClientSession, url: str, variant_id: str, n: int,
+                document: dict[str, str] | None = None) -> str:
+    """Shopper n buys one of a variant: CONFIRMED or the first user error's code. `document`: sent by its
+    trusted id (`documentId`, `operationName`) as the storefront does, else as PLACE's text."""
+    order = {"idempotencyKey": str(uuid.uuid4()), "lines": [{"variantId": variant_id}], "shipTo": ADDRESS,
+             "email": f"shopper{n}@example.com", "paymentToken": "tok_visa", "insure": False}
+    body = {**(document or {"query": PLACE}), "variables": {"input" if document else "i": order}}
     headers = {"x-forwarded-for": f"198.51.{n // 250 % 250}.{n % 250 + 1}"}
     async with session.post(f"{url}/graphql", json=body, headers=headers) as response:
-        placed = (await response.json())["data"]["placeOrder"]
+        answer = await response.json(content_type=None)
+        placed = (answer.get("data") or {}).get("placeOrder")
+    if placed is None:  # refused whole (a limit, an error): its code, so a drop counts it and goes on
+        return ((answer.get("errors") or [{}])[0].get("extensions") or {}).get("code") or f"HTTP {response.status}"
     return "CONFIRMED" if placed["order"] else placed["userErrors"][0]["code"]
 
 
@@ -112,7 +121,7 @@ async def _sales(box: env.Sandbox, a: str, b: str, *, rounds: int) -> dict[str, 
         for n, v in enumerate(variants[:rounds]):
             box.set_stock(v["sku"], 1)
             await _until(session, b, band, v["sku"], lambda x: x["availability"]["status"] == "LOW_STOCK")
-            outcome = await _place(session, a, v["id"], n)
+            outcome = await place(session, a, v["id"], n)
             sold = time.monotonic()
             if outcome != "CONFIRMED":
                 continue
@@ -166,8 +175,69 @@ async def _price_events(box: env.Sandbox, a: str, b: str, *, rounds: int) -> dic
             "before": "the catalog's TTL and revalidation: up to 60 s + 300 s"}
 
 
+@dataclass(frozen=True, slots=True)
+class Look:
+    """What one shopper's page showed of the piece, and how it came (an edge's x-cache and Age, if any)."""
+
+    status: str
+    via: str = ""
+    age_s: int | None = None
+
+    @property
+    def offered(self) -> bool:
+        return self.status in OFFERED
+
+
+async def drop(look: Callable[[int, str], Awaitable[Look]], buy: Callable[[int, str], Awaitable[str]],
+               pieces: Sequence[str], *, shoppers: int, arrive_s: float = 3.0, seed: int = 7) -> dict[str, Any]:
+    """Shoppers arriving over `arrive_s` on one-of-a-kind pieces: shopper n loads a piece's page
+    (`look(n, handle)`) and buys it if the page offers it (`buy(n, handle)`: CONFIRMED or the refusal's code).
+    Counted from the shoppers' side: orders, oversells, and ghost offers (a page asked for after the piece's
+    sale was confirmed, i.e. its placeOrder answer had arrived, that still offered it); for pages that came
+    through an edge, which of them it served (`Look.via`)."""
+    sold_at: dict[str, float] = {}
+    confirmed: Counter[str] = Counter()
+    outcomes: Counter[str] = Counter()
+    offers: list[tuple[str, float, Look]] = []
+    pages_via: Counter[str] = Counter()
+    rng = random.Random(seed)
+
+    async def shopper(n: int) -> None:
+        await asyncio.sleep(rng.uniform(0, arrive_s))
+        handle = rng.choice(pieces)
+        asked = time.monotonic()
+        seen = await look(n, handle)
+        if seen.via:
+            pages_via[seen.via] += 1
+        if not seen.offered:
+            outcomes["saw it sold" if seen.status == "OUT_OF_STOCK" else f"page: {seen.status}"] += 1
+            return
+        offers.append((handle, asked, seen))
+        outcome = await buy(n, handle)
+        outcomes[outcome] += 1
+        if outcome == "CONFIRMED":
+            confirmed[handle] += 1
+            sold_at.setdefault(handle, time.monotonic())
+
+    await asyncio.gather(*(shopper(n) for n in range(shoppers)))
+    # After the gather: a sale confirmed after a page was checked still dates the pages asked after it.
+    ghosts = [{"piece": handle, "page_asked_after_sale_ms": round((asked - sold_at[handle]) * 1000, 1),
+               **({"via": seen.via, "age_s": seen.age_s} if seen.via else {})}
+              for handle, asked, seen in offers if handle in sold_at and asked > sold_at[handle]]
+    orders = outcomes["CONFIRMED"]
+    found: dict[str, Any] = {
+        "shoppers": shoppers, "pieces": len(pieces), "orders": orders,
+        "oversold": sum(max(0, n - 1) for n in confirmed.values()), "outcomes": dict(outcomes),
+        "ghost_offers_after_sale": len(ghosts), "ghosts": ghosts[:20],
+        "ghost_offers_per_sold_piece": round(len(ghosts) / max(1, orders), 3)}
+    if pages_via:
+        found["pages_via"] = dict(sorted(pages_via.items()))
+        found["ghosts_via"] = dict(sorted(Counter(g["via"] for g in ghosts).items()))
+    return found
+
+
 async def _drop(box: env.Sandbox, a: str, b: str, *, shoppers: int) -> dict[str, Any]:
-    """300 shoppers, 5 one-of-a-kind pieces, two processes: orders, oversells and ghost offers."""
+    """300 shoppers, 5 one-of-a-kind pieces, two processes (each page and each checkout on either)."""
     _reset(box)
     async with aiohttp.ClientSession() as session:
         ids = {}
@@ -175,34 +245,18 @@ async def _drop(box: env.Sandbox, a: str, b: str, *, shoppers: int) -> dict[str,
             variant = (await _page(session, a, handle))[0]
             box.set_stock(variant["sku"], 1)
             ids[handle] = variant
-        sold_at: dict[str, float] = {}
-        outcomes: Counter[str] = Counter()
-        ghosts: list[dict[str, Any]] = []
-        rng = random.Random(7)
+        route = random.Random(11)
 
-        async def shopper(n: int) -> None:
-            await asyncio.sleep(rng.uniform(0, 3.0))  # they arrive over three seconds
-            handle = rng.choice(PIECES)
-            page_url, buy_url = rng.choice((a, b)), rng.choice((a, b))
-            asked = time.monotonic()
-            shown = (await _page(session, page_url, handle))[0]["availability"]["status"]
-            if shown not in ("IN_STOCK", "LOW_STOCK"):
-                outcomes["saw it sold"] += 1
-                return
-            outcome = await _place(session, buy_url, ids[handle]["id"], n)
-            outcomes[outcome] += 1
-            if outcome == "CONFIRMED":
-                sold_at.setdefault(handle, time.monotonic())
-            elif outcome == "OUT_OF_STOCK" and handle in sold_at and asked > sold_at[handle]:
-                ghosts.append({"piece": handle, "page_asked_after_sale_ms": round((asked - sold_at[handle]) * 1000, 1)})
+        async def look(n: int, handle: str) -> Look:
+            return Look((await _page(session, route.choice((a, b)), handle))[0]["availability"]["status"])
 
-        await asyncio.gather(*(shopper(n) for n in range(shoppers)))
-        orders = outcomes["CONFIRMED"]
+        async def buy(n: int, handle: str) -> str:
+            return await place(session, route.choice((a, b)), ids[handle]["id"], n)
+
+        found = await drop(look, buy, PIECES, shoppers=shoppers)
         left = {handle: box.stock(v["sku"])["inventory"] for handle, v in ids.items()}
     _reset(box)
-    return {"shoppers": shoppers, "pieces": len(PIECES), "orders": orders, "oversold": max(0, orders - len(PIECES)),
-            "outcomes": dict(outcomes), "ghost_offers_after_sale": len(ghosts), "ghosts": ghosts[:20],
-            "ghost_offers_per_sold_piece": round(len(ghosts) / max(1, orders), 3), "inventory_after": left}
+    return {**found, "inventory_after": left}
 
 
 def _reset(box: env.Sandbox) -> None:
