@@ -160,11 +160,18 @@ def spawned(args: Sequence[str], *, health: str, env: dict[str, str] | None = No
         wait_for(health, timeout)
         yield process
     finally:
+        stop(process)
+
+
+def stop(process: subprocess.Popen[Any], timeout: float = 15.0) -> None:
+    """Terminated, then killed if it has not exited within `timeout` seconds; reaped either way."""
+    if process.poll() is None:
         process.terminate()
         try:
-            process.wait(timeout=15)
+            process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait()
 
 
 @contextlib.contextmanager

@@ -30,6 +30,7 @@ import httpx
 import pytest
 
 from sandbox.handle import Sandbox
+from sandbox.handle import stop as stop_process
 from tests.clients.conftest import CLIENTS
 from tests.e2e.test_checkout import PLACE, order_input
 from tests.e2e.test_ghost_stock import SECRETS
@@ -114,13 +115,7 @@ class Subscriber:
         return self.process.stderr.read()[-3000:]
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, timeout=5)
 
 
 @contextlib.contextmanager

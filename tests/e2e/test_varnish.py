@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
-from sandbox.handle import Sandbox, free_port, spawned
+from sandbox.handle import Sandbox, free_port, spawned, stop
 from tests.e2e.test_edge_caching import IDS, ONE_OF_A_KIND, PLENTY, manifest
 from tests.e2e.test_webhooks import shopify, stock_event
 from tests.support import ROOT, US_ADDRESS, run_switches
@@ -111,11 +111,7 @@ def running_varnish(binary: str, tmp_path: Path, backend_port: int, port: int) -
         eventually(up, 15)
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
 
 
 @pytest.fixture
