@@ -303,12 +303,17 @@ class CallPolicy:
                 trace.shared = True
                 return _Fetched(peer.value, Source.CACHE, peer.stored_at)
             permit = await shared.acquire(call.cache_key, ttl_s)  # too old to serve: refresh it
-        if permit is None:  # another process is calling: wait for its answer in the shared tier
+        while permit is None:  # another process is calling: wait for its answer in the shared tier
             peer = await shared.wait_for_peer(call.cache_key, lambda: self._fresh_shared(call, max_age_s),
                                               deadline.remaining_s())
             if peer is not None:
                 trace.shared = True
                 return _Fetched(peer.value, Source.CACHE, peer.stored_at)
+            if deadline.remaining_s() <= 0:
+                break
+            # It let go with no answer (its call failed, or its lease was handed back): take the lease,
+            # so one of the processes that waited calls, not each of them; else wait for whoever took it.
+            permit = await shared.acquire(call.cache_key, ttl_s)
         try:
             fetched = _Fetched(await self.attempts.send(call, deadline, trace), Source.LIVE, time.time())
         except BaseException:
