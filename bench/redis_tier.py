@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -89,7 +90,8 @@ def _round(box: env.Sandbox, bodies: list[bytes], *, rate: float, seconds: float
     shutil.rmtree(counts_dir, ignore_errors=True)
     counts_dir.mkdir(parents=True)
     path = extra.get("PYTHONPATH")
-    extra = {**extra, "BEZEL_BENCH_REDIS_COUNTS": str(counts_dir),
+    keys = {"BEZEL_BENCH_REDIS_KEYS": "1"} if os.environ.get("BEZEL_BENCH_REDIS_KEYS") else {}
+    extra = {**extra, **keys, "BEZEL_BENCH_REDIS_COUNTS": str(counts_dir),
              "PYTHONPATH": f"{HOOK}:{path}" if path else str(HOOK)}
     with env.gateway(box, code=code, **extra) as gw:
         url = f"{gw.url}/graphql"
@@ -111,6 +113,8 @@ def _round(box: env.Sandbox, bodies: list[bytes], *, rate: float, seconds: float
             "redis_commands_per_page": round(delta.get("commands", 0) / pages, 2),
             "redis_round_trips_per_page": round(delta.get("round_trips", 0) / pages, 2),
             "redis_by_command": by_command,
+            "redis_by_key": {k.removeprefix("key:"): round(v / pages, 2) for k, v in sorted(delta.items())
+                             if k.startswith("key:") and v},
             "overhead_inside_ms": percentiles(inside) if inside else None}
 
 

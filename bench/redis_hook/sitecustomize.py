@@ -33,9 +33,10 @@ def _install(directory: str) -> None:
     def pack_command(self, *args):  # type: ignore[no-untyped-def]
         name = args[0].decode() if isinstance(args[0], bytes) else str(args[0])
         counts[f"cmd:{name.split()[0].upper()}"] += 1
-        if len(args) > 1 and os.environ.get("BEZEL_BENCH_REDIS_KEYS"):  # which kind of key (2 parts of it)
-            key = args[1].decode(errors="replace") if isinstance(args[1], bytes) else str(args[1])
-            counts[f"key:{name.split()[0].upper()} {':'.join(key.split(':')[:2])}"] += 1
+        at = 3 if name.upper().startswith("EVAL") else 1  # EVALSHA sha numkeys key ...
+        if len(args) > at and os.environ.get("BEZEL_BENCH_REDIS_KEYS"):  # which kind of key (3 parts of it)
+            key = args[at].decode(errors="replace") if isinstance(args[at], bytes) else str(args[at])
+            counts[f"key:{name.split()[0].upper()} {':'.join(key.split(':')[:3])}"] += 1
         counts["commands"] += 1
         return pack(self, *args)
 
