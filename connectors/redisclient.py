@@ -32,7 +32,9 @@ from redis.commands.core import AsyncScript
 from redis.crc import key_slot
 from redis.exceptions import NoScriptError, RedisError
 
+from connectors import sharedwrites
 from connectors.config import RedisConfig
+from connectors.sharedwrites import Write
 
 T = TypeVar("T")
 log = logging.getLogger("bezel.redis")
@@ -44,9 +46,14 @@ MAX_REDIS_BACKOFF_S = 5.0
 # reconnects on its next use); raised from ours, they are the bugs they look like.
 CLUSTER_CLIENT_FAULTS: tuple[type[Exception], ...] = (AttributeError, TypeError)
 _REDIS_PACKAGE = str(Path(redis.__file__).parent)
-CLUSTER_READS_IN_FLIGHT = 16  # per multi-key read on a cluster: one MGET per slot, this many at a time
+CLUSTER_READS_IN_FLIGHT = 16  # per multi-key read or write on a cluster: one call per slot, this many at a time
 
 
+# How many turns of the event loop `together` collects scripts for before it sends them: a page's
+# reads are asked for over several (its stock counters, by a DataLoader's dispatch after its variants
+# resolve, come 4 turns after its vendors' cache reads: tests/e2e/test_redis_round_trips.py). Each turn
+# is microseconds when the process is idle; a busy one sends more requests' reads per round trip.
+TOGETHER_TURNS = 6
 AnyRedis = Redis | RedisCluster
 _NOTHING = object()  # a batched call's answer when Redis is down or slow: its caller's default
 
@@ -128,6 +135,25 @@ async def read_many(client: AnyRedis, keys: list[str]) -> list[bytes | str | Non
     return found
 
 
+def many_of(source: str) -> str:
+    """A script that runs `source` once per call it is given, in order, and answers their replies as a
+    list: KEYS are the calls' keys one after another, ARGV starts with how many keys and args each call
+    has, then their args. `source` must not answer nil (a Lua list ends at its first nil)."""
+    return f"""local function one(KEYS, ARGV)
+{source}
+end
+local nk, na = tonumber(ARGV[1]), tonumber(ARGV[2])
+local out = {{}}
+for i = 0, #KEYS / nk - 1 do
+  local k, a = {{}}, {{}}
+  for j = 1, nk do k[j] = KEYS[i * nk + j] end
+  for j = 1, na do a[j] = ARGV[2 + i * na + j] end
+  out[i + 1] = one(k, a)
+end
+return out
+"""
+
+
 class SharedRedis:
     """The shared tier's Redis, with its own short timeout and automatic recovery."""
 
@@ -145,6 +171,8 @@ class SharedRedis:
         self._backoff_s = self.retry_after_s
         self._queued: list[tuple[AsyncScript, list[str], list[Any], asyncio.Future[Any]]] = []
         self._flushes: set[asyncio.Task[None]] = set()
+        self._write_ops = self.client.register_script(sharedwrites.WRITE_OPS)
+        self._many: dict[str, AsyncScript] = {}  # a script's sha -> its `many_of` form
 
     @property
     def state(self) -> str:
@@ -173,17 +201,24 @@ class SharedRedis:
         return result
 
     async def together(self, script: AsyncScript, keys: list[str], args: list[Any], default: Any) -> Any:
-        """Run `script` in the same round trip as every other script asked for in this turn of the event
-        loop (one pipeline of EVALSHA, within the tier's timeout): a page's live calls read the shared tier
-        at the same moment. `default` as `call` gives it. On a cluster, alone (its keys' node)."""
+        """Run `script` in the same round trip as every other script asked for in the next few turns of the
+        event loop (`TOGETHER_TURNS`): one pipeline, one EVALSHA per script (`_merged`), within the tier's
+        timeout; a page's cache reads and stock counters at once. `default` as `call` gives it. On a
+        cluster, alone (its keys' node)."""
         if self.cluster:
             return await self.call(lambda r: script(keys=keys, args=args, client=r), default)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queued.append((script, keys, args, future))
         if len(self._queued) == 1:
-            asyncio.get_running_loop().call_soon(self._flush)
+            asyncio.get_running_loop().call_soon(self._later, TOGETHER_TURNS - 1)
         found = await future
         return default if found is _NOTHING else found
+
+    def _later(self, turns: int) -> None:
+        if turns > 0:
+            asyncio.get_running_loop().call_soon(self._later, turns - 1)
+        else:
+            self._flush()
 
     def _flush(self) -> None:
         batch, self._queued = self._queued, []
@@ -192,18 +227,22 @@ class SharedRedis:
         task.add_done_callback(self._flushes.discard)
 
     async def _send(self, batch: list[tuple[AsyncScript, list[str], list[Any], asyncio.Future[Any]]]) -> None:
+        calls = self._merged(batch)
+
         async def run(r: AnyRedis) -> list[Any]:
             assert isinstance(r, Redis)
             async with r.pipeline(transaction=False) as pipe:
-                for script, keys, args, _ in batch:
+                for script, keys, args, _ in calls:
                     pipe.evalsha(script.sha, len(keys), *keys, *args)
-                results: list[Any] = await pipe.execute(raise_on_error=False)
-            for i, result in enumerate(results):
-                if isinstance(result, NoScriptError):  # Redis lost its scripts (restarted): load this one
-                    script, keys, args, _ = batch[i]
-                    results[i] = await script(keys=keys, args=args, client=r)
-                elif isinstance(result, Exception):
-                    raise result
+                replies: list[Any] = await pipe.execute(raise_on_error=False)
+            results: list[Any] = [None] * len(batch)
+            for (script, keys, args, at), reply in zip(calls, replies, strict=True):
+                if isinstance(reply, NoScriptError):  # Redis lost its scripts (restarted): load this one
+                    reply = await script(keys=keys, args=args, client=r)
+                elif isinstance(reply, Exception):
+                    raise reply
+                for i, one in zip(at, reply if at is not None and len(at) > 1 else [reply], strict=True):
+                    results[i] = one
             return results
 
         try:
@@ -216,6 +255,53 @@ class SharedRedis:
         for i, (*_, future) in enumerate(batch):
             if not future.done():
                 future.set_result(_NOTHING if found is None else found[i])
+
+    def _merged(self, batch: list[tuple[AsyncScript, list[str], list[Any], asyncio.Future[Any]]]
+                ) -> list[tuple[AsyncScript, list[str], list[Any], list[int]]]:
+        """One EVALSHA per script in `batch`: calls of a script with the same number of keys and args go
+        as one call of its `many` form (a page's three cache reads: one command, not three)."""
+        by_script: dict[str, list[int]] = {}
+        for i, (script, *_) in enumerate(batch):
+            by_script.setdefault(script.sha, []).append(i)
+        calls: list[tuple[AsyncScript, list[str], list[Any], list[int]]] = []
+        for at in by_script.values():
+            script, keys, args, _ = batch[at[0]]
+            shapes = {(len(batch[i][1]), len(batch[i][2])) for i in at}
+            if len(at) == 1 or len(shapes) > 1 or not keys:
+                calls += [(batch[i][0], batch[i][1], batch[i][2], [i]) for i in at]
+                continue
+            many = self._many.get(script.sha)
+            if many is None:
+                many = self._many[script.sha] = self.client.register_script(many_of(text(script.script)))
+            calls.append((many, [k for i in at for k in batch[i][1]],
+                          [len(keys), len(args), *(a for i in at for a in batch[i][2])], at))
+        return calls
+
+    async def write(self, *writes: Write) -> None:
+        """Store and let go (`connectors.sharedwrites`): queued with the request's other writes when a
+        request is open (`sharedwrites.deferred_writes`), else sent now, together."""
+        batch = sharedwrites.current()
+        if batch is not None:
+            batch.queued.setdefault(self, []).extend(writes)
+            return
+        await self.send_writes(list(writes))
+
+    async def send_writes(self, writes: list[Write]) -> None:
+        """`writes` in one script call (one per hash slot on a cluster), within the tier's timeout."""
+        calls = sharedwrites.script_calls(writes, cluster=self.cluster)
+        if not calls:
+            return
+        if len(calls) == 1:
+            keys, args = calls[0]
+            await self.call(lambda r: self._write_ops(keys=keys, args=args, client=r), None)
+            return
+
+        async def each(r: AnyRedis) -> None:  # a cluster's: one per slot, bounded as `read_many` is
+            for start in range(0, len(calls), CLUSTER_READS_IN_FLIGHT):
+                await asyncio.gather(*(self._write_ops(keys=keys, args=args, client=r)
+                                       for keys, args in calls[start:start + CLUSTER_READS_IN_FLIGHT]))
+
+        await self.call(each, None)
 
     def _failed(self, exc: BaseException) -> None:
         if self.healthy:

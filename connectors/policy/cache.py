@@ -30,6 +30,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from connectors.config import CacheConfig
 from connectors.redisclient import AnyRedis, SharedRedis, read_many
+from connectors.sharedwrites import Write
 from connectors.telemetry import Tally
 
 T = TypeVar("T")
@@ -178,24 +179,21 @@ class TieredCache:
             self._tag(key, tags)
         return Entry(value, stored_at, "redis")
 
-    async def put_many(self, values: dict[str, Any], result_type: Any, *, keep_s: float, stored_at: float) -> None:
-        """Several entries stored together (one pipeline to Redis)."""
+    async def put_many(self, values: dict[str, Any], result_type: Any, *, keep_s: float, stored_at: float,
+                       started: float | None = None) -> None:
+        """Several entries stored together (one round trip to Redis, with the request's other writes).
+        `started`: when their call started; an entry an event dropped since is not written to Redis."""
         if keep_s <= 0 or not values:
             return
         expires_at = stored_at + keep_s
         for key, value in values.items():
             self.local[key] = (value, stored_at, expires_at)
         if self.redis is not None:
-            redis = self.redis
-            payloads = {redis.key("cache", k): encode(v, result_type, stored_at, expires_at) for k, v in values.items()}
-
-            async def write(r: AnyRedis) -> None:
-                async with r.pipeline(transaction=False) as pipe:
-                    for shared_key, payload in payloads.items():
-                        pipe.set(shared_key, payload, px=max(1, int(keep_s * 1000)))
-                    await pipe.execute()
-
-            await redis.call(write, None)
+            keep_ms = max(1, int(keep_s * 1000))
+            await self.redis.write(*(Write([("set", self.redis.key("cache", k),
+                                              encode(v, result_type, stored_at, expires_at), keep_ms)],
+                                            self._dropped_since(k, (), started))
+                                     for k, v in values.items()))
 
     def put_local(self, key: str, value: Any, *, keep_s: float, stored_at: float, tags: Iterable[str] = ()) -> None:
         """The in-process tier only: at once, no I/O."""
@@ -204,8 +202,9 @@ class TieredCache:
             self._tag(key, tags)
 
     async def put(self, key: str, value: Any, result_type: Any, *, keep_s: float, stored_at: float | None = None,
-                  tags: Iterable[str] = ()) -> None:
-        """Keep `value` for `keep_s` seconds (its fresh TTL plus its stale window) in both tiers."""
+                  tags: Iterable[str] = (), started: float | None = None) -> None:
+        """Keep `value` for `keep_s` seconds (its fresh TTL plus its stale window) in both tiers. `started`:
+        when its call started; if an event drops the key or a tag since, the Redis write is not sent."""
         if keep_s <= 0:
             return
         stored_at = stored_at or time.time()
@@ -214,22 +213,17 @@ class TieredCache:
         tags = tuple(tags)
         self._tag(key, tags)
         if self.redis is not None:
-            redis = self.redis
-            shared_key = redis.key("cache", key)
-            payload = encode(value, result_type, stored_at, expires_at, tags)
             keep_ms = max(1, int(keep_s * 1000))
-            if not tags:
-                await redis.call(lambda r: r.set(shared_key, payload, px=keep_ms), None)
-                return
+            payload = encode(value, result_type, stored_at, expires_at, tags)
+            # A tag's set keeps as long as a vendor's entries do; each op is one key (one slot on a cluster).
+            ops = [("set", self.redis.key("cache", key), payload, keep_ms),
+                   *(("tag", self.redis.key("tag", tag), key, keep_ms) for tag in tags)]
+            await self.redis.write(Write(ops, self._dropped_since(key, tags, started)))
 
-            async def write(r: AnyRedis) -> None:
-                await r.set(shared_key, payload, px=keep_ms)
-                for tag in tags:  # one slot per tag set on a cluster: no pipeline across them
-                    tag_key = redis.key("tag", tag)
-                    await r.sadd(tag_key, key)
-                    await r.pexpire(tag_key, keep_ms)  # a vendor's entries all keep as long
-
-            await redis.call(write, None)
+    def _dropped_since(self, key: str, tags: tuple[str, ...], started: float | None) -> Callable[[], bool] | None:
+        if started is None:
+            return None
+        return lambda: self.forgotten_since(key, tags, started)
 
     def _tag(self, key: str, tags: Iterable[str]) -> None:
         for tag in tags:

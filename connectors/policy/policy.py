@@ -154,7 +154,8 @@ class CallPolicy:
         values: dict[str, T] = fetched.value
         await self.cache.put_many({item_keys[k]: v for k, v in values.items()  # not what an event just replaced
                                    if not self.cache.forgotten_since(item_keys[k], (), started)},
-                                  batch.item_type, keep_s=self.windows.keep_s, stored_at=fetched.stored_at)
+                                  batch.item_type, keep_s=self.windows.keep_s, stored_at=fetched.stored_at,
+                                  started=started)
         for k in missing:
             answers[k] = Sourced(values[k], Freshness(Source.LIVE, 0, self.vendor)) if k in values else VendorTimeout(
                 self.vendor, f"{batch.operation}: no answer for {k}")
@@ -224,7 +225,7 @@ class CallPolicy:
         """Give back a lease that no call will use (in the background: nothing waits for it)."""
         for claim in claims if isinstance(claims, list) else [claims]:
             if claim is not None and claim.permit is not None and self.shared is not None:
-                self._in_background(self.shared.release(claim.permit))
+                self._in_background(self.shared.let_go(claim.permit))
 
     def _revalidate(self, call: VendorCall[Any], claim: Claim | None = None) -> None:
         """Refresh a key in the background, once, while its slightly old answer is being served."""
@@ -289,7 +290,7 @@ class CallPolicy:
             fetched = _Fetched(await self.attempts.send(call, deadline, trace), Source.LIVE, time.time())
             if cacheable and (tags := self._storable(call, fetched.value, started)) is not None:
                 await self.cache.put(call.cache_key, fetched.value, call.result_type, keep_s=self.windows.keep_s,
-                                     stored_at=fetched.stored_at, tags=tags)
+                                     stored_at=fetched.stored_at, tags=tags, started=started)
             return fetched
         shared = self.shared
         ttl_s = deadline.remaining_s() + 1.0
@@ -318,9 +319,10 @@ class CallPolicy:
             fetched = _Fetched(await self.attempts.send(call, deadline, trace), Source.LIVE, time.time())
         except BaseException:
             if permit is not None:
-                self._in_background(shared.release(permit))
+                self._in_background(shared.let_go(permit))
             raise
-        # Answer the waiters now; the shared write, then the lease's release, finish behind them.
+        # Answer the waiters now; the shared write, then the lease's release, follow (with the request's
+        # other writes when the page is answered: `connectors.sharedwrites`).
         tags = self._storable(call, fetched.value, started)
         if tags is not None:
             self.cache.put_local(call.cache_key, fetched.value, keep_s=self.windows.keep_s,
@@ -330,11 +332,12 @@ class CallPolicy:
             keep_s = self.windows.keep_s
             if permit is not None and tags == ():  # untagged: the write goes with the release, one round trip
                 payload = encode(fetched.value, call.result_type, fetched.stored_at, fetched.stored_at + keep_s)
-                await shared.release(permit, payload, keep_s)
+                await shared.release(permit, payload, keep_s,
+                                     unless=lambda: self.cache.forgotten_since(call.cache_key, (), started))
                 return
             if tags is not None:
                 await self.cache.put(call.cache_key, fetched.value, call.result_type, keep_s=keep_s,
-                                     stored_at=fetched.stored_at, tags=tags)
+                                     stored_at=fetched.stored_at, tags=tags, started=started)
             if permit is not None:
                 await shared.release(permit)
 

@@ -3,7 +3,8 @@
 In one process: the first caller starts the call as a task; everyone else awaits the same task
 (shielded, so one impatient request giving up cancels nothing for the others). Across processes,
 `SharedFlight` adds a lease in Redis (SET NX PX, released only by its holder): the process holding
-it calls the vendor, the others watch the shared cache tier for its answer.
+it calls the vendor, the others watch the shared cache tier for its answer. The lease is let go with the
+answer's write, queued with the request's other writes (`connectors.sharedwrites`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any, TypeVar
 from redis.crc import key_slot
 
 from connectors.redisclient import SharedRedis
+from connectors.sharedwrites import Write
 
 T = TypeVar("T")
 
@@ -69,15 +71,6 @@ return {false, 0}
 """
 # Take the lease whatever the entry holds (a stale entry is being refreshed).
 _LEASE = "return redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) and 1 or 0"
-# Store the answer (KEYS[1], unless ARGV[2] is empty) and let go of the lease if it is still ours, in one
-# round trip; an expired lease someone else took since is theirs to keep.
-_STORE_AND_RELEASE = """
-if ARGV[2] ~= '' then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
-if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
-return 1
-"""
-
-
 @dataclass(frozen=True, slots=True)
 class Permit:
     """Leave to call the vendor: holding the key's lease (`token`), or without one because Redis is
@@ -100,14 +93,13 @@ class SharedFlight:
     """A short lease in Redis per key (SET NX PX, released only by its holder), so only one gateway
     process calls the vendor for a key at a time. Taking it costs nothing extra when no one else holds
     it: it comes with the shared-cache read (`read_or_lease`), and goes with the shared-cache write
-    (`store_and_release`)."""
+    (`release`)."""
 
     def __init__(self, redis: SharedRedis) -> None:
         self.redis = redis
         client = redis.client
         self._read_or_lease = client.register_script(_READ_OR_LEASE)
         self._lease = client.register_script(_LEASE)
-        self._store_and_release = client.register_script(_STORE_AND_RELEASE)
 
     @staticmethod
     def lease_key(entry_key: str) -> str:
@@ -140,17 +132,22 @@ class SharedFlight:
             return Permit(entry, token)
         return None if self.redis.healthy else Permit(entry, None)
 
-    async def release(self, permit: Permit, payload: bytes | None = None, keep_s: float = 0.0) -> None:
-        """Store `payload` as the key's shared entry (if given) and let go of the lease, if it is still
-        ours (it may have expired and been taken by another process)."""
-        if permit.token is None:
-            if payload is not None:  # no lease (Redis was away): the write alone
-                await self.redis.call(lambda r: r.set(permit.key, payload, px=_ms(keep_s)), None)
-            return
-        token = permit.token
-        await self.redis.call(lambda r: self._store_and_release(
-            keys=[permit.key, self.lease_key(permit.key)],
-            args=[token, payload or b"", _ms(keep_s)], client=r), None)
+    async def release(self, permit: Permit, payload: bytes | None = None, keep_s: float = 0.0,
+                      unless: Callable[[], bool] | None = None) -> None:
+        """Store `payload` as the key's shared entry (if given, and unless `unless()` says an event dropped
+        it since) and let go of the lease, if it is still ours (it may have expired and been taken by
+        another process): one round trip, with the request's other writes (`SharedRedis.write`)."""
+        writes = [Write([("set", permit.key, payload, _ms(keep_s))], unless)] if payload is not None else []
+        if permit.token is not None:
+            writes.append(Write([("release", self.lease_key(permit.key), permit.token)]))
+        if writes:
+            await self.redis.write(*writes)
+
+    async def let_go(self, permit: Permit) -> None:
+        """Let go of a lease no answer comes with (its call failed, or will not be made) at once, not with
+        the request's writes: another process may be waiting to take it, or this one (a flight of its own)."""
+        if permit.token is not None:
+            await self.redis.send_writes([Write([("release", self.lease_key(permit.key), permit.token)])])
 
     async def wait_for_peer(self, key: str, probe: Callable[[], Awaitable[T | None]], wait_s: float,
                             interval_s: float = 0.01) -> T | None:

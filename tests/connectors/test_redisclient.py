@@ -43,22 +43,35 @@ async def test_scripts_asked_for_together_share_one_round_trip_and_are_loaded_wh
     shared = SharedRedis(RedisConfig(url=redis_url, timeout_ms=2000))
     # A script no server here has seen (SCRIPT FLUSH would be every test run's on this shared server).
     echo = shared.client.register_script(f"-- {uuid.uuid4()}\nreturn {{KEYS[1], ARGV[1]}}")
-    sends = 0
-    original = AbstractConnection.send_packed_command
+    other = shared.client.register_script(f"-- {uuid.uuid4()}\nreturn ARGV[1]")
+    sends, commands = 0, 0
+    send, pack = AbstractConnection.send_packed_command, AbstractConnection.pack_command
 
     async def counted(self: AbstractConnection, command: object, check_health: bool = True) -> None:
         nonlocal sends
         sends += 1
-        await original(self, command, check_health)  # type: ignore[arg-type]
+        await send(self, command, check_health)  # type: ignore[arg-type]
+
+    def packed(self: AbstractConnection, *args: object) -> object:
+        nonlocal commands
+        commands += 1
+        return pack(self, *args)
+
+    async def five() -> list[object]:
+        return await asyncio.gather(*(shared.together(echo, [f"k{i}"], [f"v{i}"], None) for i in range(5)),
+                                    shared.together(other, ["x"], ["o"], None))
 
     try:
         assert await shared.together(echo, ["k0"], ["v0"], None) == [b"k0", b"v0"]
+        assert await five() == [*([f"k{i}".encode(), f"v{i}".encode()] for i in range(5)), b"o"]  # loads
         AbstractConnection.send_packed_command = counted  # type: ignore[method-assign]
-        answers = await asyncio.gather(*(shared.together(echo, [f"k{i}"], [f"v{i}"], None) for i in range(5)))
-        assert answers == [[f"k{i}".encode(), f"v{i}".encode()] for i in range(5)]
+        AbstractConnection.pack_command = packed  # type: ignore[method-assign]
+        assert await five() == [*([f"k{i}".encode(), f"v{i}".encode()] for i in range(5)), b"o"]
         assert sends == 1
+        assert commands == 2  # one EVALSHA for the five calls of `echo` (its `many_of` form), one for `other`
     finally:
-        AbstractConnection.send_packed_command = original  # type: ignore[method-assign]
+        AbstractConnection.send_packed_command = send  # type: ignore[method-assign]
+        AbstractConnection.pack_command = pack  # type: ignore[method-assign]
         await shared.aclose()
 
 
