@@ -41,6 +41,8 @@ async def running_services(settings: Settings, *, vendor_transport: httpx.AsyncB
                             shopify_admin_token=secret(settings.events.shopify_admin_token_env))
     store = open_store(settings)
     redis = vendors.cache.redis
+    if store is not None and redis is not None and settings.checkout_redis_url == redis.url and not redis.cluster:
+        store.stock.read_with(redis)  # one Redis: a page's counter read goes with its cache reads
     budgets = {**settings.limits.model_dump(), "webhooks": settings.events.rate}
     limits = RateLimits(budgets, redis=redis, batch={"pages": PAGES_BATCH})
     bus = InvalidationBus(vendors.cache, redis)

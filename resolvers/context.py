@@ -99,8 +99,8 @@ class RequestContext:
         counters = None
         if store is not None:
             def counters(skus: list[str]) -> Awaitable[dict[str, int | None]]:
-                return store.stock.available(skus, timeout_s=min(services.counter_timeout_s,
-                                                                 self.scope.deadline.remaining_s()))
+                return store.stock.for_page(skus, timeout_s=min(services.counter_timeout_s,
+                                                                self.scope.deadline.remaining_s()))
         self.loaders = Loaders(services.vendors, self.scope, safety_stock=services.safety_stock, counters=counters,
                                client=self.client)
 

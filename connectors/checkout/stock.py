@@ -8,7 +8,8 @@ from typing import Any
 
 from connectors.checkout import lua
 from connectors.checkout.connection import CheckoutRedis
-from connectors.redisclient import text
+from connectors.errors import CheckoutUnavailable
+from connectors.redisclient import SharedRedis, text
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class StockCounters:
         self._reconcile = redis.script(lua.RECONCILE)
         self._available = redis.script(lua.AVAILABLE)
         self._lower = redis.script(lua.LOWER)
+        self._shared: SharedRedis | None = None
 
     async def reserve(self, reservation_id: str, lines: Sequence[tuple[str, int]], *, ttl_s: float,
                       reclaim_limit: int = 100) -> Reservation:
@@ -65,12 +67,27 @@ class StockCounters:
     async def reclaim_expired(self, limit: int = 500) -> int:
         return int(await self.redis.do(lambda: self._reclaim(keys=self._holds, args=[limit])))
 
+    def read_with(self, shared: SharedRedis) -> None:
+        """Read counters for pages (`for_page`) through the page cache's tier, which is the same Redis: in
+        the same round trip as the page's cache reads (`SharedRedis.together`), not one of their own."""
+        self._shared = shared
+
     async def available(self, skus: Sequence[str], *, timeout_s: float | None = None) -> dict[str, int | None]:
         """Each SKU's counter now, expired holds given back first (None: never seeded): what checkout would
         sell now. A reading, not a hold: `reserve` decides."""
-        values = await self.redis.do(lambda: self._available(keys=self._holds, args=[len(skus), *skus]),
-                                     timeout_s=timeout_s)
-        return {sku: int(v) if v is not None else None for sku, v in zip(skus, values, strict=True)}
+        args = [len(skus), *skus]
+        values = await self.redis.do(lambda: self._available(keys=self._holds, args=args), timeout_s=timeout_s)
+        return _levels(skus, values)
+
+    async def for_page(self, skus: Sequence[str], *, timeout_s: float) -> dict[str, int | None]:
+        """`available` for a page, within `timeout_s`: with the page's cache reads when they share a Redis
+        (`read_with`), where a Redis that does not answer is skipped a moment, as the cache is."""
+        if self._shared is None:
+            return await self.available(skus, timeout_s=timeout_s)
+        values = await self._shared.together(self._available, self._holds, [len(skus), *skus], None)
+        if values is None:
+            raise CheckoutUnavailable(detail="checkout store: the shared tier's Redis did not answer")
+        return _levels(skus, values)
 
     async def lower(self, erp_available: dict[str, int]) -> dict[str, tuple[int, int]]:
         """Lower counters to what the ERP says it has less what Bezel still holds (an event from the ERP:
@@ -106,3 +123,7 @@ class StockCounters:
             out[text(reply[i])] = Reconciled(None if before == -1 else before, int(reply[i + 2]),
                                              bool(int(reply[i + 3])))
         return out
+
+
+def _levels(skus: Sequence[str], values: Sequence[Any]) -> dict[str, int | None]:
+    return {sku: int(v) if v is not None else None for sku, v in zip(skus, values, strict=True)}

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+from redis.asyncio.connection import AbstractConnection
+
 from connectors.checkout import CheckoutStore, Reconciled
+from connectors.config import RedisConfig
+from connectors.errors import CheckoutUnavailable
+from connectors.policy.singleflight import SharedFlight
+from connectors.redisclient import SharedRedis
 from tests.connectors.checkout.conftest import counters, order
 
 
@@ -95,3 +102,37 @@ async def test_lower_only_ever_lowers_and_leaves_unseeded_skus_alone(store: Chec
     assert await counters(store, ["A", "B", "C"]) == {"A": 2, "B": 2, "C": None}
     assert await store.stock.lower({"A": 0}) == {"A": (2, 0)}  # never below zero, however many are held
     assert await counters(store, ["A"]) == {"A": 0}
+
+
+async def test_a_page_reads_counters_with_its_cache_reads_when_they_share_a_redis(store: CheckoutStore,
+                                                                                   redis_url: str) -> None:
+    shared = SharedRedis(RedisConfig(url=redis_url, timeout_ms=2000))
+    store.stock.read_with(shared)
+    flight = SharedFlight(shared)
+    await store.stock.reconcile({"A": 2}, {})
+    await store.stock.reserve("gone", [("A", 1)], ttl_s=0.05)
+    await asyncio.sleep(0.1)
+    await asyncio.gather(store.stock.for_page(["A"], timeout_s=1), flight.read_or_lease("tax:k", ttl_s=5))  # loaded
+    send, sends = AbstractConnection.send_packed_command, 0
+
+    async def counted(self: AbstractConnection, command: object, check_health: bool = True) -> None:
+        nonlocal sends
+        sends += 1
+        await send(self, command, check_health)  # type: ignore[arg-type]
+
+    AbstractConnection.send_packed_command = counted  # type: ignore[method-assign]
+    try:
+        levels, _ = await asyncio.gather(store.stock.for_page(["A", "NEVER"], timeout_s=1),
+                                         flight.read_or_lease("tax:j", ttl_s=5))
+    finally:
+        AbstractConnection.send_packed_command = send  # type: ignore[method-assign]
+    assert levels == {"A": 2, "NEVER": None}  # the expired hold given back, as `available` does
+    assert sends == 1
+    await shared.aclose()  # the page's tier gone: the page hears CheckoutUnavailable, as from its own client
+    down = SharedRedis(RedisConfig(url="redis://127.0.0.1:1/0", timeout_ms=50))
+    store.stock.read_with(down)
+    try:
+        with pytest.raises(CheckoutUnavailable):
+            await store.stock.for_page(["A"], timeout_s=1)
+    finally:
+        await down.aclose()
