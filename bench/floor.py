@@ -23,9 +23,9 @@ server, one worker, alone on core 0, CPU counted over the whole process tree (a 
 Rounds alternate the order (A B C, C B A, ...), so drift in the machine lands on every server alike;
 the tables give medians over rounds. granian and uvloop are in the `bench` dependency group.
 
-    .venv/bin/python -m bench.floor                                  # uvicorn alone, 25/100/200 rps
-    .venv/bin/python -m bench.floor --servers uvicorn,uvicorn-uvloop,granian,granian-uvloop \\
-        --rates 100 --rounds 4 --seconds 6                           # side by side, ~5 min
+    .venv/bin/python -m bench.floor        # the four side by side at 100 rps, 4 rounds: results/floor.*, ~9 min
+    .venv/bin/python -m bench.floor --servers uvicorn --rates 25,100,200 --rounds 1 --name floor-rates
+    .venv/bin/python -m bench.floor --profile uvicorn --seconds 10   # results/floor_profile.txt
 """
 
 from __future__ import annotations
@@ -47,9 +47,15 @@ from bench import env, loadgen, wrk
 from bench.summaries import wrk_summary
 
 BODY = orjson.dumps({"query": "{ __typename }"})
-RATES = (25, 100, 200)
+RATES = (100,)
 SERVERS = ("uvicorn", "uvicorn-uvloop", "granian", "granian-uvloop")
 _UVLOOP_SITE = "import uvloop\nuvloop.install()\n"
+
+
+def _installed() -> set[str]:
+    from importlib.util import find_spec
+
+    return {name for name in ("granian", "uvloop") if find_spec(name) is not None}
 
 
 def asgi_app() -> Any:
@@ -175,9 +181,9 @@ def main(argv: list[str] | None = None) -> None:
     from bench.common import machine, write
 
     parser = argparse.ArgumentParser(prog="python -m bench.floor", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--servers", default="uvicorn", help=f"comma-separated, of: {', '.join(SERVERS)}")
+    parser.add_argument("--servers", default=",".join(SERVERS), help=f"comma-separated, of: {', '.join(SERVERS)}")
     parser.add_argument("--rates", default=",".join(map(str, RATES)), help="open-loop rates, requests/s")
-    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--seconds", type=int, default=10, help="per rate and per saturation run")
     parser.add_argument("--name", default="floor", help="results file: bench/results/NAME.{json,md}")
     parser.add_argument("--profile", metavar="SERVER",
@@ -188,6 +194,9 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         parser.error(f"unknown server(s): {', '.join(sorted(unknown))}")
     rates = tuple(int(r) for r in args.rates.split(",") if r.strip())
+    missing = {"granian", "uvloop"} & {part for name in servers for part in name.split("-")} - _installed()
+    if missing:
+        parser.error(f"not installed: {', '.join(sorted(missing))} (uv sync --group bench)")
     if args.profile:
         from bench.common import RESULTS
         from bench.profile_live import summarize
