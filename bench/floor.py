@@ -17,7 +17,8 @@ server, one worker, alone on core 0, CPU counted over the whole process tree (a 
 - `uvicorn-uvloop`: the same with uvloop as asyncio's loop (installed by a `sitecustomize` on the
   worker's path: the bench's switch, not a setting);
 - `granian`, `granian-uvloop`: granian's ASGI interface (Rust HTTP, one worker, asyncio's or uvloop's
-  loop) serving `bench.floor:asgi_app`. Without `bezel serve`'s supervisor and edge header limits
+  loop) serving `bench.floor:asgi_app`; `granian-rust` (asked for by name): uvloop, granian's own task
+  implementation and its single-threaded runtime. Without `bezel serve`'s supervisor and edge header limits
   (granian has its own), so it is the server's cost, not a drop-in.
 
 Rounds alternate the order (A B C, C B A, ...), so drift in the machine lands on every server alike;
@@ -49,6 +50,10 @@ from bench.summaries import wrk_summary
 BODY = orjson.dumps({"query": "{ __typename }"})
 RATES = (100,)
 SERVERS = ("uvicorn", "uvicorn-uvloop", "granian", "granian-uvloop")
+# granian's own asyncio task implementation (Python < 3.12) on its single-threaded runtime, on uvloop: its
+# fastest settings for one worker, measured on request (`--servers uvicorn,granian-rust`).
+GRANIAN = {"granian": ["--loop", "asyncio"], "granian-uvloop": ["--loop", "uvloop"],
+           "granian-rust": ["--loop", "uvloop", "--task-impl", "rust", "--runtime-mode", "st"]}
 _UVLOOP_SITE = "import uvloop\nuvloop.install()\n"
 
 
@@ -80,11 +85,10 @@ def serving(box: env.Sandbox, name: str) -> Iterator[env.Process]:
         with env.gateway(box, **extra) as gw:
             yield gw
         return
-    loop = {"granian": "asyncio", "granian-uvloop": "uvloop"}[name]
     port = env.free_port()
     args = env.pinned(env.GATEWAY_CORE, [
         str(env.BIN / "granian"), "--interface", "asgi", "--factory", "--host", "127.0.0.1", "--port", str(port),
-        "--workers", "1", "--loop", loop, "--http", "1", "--no-ws", "--log-level", "warning",
+        "--workers", "1", *GRANIAN[name], "--http", "1", "--no-ws", "--log-level", "warning",
         "bench.floor:asgi_app"])
     url = f"http://127.0.0.1:{port}"
     with env.spawn(args, url, f"{url}/healthz", env.gateway_env(box), f"granian-{port}.log") as process:
@@ -181,7 +185,8 @@ def main(argv: list[str] | None = None) -> None:
     from bench.common import machine, write
 
     parser = argparse.ArgumentParser(prog="python -m bench.floor", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--servers", default=",".join(SERVERS), help=f"comma-separated, of: {', '.join(SERVERS)}")
+    parser.add_argument("--servers", default=",".join(SERVERS),
+                        help=f"comma-separated, of: {', '.join(dict.fromkeys([*SERVERS, *GRANIAN]))}")
     parser.add_argument("--rates", default=",".join(map(str, RATES)), help="open-loop rates, requests/s")
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--seconds", type=int, default=10, help="per rate and per saturation run")
@@ -190,11 +195,12 @@ def main(argv: list[str] | None = None) -> None:
                         help="instead: py-spy on SERVER at saturation, by module (results/floor_profile.txt)")
     args = parser.parse_args(argv)
     servers = tuple(s.strip() for s in args.servers.split(",") if s.strip())
-    unknown = set(servers) - set(SERVERS)
+    unknown = set(servers) - set(SERVERS) - set(GRANIAN)
     if unknown:
         parser.error(f"unknown server(s): {', '.join(sorted(unknown))}")
     rates = tuple(int(r) for r in args.rates.split(",") if r.strip())
-    missing = {"granian", "uvloop"} & {part for name in servers for part in name.split("-")} - _installed()
+    needed = {part for name in servers for part in (*name.split("-"), *GRANIAN.get(name, ()))}
+    missing = {"granian", "uvloop"} & needed - _installed()
     if missing:
         parser.error(f"not installed: {', '.join(sorted(missing))} (uv sync --group bench)")
     if args.profile:
