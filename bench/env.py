@@ -75,8 +75,8 @@ def _cpu(pid: int) -> float:
 
 
 @contextlib.contextmanager
-def _spawn(args: list[str], url: str, health: str, env: dict[str, str], log: str, admin_url: str = "",
-           cwd: Path = ROOT) -> Iterator[Process]:
+def spawn(args: list[str], url: str, health: str, env: dict[str, str], log: str, admin_url: str = "",
+          cwd: Path = ROOT) -> Iterator[Process]:
     WORK.mkdir(parents=True, exist_ok=True)
     with (WORK / log).open("wb") as out, handle.spawned(args, health=health, env=env, output=out, cwd=cwd) as p:
         yield Process(url=url, process=p, admin_url=admin_url)
@@ -129,7 +129,7 @@ def gateway(box: Sandbox, *, code: Path = ROOT, **extra: str) -> Iterator[Proces
     port, admin = free_port(), free_port()
     args = pinned(GATEWAY_CORE, [str(BIN / "bezel"), "serve", "--port", str(port), "--admin-port", str(admin)])
     url = f"http://127.0.0.1:{port}"
-    with _spawn(args, url, f"{url}/healthz", gateway_env(box, **extra), f"gateway-{port}.log",
+    with spawn(args, url, f"{url}/healthz", gateway_env(box, **extra), f"gateway-{port}.log",
                 f"http://127.0.0.1:{admin}", cwd=code) as process:
         yield process
 
@@ -139,7 +139,7 @@ def worker(box: Sandbox, **extra: str) -> Iterator[Process]:
     port = free_port()
     args = pinned(LOAD_CORE, [str(BIN / "bezel"), "worker", "--metrics-port", str(port)])
     url = f"http://127.0.0.1:{port}"
-    with _spawn(args, url, f"{url}/healthz", gateway_env(box, **extra), "worker.log") as process:
+    with spawn(args, url, f"{url}/healthz", gateway_env(box, **extra), "worker.log") as process:
         yield process
 
 
