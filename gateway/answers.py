@@ -65,6 +65,7 @@ class Stored:
     offered: tuple[str, ...]  # SKUs it shows available: a page sent offers them again (`connectors.offers`)
     built_at: float  # time.monotonic()
     expires_at: float
+    size: int  # bytes it holds, about: what `[answers] max_mb` counts
 
     def render(self, now: float) -> bytes:
         """The answer as sent now: every age grown by the time since it was built."""
@@ -79,11 +80,17 @@ class Stored:
 
 
 class _Entries(LRUCache[Key, Stored]):
-    """The LRU, its surrogate-key index kept in step with what it evicts."""
+    """The LRU, bounded in bytes and in entries, its surrogate-key index kept in step with what it evicts."""
 
-    def __init__(self, maxsize: int) -> None:
-        super().__init__(maxsize)
+    def __init__(self, max_bytes: int, max_entries: int) -> None:
+        super().__init__(max_bytes, getsizeof=lambda stored: stored.size)
+        self.max_entries = max_entries
         self.by_key: dict[str, set[Key]] = {}
+
+    def __setitem__(self, key: Key, stored: Stored) -> None:
+        super().__setitem__(key, stored)
+        while len(self) > self.max_entries:
+            self.popitem()
 
     def popitem(self) -> tuple[Key, Stored]:
         key, stored = super().popitem()
@@ -145,11 +152,11 @@ def request_key(query: str, operation_name: Any, variables: Any, extensions: Any
 class AnswerStore:
     """`[answers]`: the answers, bounded (LRU), each kept as long as the edge's rules allow."""
 
-    def __init__(self, policy: CachePolicy, *, max_entries: int, max_age_s: float) -> None:
+    def __init__(self, policy: CachePolicy, *, max_entries: int, max_age_s: float, max_mb: float = 64) -> None:
         self.policy = policy
         self.rules = Rules(max_age_s=float(max_age_s), max_key_bytes=1 << 30, shopper_variables=SHOWING_VARIABLES,
                            cached_only=True)
-        self.entries = _Entries(max_entries)
+        self.entries = _Entries(int(max_mb * 1_000_000), max_entries)
         self.generation = 0  # counts invalidations heard: an answer built across one is not kept
         ANSWERS.declare([(("outcome", o),) for o in OUTCOMES])
 
@@ -170,7 +177,10 @@ class AnswerStore:
         was heard since the request started (`since`, the generation then), or the body is not as expected."""
         if since != self.generation or not decision.public or decision.max_age_s <= 0:
             return False
-        if list(orjson.loads(body)) != ["data", "extensions"]:  # `extensions.answers` goes in before its "}}"
+        try:
+            if list(orjson.loads(body)) != ["data", "extensions"]:  # `extensions.answers` goes in before its "}}"
+                return False
+        except orjson.JSONDecodeError:
             return False
         pieces: list[bytes] = []
         ages: list[int] = []
@@ -181,8 +191,11 @@ class AnswerStore:
             at = match.end(2)
         pieces.append(body[at:len(body) - 2])
         now = time.monotonic()
+        size = len(body) + len(key[0]) + len(key[2]) + len(key[3]) + 64 * (len(pieces) + len(decision.keys))
+        if size > self.entries.maxsize:
+            return False
         stored = Stored(tuple(pieces), tuple(ages), _parts(context.scope.log.records), decision.keys,
-                        tuple(sorted(context.shown.offered)), now, now + decision.max_age_s)
+                        tuple(sorted(context.shown.offered)), now, now + decision.max_age_s, size)
         self._drop(key)
         self.entries[key] = stored
         self.entries.index(key, stored)

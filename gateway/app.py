@@ -63,8 +63,8 @@ def create_app(settings: Settings, *, vendor_transport: httpx.AsyncBaseTransport
     schema.operation_labels = frozenset(settings.gateway.operation_labels) | documents.operation_names
     trusted = networks(settings.gateway.trusted_proxies)
     caching = CachePolicy(settings.vendors)  # one decision for the edge and the answer store
-    answers = AnswerStore(caching, max_entries=settings.answers.max_entries, max_age_s=settings.answers.max_age_s) \
-        if settings.answers.enabled else None
+    answers = AnswerStore(caching, max_entries=settings.answers.max_entries, max_age_s=settings.answers.max_age_s,
+                          max_mb=settings.answers.max_mb) if settings.answers.enabled else None
     view = BezelGraphQL(schema, documents, budget_ms=settings.gateway.budget_ms, graphiql=not settings.production,
                         in_flight=InFlightLimit(settings.gateway.max_in_flight,
                                                 adaptive=settings.gateway.adaptive_in_flight, lag=lag),

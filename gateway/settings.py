@@ -174,6 +174,7 @@ class AnswersSettings(_Section):
 
     enabled: bool = True
     max_entries: int = Field(default=2_000, ge=1)
+    max_mb: float = Field(default=64, gt=0)  # and at most this many MB of answers (a 220-variant page is ~0.1)
     # The longest an answer is kept, whatever its parts allow (their least remaining freshness).
     max_age_s: int = Field(default=60, ge=0)
 
