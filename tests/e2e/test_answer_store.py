@@ -229,3 +229,39 @@ async def test_the_store_switched_off_executes_every_request(sandbox: Sandbox, p
     assert store is None
     assert executed[0] == 3
     assert not any("answers" in a["extensions"] for a in answers)
+
+
+def test_an_event_one_process_takes_drops_the_page_every_process_keeps(sandbox: Sandbox, redis_url: str) -> None:
+    """Two `bezel serve` processes on one Redis, the inventory system's webhooks sent to A: the page B keeps
+    goes when A takes the event (B hears it on the bus), and B's next answer shows the new stock."""
+    import httpx
+
+    from tests.e2e.test_ghost_stock import SECRETS, within
+    from tests.e2e.test_slow_clients import serve
+
+    env = {"REDIS_URL": redis_url, "BEZEL_DOCUMENTS__MANIFEST": str(MANIFEST), **SECRETS}
+    sandbox.webhooks(secrets={"shopify": SECRETS["SHOPIFY_WEBHOOK_SECRET"],
+                              "commercetools": SECRETS["COMMERCETOOLS_WEBHOOK_TOKEN"],
+                              "erp": SECRETS["ERP_WEBHOOK_SECRET"]})
+    sandbox.stock_all(STANDARD, 10)
+
+    def page_of(url: str) -> dict[str, Any]:
+        answer: dict[str, Any] = httpx.post(f"{url}/graphql", content=page_body(STANDARD, by_id=True), timeout=10,
+                                            headers={"content-type": "application/json"}).json()
+        return answer
+
+    with serve(sandbox, **env) as a, serve(sandbox, **env) as b:
+        sandbox.webhooks(to=a, delay_ms=0)
+        kept = [page_of(b) for _ in range(3)][-1]
+        assert kept["extensions"]["answers"]["from"] == "store"
+        sku = kept["data"]["product"]["variants"][0]["sku"]
+        sandbox.set_inventory_stock(sku, 6)  # a sale in a shop: the event goes to A
+        seen: list[dict[str, Any]] = []
+
+        def shows_it() -> bool:
+            seen.append(page_of(b))
+            return next(v for v in seen[-1]["data"]["product"]["variants"] if v["sku"] == sku)[
+                "availability"]["quantityAvailable"] == 6
+
+        within(1.5, shows_it)  # not when its freshness runs out (the inventory's 5 s)
+    assert "answers" not in seen[-1]["extensions"]  # executed: the kept page had gone
