@@ -1,13 +1,13 @@
 """Whole answers kept in this process: a warm answer whose every part came from cache is served again
 without executing, for as long as every part of it stays fresh.
 
-Keyed by the exact request: the document (its text, whether sent by id, by persisted hash or as text),
-the operation name, the variables and extensions, canonically encoded. Nothing else a request carries
-changes a kept answer: the client's address is only passed on to the catalog (never part of a cached
-answer), and a request with a budget of its own (`x-bezel-budget`), asking for parts (`Accept:
-multipart/mixed`), or not sent as a JSON POST is neither served from the store nor kept in it. So an
-answer that shows the request's own variables (an address, an engraving) may be kept; one that shows a
-cart, an order or a customer may not, whatever its key.
+Keyed by the exact request: the method (a GET's answer carries an edge's headers), the document (its
+text, whether sent by id, by persisted hash or as text), the operation name, the variables and extensions,
+canonically encoded. Nothing else a request carries changes a kept answer: the client's address is only
+passed on to the catalog (never part of a cached answer), and a request with a budget of its own
+(`x-bezel-budget-ms`) or asking for parts (`Accept: multipart/mixed`) is neither served from the store nor
+kept in it. So an answer that shows the request's own variables (an address, an engraving) may be kept;
+one that shows a cart, an order or a customer may not, whatever its key.
 
 Whether and for how long is the edge's decision (`gateway.edge.caching.CachePolicy`), under rules of the
 store's own: every part from cache (an answer's ages at send are then its stored ages plus the time
@@ -20,7 +20,8 @@ arrived is not kept (it may predate the change).
 
 Admission (rate limits, the operation's budgets) runs for every request; only execution is skipped. The
 answer sent is the stored bytes with each `freshness { ageMs }` counted at send, and
-`extensions.answers` saying it came from the store and how old each vendor's part is. Only documents
+`extensions.answers` saying it came from the store and how old each vendor's part is; a GET's headers
+are the edge's decision over its parts' ages at send (`EdgePolicy.stored`). Only documents
 whose every `ageMs` in the answer is a `Freshness.ageMs` are kept (no alias named or renaming `ageMs`).
 """
 
@@ -29,7 +30,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -40,9 +41,10 @@ from graphql.language import Visitor
 from connectors.edge import keys_of
 from connectors.events.bus import Invalidation
 from connectors.models import Source
+from connectors.policy import CallRecord
 from connectors.telemetry import Tally
 from gateway.edge.caching import CachePolicy, Decision, Rules
-from resolvers.context import RequestContext
+from resolvers.context import RequestContext, Shown
 from schema.documents import Prepared
 
 SHOWING_VARIABLES = frozenset({"address", "engraving"})  # what `Shown.personal` names from a request's variables
@@ -51,7 +53,7 @@ ANSWERS = Tally("bezel.answers", description="Requests the answer store could ha
                 "without executing), kept (executed and stored), passed (executed, not storable).")
 OUTCOMES = ("hit", "kept", "passed")
 
-Key = tuple[str, str | None, bytes, bytes]
+Key = tuple[str, str, str | None, bytes, bytes]  # method, document, operation name, variables, extensions
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,11 +63,17 @@ class Stored:
     pieces: tuple[bytes, ...]
     ages: tuple[int, ...]
     parts: tuple[tuple[str, int], ...]  # (vendor, its oldest part's age as built)
+    shown: Shown  # what it showed, and its call log: an edge's decision at send (a GET's headers)
+    records: tuple[CallRecord, ...]
     keys: tuple[str, ...]
     offered: tuple[str, ...]  # SKUs it shows available: a page sent offers them again (`connectors.offers`)
     built_at: float  # time.monotonic()
     expires_at: float
     size: int  # bytes it holds, about: what `[answers] max_mb` counts
+
+    def aged(self, since_ms: int) -> tuple[CallRecord, ...]:
+        """Its call log as it would be at send: every part (from cache) older by `since_ms`."""
+        return tuple(replace(r, age_ms=r.age_ms + since_ms) for r in self.records)
 
     def render(self, now: float) -> bytes:
         """The answer as sent now: every age grown by the time since it was built."""
@@ -138,12 +146,13 @@ def _storable(prepared: Prepared, operation_name: str | None) -> bool:
     return not aliased
 
 
-def request_key(query: str, operation_name: Any, variables: Any, extensions: Any) -> Key | None:
-    """The exact request, canonically encoded; None for one that cannot be keyed (not JSON-able)."""
+def request_key(query: str, operation_name: Any, variables: Any, extensions: Any, method: str = "POST") -> Key | None:
+    """The exact request, canonically encoded; None for one that cannot be keyed (not JSON-able). The method
+    too: a GET's answer carries an edge's headers, a POST's none."""
     if operation_name is not None and not isinstance(operation_name, str):
         return None
     try:
-        return (query, operation_name, orjson.dumps(variables, option=orjson.OPT_SORT_KEYS),
+        return (method, query, operation_name, orjson.dumps(variables, option=orjson.OPT_SORT_KEYS),
                 orjson.dumps(extensions, option=orjson.OPT_SORT_KEYS))
     except TypeError:
         return None
@@ -191,10 +200,11 @@ class AnswerStore:
             at = match.end(2)
         pieces.append(body[at:len(body) - 2])
         now = time.monotonic()
-        size = len(body) + len(key[0]) + len(key[2]) + len(key[3]) + 64 * (len(pieces) + len(decision.keys))
+        records = context.scope.log.records
+        size = len(body) + sum(len(k) for k in key[1:] if k) + 64 * (len(pieces) + len(decision.keys) + len(records))
         if size > self.entries.maxsize:
             return False
-        stored = Stored(tuple(pieces), tuple(ages), _parts(context.scope.log.records), decision.keys,
+        stored = Stored(tuple(pieces), tuple(ages), _parts(records), context.shown, tuple(records), decision.keys,
                         tuple(sorted(context.shown.offered)), now, now + decision.max_age_s, size)
         self._drop(key)
         self.entries[key] = stored
@@ -223,7 +233,7 @@ class AnswerStore:
             self.entries.unindex(key, stored)
 
 
-def _parts(records: Sequence[Any]) -> tuple[tuple[str, int], ...]:
+def _parts(records: Sequence[CallRecord]) -> tuple[tuple[str, int], ...]:
     """Each vendor's oldest part, as built (every part came from cache: `Rules.cached_only`)."""
     oldest: dict[str, int] = {}
     for record in records:

@@ -295,18 +295,23 @@ class BezelGraphQL(GraphQL[RequestContext, None]):
         except DocumentRefused as exc:
             response = error_response(exc.status, exc.message, exc.code, exc.headers)
         if self.edge is not None and request.method == "GET":
-            response = self.edge.apply(request, response)
+            response = self.edge.apply(request, response, getattr(request.state, "edge_decision", None))
         return response
 
     async def _stored(self, request: Request, services: Services | None) -> Response | None:
         """The answer store's answer to this request, once admitted; None to execute it. A request it could
         keep gets its key (`request.state.answer_key`), and what it parsed is not parsed again."""
-        if services is None or request.method != "POST" or BUDGET_HEADER in request.headers \
-                or "multipart/mixed" in (request.headers.get("accept") or "") \
-                or "application/json" not in parse_content_type(request.headers.get("content-type") or "")[0]:
+        if services is None or BUDGET_HEADER in request.headers or "multipart/mixed" in (request.headers.get("accept")
+                                                                                        or ""):
+            return None
+        get = request.method == "GET"
+        if get and not {"query", "documentId", "extensions"} & set(request.query_params):
+            return None  # GraphiQL, or what executing refuses
+        if not get and "application/json" not in parse_content_type(request.headers.get("content-type") or "")[0]:
             return None
         try:
-            data = params.checked(self.parse_json(await request.body()))
+            data = params.checked(self.parse_query_params(request.query_params) if get
+                                  else self.parse_json(await request.body()))
         except HTTPException:
             return None  # executing says why, as ever
         try:
@@ -320,7 +325,7 @@ class BezelGraphQL(GraphQL[RequestContext, None]):
         prepared = resolved.prepared or (self.schema.documents.parsed(query) if query else None)
         if query is None or not storable_document(prepared, operation_name):
             return None
-        key = request_key(query, operation_name, data.get("variables"), data.get("extensions"))
+        key = request_key(query, operation_name, data.get("variables"), data.get("extensions"), request.method)
         if key is None:
             return None
         answers = self.answers
@@ -329,12 +334,19 @@ class BezelGraphQL(GraphQL[RequestContext, None]):
         found = answers.get(key)
         if found is None:
             return None
-        request.state.trusted = resolved.prepared is not None
+        trusted = request.state.trusted = resolved.prepared is not None
         await self._admit(request.method, resolved, operation_name)
         services.offers.offered(found.offered)  # a page offered them (what ghost offers are counted against)
         request.state.stored = operation_name or "anonymous"
         ANSWERS.add(1, (("outcome", "hit"),))
-        return Response(found.render(time.monotonic()), media_type="application/json")
+        now = time.monotonic()
+        body = found.render(now)
+        if request.method == "GET" and self.edge is not None:  # the edge's headers, as executing now would give
+            decision = request.state.edge_decision = self.edge.stored(
+                trusted=trusted, shown=found.shown, records=found.aged(int((now - found.built_at) * 1000)))
+            if decision.public:
+                request.state.data = orjson.loads(body)["data"]  # its ETag: over the data as sent
+        return Response(body, media_type="application/json")
 
     def _keep(self, request: Request, response: Response, answers: AnswerStore) -> None:
         """An executed answer to a request the store could keep, kept if the edge's rules allow it."""

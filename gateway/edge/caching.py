@@ -105,10 +105,15 @@ class CachePolicy:
             return private("untrusted")
         if context is None:
             return private("refused")
-        shown = context.shown
+        return self.judge_parts(rules, errors=errors or bool(context.partial_errors), shown=context.shown,
+                                records=context.scope.log.records, client_budget=client_budget)
+
+    def judge_parts(self, rules: Rules, *, errors: bool, shown: Shown, records: Sequence[CallRecord],
+                    client_budget: bool = False) -> Decision:
+        """`judge`, from what an answer showed and its call log (an answer kept, at send: `gateway.answers`)."""
         if shown.shopper and not set(shown.shopper) <= rules.shopper_variables:
             return private("shopper:" + ",".join(shown.shopper))
-        if errors or context.partial_errors:
+        if errors:
             return private("errors")
         if client_budget:
             return private("client-budget")
@@ -118,7 +123,7 @@ class CachePolicy:
             return private("scarce")
         if rules.cached_only and shown.counted:
             return private("counted")
-        parts = self._parts(rules, context.scope.log.records)
+        parts = self._parts(rules, records)
         if isinstance(parts, str):
             return private(parts)
         max_age, revalidate, if_error, stale = parts
@@ -177,13 +182,22 @@ class EdgePolicy:
         return self.policy.judge(self.rules, trusted=trusted, errors=errors, context=context,
                                  client_budget=client_budget)
 
-    def apply(self, request: Request, response: Response) -> Response:
-        """The headers of an answer to a GET (and 304 for a matching If-None-Match, when public)."""
+    def stored(self, *, trusted: bool, shown: Shown, records: Sequence[CallRecord]) -> Decision:
+        """`decide` for an answer sent from the answer store (no errors in it), its parts' ages those at send."""
+        if not self.config.enabled:
+            return private("disabled")
+        if not trusted:
+            return private("untrusted")
+        return self.policy.judge_parts(self.rules, errors=False, shown=shown, records=records)
+
+    def apply(self, request: Request, response: Response, decision: Decision | None = None) -> Response:
+        """The headers of an answer to a GET (and 304 for a matching If-None-Match, when public); `decision`
+        already made for one from the answer store (`stored`)."""
         response.headers["vary"] = "Accept"
         body = getattr(response, "body", None)
         if response.status_code != 200 or not isinstance(body, bytes | bytearray) or not body:
             decision = private("streamed" if response.status_code == 200 else "status")
-        else:
+        elif decision is None:
             decision = self.decide(trusted=bool(getattr(request.state, "trusted", False)),
                                    errors=bool(getattr(request.state, "errors", True)),
                                    context=getattr(request.state, "bezel", None),

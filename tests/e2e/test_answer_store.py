@@ -5,6 +5,7 @@ it may not keep (errors, STALE parts, scarce stock, mutations, parts streamed); 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 import time
 from collections.abc import AsyncIterator
@@ -265,3 +266,47 @@ def test_an_event_one_process_takes_drops_the_page_every_process_keeps(sandbox: 
 
         within(1.5, shows_it)  # not when its freshness runs out (the inventory's 5 s)
     assert "answers" not in seen[-1]["extensions"]  # executed: the kept page had gone
+
+
+async def test_a_get_from_the_store_carries_the_edge_s_headers_as_executing_would(
+        sandbox: Sandbox, plenty: None) -> None:
+    manifest = orjson.loads(MANIFEST.read_bytes())["operations"]
+    public = next(op["id"] for op in manifest if op["name"] == "ProductPublic")
+    listing = next(op["id"] for op in manifest if op["name"] == "ProductList")  # no ages in it
+    shopper = orjson.loads(page_body(STANDARD, by_id=True))
+    requests = {"public": {"documentId": public, "variables": orjson.dumps({"handle": STANDARD}).decode()},
+                "shopper": {"documentId": shopper["documentId"],
+                            "variables": orjson.dumps(shopper["variables"]).decode()},
+                "list": {"documentId": listing, "variables": orjson.dumps({"first": 4}).decode()}}
+    async with counted(sandbox, BEZEL_EDGE__PROVIDER="varnish") as (gateway, executed):
+        got = {name: [await gateway.http.get("/graphql", params=query) for _ in range(3)]
+               for name, query in requests.items()}
+        unchanged = await gateway.http.get("/graphql", params=requests["list"],
+                                           headers={"if-none-match": got["list"][2].headers["etag"]})
+        await asyncio.sleep(1.05)
+        later = await gateway.http.get("/graphql", params=requests["public"])
+    assert executed[0] == 6  # each: live, then from cache (kept), then from the store
+    for name, (_, warm, stored) in got.items():
+        assert "answers" not in warm.json()["extensions"], name
+        assert stored.json()["extensions"]["answers"]["from"] == "store", name
+        assert sorted(stored.headers) == sorted(warm.headers), name
+        for header in ("vary", "x-bezel-edge", "xkey"):
+            assert stored.headers.get(header) == warm.headers.get(header), (name, header)
+    assert got["shopper"][2].headers["cache-control"] == "private, no-store"
+    assert got["shopper"][2].headers["x-bezel-edge"] == "private; reason=shopper:address,engraving"
+    warm, stored = got["public"][1], got["public"][2]
+    assert stored.headers["x-bezel-edge"] == "public; reason=fresh"
+    for response in (warm, stored, later):  # over the data as sent (its ages in it), as executing computes it
+        data = orjson.dumps(response.json()["data"], option=orjson.OPT_SORT_KEYS)
+        assert response.headers["etag"] == 'W/"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"'
+
+    def max_age(response: Any) -> int:
+        return int(re.search(r"max-age=(\d+)", response.headers["cache-control"])[1])  # type: ignore[index]
+
+    assert max_age(stored) <= max_age(warm)
+    assert max_age(later) < max_age(warm)  # what its parts have left, at send
+    assert later.json()["extensions"]["answers"]["from"] == "store"
+    assert unchanged.status_code == 304  # from the store, as executing would
+    assert unchanged.content == b""
+    assert unchanged.headers["etag"] == got["list"][2].headers["etag"]
+    assert unchanged.headers["x-bezel-edge"] == "public; reason=fresh"

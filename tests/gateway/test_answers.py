@@ -4,6 +4,7 @@ its bounds and what an invalidation drops. End to end: tests/e2e/test_answer_sto
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 
@@ -113,7 +114,5 @@ def test_bounded_in_entries_and_in_bytes_and_past_its_age() -> None:
     assert not store().keep(keys[0], BODY, context(), kept(max_age_s=0), since=0)  # nothing left of its freshness
     brief = store()
     assert brief.keep(keys[0], BODY, context(), kept(max_age_s=1), since=0)
-    brief.entries[keys[0]] = brief.entries[keys[0]].__class__(
-        *[getattr(brief.entries[keys[0]], f) for f in ("pieces", "ages", "parts", "keys", "offered", "built_at")],
-        expires_at=time.monotonic() - 0.001, size=1)
+    brief.entries[keys[0]] = replace(brief.entries[keys[0]], expires_at=time.monotonic() - 0.001)  # its time is up
     assert brief.get(keys[0]) is None
