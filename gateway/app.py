@@ -19,10 +19,11 @@ from starlette.staticfiles import StaticFiles
 from connectors.loop import LoopLag
 from gateway import telemetry
 from gateway.admin import admin_routes, healthz
+from gateway.answers import AnswerStore
 from gateway.documents import Documents, PersistedQueries
 from gateway.edge.body import BodyReader
 from gateway.edge.budget import BUDGET_HEADER
-from gateway.edge.caching import EdgePolicy
+from gateway.edge.caching import CachePolicy, EdgePolicy
 from gateway.edge.clients import SamplingGuard, networks
 from gateway.edge.overload import InFlightLimit
 from gateway.edge.writes import WritesWithEachPart
@@ -62,6 +63,9 @@ def create_app(settings: Settings, *, vendor_transport: httpx.AsyncBaseTransport
                           require_trusted=docs.require_trusted, apq=apq)
     schema.operation_labels = frozenset(settings.gateway.operation_labels) | documents.operation_names
     trusted = networks(settings.gateway.trusted_proxies)
+    caching = CachePolicy(settings.vendors)  # one decision for the edge and the answer store
+    answers = AnswerStore(caching, max_entries=settings.answers.max_entries, max_age_s=settings.answers.max_age_s,
+                          max_mb=settings.answers.max_mb) if settings.answers.enabled else None
     view = BezelGraphQL(schema, documents, budget_ms=settings.gateway.budget_ms, graphiql=not settings.production,
                         in_flight=InFlightLimit(settings.gateway.max_in_flight,
                                                 adaptive=settings.gateway.adaptive_in_flight, lag=lag),
@@ -70,7 +74,7 @@ def create_app(settings: Settings, *, vendor_transport: httpx.AsyncBaseTransport
                         log_sample_rate=settings.logging.sample_rate,
                         production=settings.production, live=settings.live,
                         allowed_origins=tuple(settings.gateway.cors_origins),
-                        edge=EdgePolicy(settings.edge, settings.vendors))
+                        edge=EdgePolicy(settings.edge, settings.vendors, caching), answers=answers)
 
     events = EventQueue(settings.events.queue)
 
@@ -83,6 +87,9 @@ def create_app(settings: Settings, *, vendor_transport: httpx.AsyncBaseTransport
             if services.store is not None:  # queue gauges on this process's /metrics too
                 watcher = asyncio.ensure_future(watch_queues(services.store, settings.worker.consumers, stop))
             app.state.services = services
+            if answers is not None:  # every invalidation any process publishes, and a dropped tier
+                services.bus.listen(answers.forget)
+                services.bus.on_clear(answers.clear)
             events.start(services)
             if apq is not None:
                 apq.share(services.vendors.cache.redis, services.limits)  # shared by every process
@@ -134,4 +141,5 @@ def create_app(settings: Settings, *, vendor_transport: httpx.AsyncBaseTransport
     app.state.events = events
     app.state.lag = lag
     app.state.schema = schema
+    app.state.answers = answers
     return app

@@ -168,6 +168,17 @@ class StorefrontSettings(_Section):
     root: str = "storefront"  # holds web/ (the pages) and persisted-query-manifest.json (their operations)
 
 
+class AnswersSettings(_Section):
+    """`[answers]`: whole answers kept in this process (`gateway.answers`), served again without executing
+    while every part of them stays fresh (an event that changes a part drops them)."""
+
+    enabled: bool = True
+    max_entries: int = Field(default=2_000, ge=1)
+    max_mb: float = Field(default=64, gt=0)  # and at most this many MB of answers (a 220-variant page is ~0.1)
+    # The longest an answer is kept, whatever its parts allow (their least remaining freshness).
+    max_age_s: int = Field(default=60, ge=0)
+
+
 class SandboxSettings(_Section):
     url: str = SANDBOX_URL  # where vendors without their own `url` are reached
 
@@ -260,6 +271,7 @@ class Settings(BaseSettings):
     worker: WorkerConfig = WorkerConfig()
     live: LiveConfig = LiveConfig()
     edge: EdgeConfig = EdgeConfig()
+    answers: AnswersSettings = AnswersSettings()
     insecure: InsecureSettings = InsecureSettings()
     vendors: dict[str, VendorConfig] = Field(default_factory=lambda: {str(v): c for v, c in DEFAULT_VENDORS.items()})
 

@@ -6,6 +6,9 @@
     -> the request's context and budget (gateway.edge.budget) -> strawberry executes (schema/)
     -> the answer, orjson-encoded, with Server-Timing -> its log line (gateway.edge.request_log)
 
+A query answered before whose every part is still fresh is sent from the answer store (`gateway.answers`)
+once it is admitted: the same steps up to the document's own budgets, then no execution.
+
 Subscriptions (`schema.live`) come the way each client sends them, on the same endpoint and through the
 same steps: Apollo Client's multipart HTTP subscriptions (`Accept: multipart/mixed;subscriptionSpec=1.0`),
 GraphQL over Server-Sent Events (graphql-sse's distinct connections: `Accept: text/event-stream`), and
@@ -50,9 +53,11 @@ from strawberry.types import ExecutionResult
 
 from connectors.config import LiveConfig
 from connectors.loop import LoopLag
+from gateway.answers import ANSWERS, AnswerStore, request_key, storable_document
 from gateway.documents import Documents, Resolved
 from gateway.edge import budget, params
 from gateway.edge.admission import admit_operation, admit_request
+from gateway.edge.budget import BUDGET_HEADER
 from gateway.edge.caching import EdgePolicy
 from gateway.edge.clients import DEFAULT_IPV6_PREFIX, Network, client_of
 from gateway.edge.overload import InFlightLimit, shed
@@ -158,7 +163,8 @@ class BezelGraphQL(GraphQL[RequestContext, None]):
                  in_flight: InFlightLimit | None = None, trusted_proxies: tuple[Network, ...] = (),
                  ipv6_client_prefix: int = DEFAULT_IPV6_PREFIX, production: bool = False,
                  log_requests: str = "all", log_sample_rate: float = 1.0, live: LiveConfig | None = None,
-                 allowed_origins: tuple[str, ...] = (), edge: EdgePolicy | None = None) -> None:
+                 allowed_origins: tuple[str, ...] = (), edge: EdgePolicy | None = None,
+                 answers: AnswerStore | None = None) -> None:
         live = live or LiveConfig()
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None, allow_queries_via_get=True,
                          subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL,
@@ -179,6 +185,7 @@ class BezelGraphQL(GraphQL[RequestContext, None]):
         self.log = RequestLog(log_requests, log_sample_rate)
         self.page = graphiql_page() if graphiql else ""
         self.edge = edge  # Cache-Control, surrogate keys and ETag of answers to GET (`gateway.edge.caching`)
+        self.answers = answers  # answers sent again without executing (`gateway.answers`)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -276,14 +283,84 @@ class BezelGraphQL(GraphQL[RequestContext, None]):
             services: Services | None = request.app.state.services
             if services is not None:
                 await admit_request(services.limits, request.state.client)
-            response = await self.run(request)
+            stored = await self._stored(request, services) if self.answers is not None else None
+            if stored is not None:
+                response = stored
+            else:
+                response = await self.run(request)
+                if self.answers is not None:
+                    self._keep(request, response, self.answers)
         except HTTPException as exc:
             response = error_response(exc.status_code, exc.reason, _CODES.get(exc.status_code, "BAD_REQUEST"))
         except DocumentRefused as exc:
             response = error_response(exc.status, exc.message, exc.code, exc.headers)
         if self.edge is not None and request.method == "GET":
-            response = self.edge.apply(request, response)
+            response = self.edge.apply(request, response, getattr(request.state, "edge_decision", None))
         return response
+
+    async def _stored(self, request: Request, services: Services | None) -> Response | None:
+        """The answer store's answer to this request, once admitted; None to execute it. A request it could
+        keep gets its key (`request.state.answer_key`), and what it parsed is not parsed again."""
+        if services is None or BUDGET_HEADER in request.headers or "multipart/mixed" in (request.headers.get("accept")
+                                                                                        or ""):
+            return None
+        get = request.method == "GET"
+        if get and not {"query", "documentId", "extensions"} & set(request.query_params):
+            return None  # GraphiQL, or what executing refuses
+        if not get and "application/json" not in parse_content_type(request.headers.get("content-type") or "")[0]:
+            return None
+        try:
+            data = params.checked(self.parse_query_params(request.query_params) if get
+                                  else self.parse_json(await request.body()))
+        except HTTPException:
+            return None  # executing says why, as ever
+        try:
+            resolved: Resolved | DocumentRefused = await self.documents.resolve(data, client=request.state.client)
+        except DocumentRefused as exc:  # counted once: executing raises it again, unresolved twice
+            resolved = exc
+        request.state.parsed = data, resolved
+        if isinstance(resolved, DocumentRefused):
+            return None
+        query, operation_name = resolved.query, data.get("operationName")
+        prepared = resolved.prepared or (self.schema.documents.parsed(query) if query else None)
+        if query is None or not storable_document(prepared, operation_name):
+            return None
+        key = request_key(query, operation_name, data.get("variables"), data.get("extensions"), request.method)
+        if key is None:
+            return None
+        answers = self.answers
+        assert answers is not None
+        request.state.answer_key, request.state.answer_since = key, answers.generation
+        found = answers.get(key)
+        if found is None:
+            return None
+        trusted = request.state.trusted = resolved.prepared is not None
+        await self._admit(request.method, resolved, operation_name)
+        services.offers.offered(found.offered)  # a page offered them (what ghost offers are counted against)
+        request.state.stored = operation_name or "anonymous"
+        ANSWERS.add(1, (("outcome", "hit"),))
+        now = time.monotonic()
+        body = found.render(now)
+        if request.method == "GET" and self.edge is not None:  # the edge's headers, as executing now would give
+            decision = request.state.edge_decision = self.edge.stored(
+                trusted=trusted, shown=found.shown, records=found.aged(int((now - found.built_at) * 1000)))
+            if decision.public:
+                request.state.data = orjson.loads(body)["data"]  # its ETag: over the data as sent
+        return Response(body, media_type="application/json")
+
+    def _keep(self, request: Request, response: Response, answers: AnswerStore) -> None:
+        """An executed answer to a request the store could keep, kept if the edge's rules allow it."""
+        key = getattr(request.state, "answer_key", None)
+        if key is None:
+            return
+        body = getattr(response, "body", None)
+        kept = False
+        if response.status_code == 200 and isinstance(body, bytes) and body:
+            context = getattr(request.state, "bezel", None)
+            decision = answers.decide(context, errors=bool(getattr(request.state, "errors", True)))
+            kept = context is not None and decision.public and answers.keep(
+                key, body, context, decision, since=request.state.answer_since)
+        ANSWERS.add(1, (("outcome", "kept" if kept else "passed"),))
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> RequestContext:
         services: Services = request.app.state.services
@@ -300,13 +377,7 @@ class BezelGraphQL(GraphQL[RequestContext, None]):
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData:
         """The request's GraphQL parameters, with the document it may run resolved (by id, by hash or
         as text: `gateway.documents`); the prepared document travels on in its extensions."""
-        if request.method == "GET":
-            data = params.checked(self.parse_query_params(request.query_params))
-        elif "application/json" in parse_content_type(request.content_type or "")[0]:
-            data = params.checked(self.parse_json(await request.get_body()))
-        else:
-            raise HTTPException(400, "Unsupported content type: send application/json (or GET with parameters)")
-        resolved = await self.documents.resolve(data, client=_REQUEST.get().state.client)
+        data, resolved = await self._parameters(request)
         _REQUEST.get().state.trusted = resolved.prepared is not None  # by the manifest's id: an edge may cache it
         extensions = {k: v for k, v in (data.get("extensions") or {}).items() if not k.startswith("bezel.")}
         prepared = await self._admit(request.method, resolved, data.get("operationName"))
@@ -321,6 +392,23 @@ class BezelGraphQL(GraphQL[RequestContext, None]):
             extensions[INCREMENTAL] = True  # @defer/@stream parts; anyone else gets one JSON answer
         return GraphQLRequestData(query=resolved.query, variables=data.get("variables"),
                                   operation_name=data.get("operationName"), extensions=extensions, protocol=protocol)
+
+    async def _parameters(self, request: AsyncHTTPRequestAdapter) -> tuple[dict[str, Any], Resolved]:
+        """The request's parameters and its document: as the answer store read them (`_stored`), or now."""
+        parsed: tuple[dict[str, Any], Resolved | DocumentRefused] | None = getattr(_REQUEST.get().state, "parsed",
+                                                                                    None)
+        if parsed is not None:
+            data, found = parsed
+            if isinstance(found, DocumentRefused):
+                raise found
+            return data, found
+        if request.method == "GET":
+            data = params.checked(self.parse_query_params(request.query_params))
+        elif "application/json" in parse_content_type(request.content_type or "")[0]:
+            data = params.checked(self.parse_json(await request.get_body()))
+        else:
+            raise HTTPException(400, "Unsupported content type: send application/json (or GET with parameters)")
+        return data, await self.documents.resolve(data, client=_REQUEST.get().state.client)
 
     def _live_protocol(self, accept: str) -> str:
         """How a subscription's answer streams, as the client asked: multipart (Apollo), else SSE."""

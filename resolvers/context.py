@@ -67,6 +67,8 @@ class Shown:
     listing: bool = False  # a page of the catalog's list (a deleted product changes every one)
     scarce: bool = False  # stock below safety stock: only the next sale tells
     unconfirmed: bool = False  # stock the page could not confirm
+    counted: bool = False  # stock checked live (below safety stock) or decided by checkout's counter
+    offered: set[str] = field(default_factory=set)  # SKUs it showed available (`connectors.offers`)
     shopper: list[str] = field(default_factory=list)  # what in it depends on the shopper (address, cart, ...)
 
     def product(self, product_id: str, skus: Iterable[str] = ()) -> None:

@@ -145,6 +145,7 @@ async def availabilities(ctx: RequestContext, variants: Sequence[Variant]) -> di
 
 
 _OFFERED = frozenset({StockStatus.IN_STOCK, StockStatus.LOW_STOCK})  # what a shopper may put in the bag
+_COUNTED = frozenset({StockPath.CHECKOUT, StockPath.LIVE_CHECK})  # read this request, not from a cache
 CHECKOUT = "checkout"  # the freshness vendor of an availability checkout's own counter decided
 
 
@@ -157,6 +158,10 @@ def _note(ctx: RequestContext, sku: str, shown: Availability) -> None:
         seen.scarce = True
     if not shown.confirmed and shown.status is not StockStatus.OUT_OF_STOCK:
         seen.unconfirmed = True
+    if shown.path in _COUNTED:
+        seen.counted = True
+    if shown.status in _OFFERED:
+        seen.offered.add(sku)
 
 
 def _availability(ctx: RequestContext, stock: StockAnswer | BaseException) -> Availability:

@@ -11,7 +11,8 @@ Each message also names what changed for a live page (`skus`, `products`, `order
 included, after the process's tier has dropped what it named.
 
 Hooks (`on_publish`: the edge's purger, `connectors.edge`) hear only what this process publishes, once,
-after it applied it: one process tells the world outside.
+after it applied it: one process tells the world outside. `on_clear` hooks hear each time the process
+drops its whole tier.
 
 Without Redis there is one process to tell: itself. Pub/sub on a Redis Cluster is broadcast over the
 cluster bus, so one connection to any node hears every message.
@@ -93,6 +94,7 @@ class InvalidationBus:
         self._subscribed = asyncio.Event()
         self._listeners: list[Listener] = []
         self._hooks: list[Listener] = []
+        self._cleared: list[Callable[[], None]] = []
 
     def listen(self, listener: Listener) -> Callable[[], None]:
         """Call `listener` with every invalidation this process applies (no I/O in it); returns its removal."""
@@ -102,6 +104,11 @@ class InvalidationBus:
     def on_publish(self, hook: Listener) -> None:
         """Call `hook` (no I/O in it) with every invalidation this process publishes, and no other's."""
         self._hooks.append(hook)
+
+    def on_clear(self, hook: Callable[[], None]) -> None:
+        """Call `hook` (no I/O in it) whenever this process drops its whole tier (subscribed again, it may
+        have missed invalidations): what was built from that tier must go too (`gateway.answers`)."""
+        self._cleared.append(hook)
 
     @property
     def channel(self) -> str:
@@ -150,6 +157,8 @@ class InvalidationBus:
                     await pubsub.subscribe(self.channel)
                     # Whatever was published while this process was not listening is lost to it.
                     self.cache.clear_local()
+                    for hook in tuple(self._cleared):
+                        hook()
                     RESYNCS.add(1)
                     self.connected = True
                     self._subscribed.set()

@@ -63,58 +63,82 @@ def private(reason: str) -> Decision:
     return Decision(False, reason)
 
 
-class EdgePolicy:
-    """`[edge]` and the vendors' windows: decides, then writes, an answer's caching headers."""
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """What a cache may keep and for how long: the edge's (`[edge]`), or the gateway's own answer store
+    (`gateway.answers`), which is keyed by the exact request and so may keep what shows only the request's
+    own variables (`shopper_variables`: an address, an engraving), and only answers every part of which
+    came from cache (`cached_only`: their ages at send are then the stored ones plus the time since)."""
 
-    def __init__(self, config: EdgeConfig, vendors: Mapping[str, VendorConfig]) -> None:
-        self.config = config
+    max_age_s: float
+    revalidate_s: float = 0.0
+    if_error_s: float = 0.0
+    scarce_max_age_s: float = 0.0
+    max_key_bytes: int = 16_384
+    shopper_variables: frozenset[str] = frozenset()
+    cached_only: bool = False
+
+    @classmethod
+    def of(cls, config: EdgeConfig) -> Rules:
+        return cls(float(config.max_age_s), float(config.stale_while_revalidate_s), float(config.stale_if_error_s),
+                   float(config.scarce_max_age_s), config.max_key_bytes)
+
+
+class CachePolicy:
+    """One decision for every cache of answers: whether an answer may be kept under `Rules`, for how long
+    (the least remaining freshness of its parts), and under which surrogate keys an event drops it."""
+
+    def __init__(self, vendors: Mapping[str, VendorConfig]) -> None:
         self.windows = {name: Windows.of(vendor) for name, vendor in vendors.items()}
-        self.key_header = config.keys_header
 
-    def keys(self, shown: Shown) -> tuple[str, ...]:
+    @staticmethod
+    def keys(shown: Shown) -> tuple[str, ...]:
         keys = [LIST_KEY] if shown.listing else []
         keys += sorted(product_key(p) for p in shown.products)
         keys += sorted(sku_key(s) for s in shown.skus)
         return tuple(keys)
 
-    def decide(self, *, trusted: bool, errors: bool, context: RequestContext | None,
-               client_budget: bool = False) -> Decision:
-        """Whether an answer to a GET may be public, and for how long."""
-        if not self.config.enabled:
-            return private("disabled")
+    def judge(self, rules: Rules, *, trusted: bool, errors: bool, context: RequestContext | None,
+              client_budget: bool = False) -> Decision:
+        """Whether an answer may be kept (`public`), and for how long, or why not."""
         if not trusted:
             return private("untrusted")
         if context is None:
             return private("refused")
-        shown = context.shown
-        if shown.shopper:
+        return self.judge_parts(rules, errors=errors or bool(context.partial_errors), shown=context.shown,
+                                records=context.scope.log.records, client_budget=client_budget)
+
+    def judge_parts(self, rules: Rules, *, errors: bool, shown: Shown, records: Sequence[CallRecord],
+                    client_budget: bool = False) -> Decision:
+        """`judge`, from what an answer showed and its call log (an answer kept, at send: `gateway.answers`)."""
+        if shown.shopper and not set(shown.shopper) <= rules.shopper_variables:
             return private("shopper:" + ",".join(shown.shopper))
-        if errors or context.partial_errors:
+        if errors:
             return private("errors")
         if client_budget:
             return private("client-budget")
         if shown.unconfirmed:
             return private("unconfirmed")
-        if shown.scarce and not self.config.scarce_max_age_s:
+        if shown.scarce and not rules.scarce_max_age_s:
             return private("scarce")
-        parts = self._parts(context.scope.log.records)
+        if rules.cached_only and shown.counted:
+            return private("counted")
+        parts = self._parts(rules, records)
         if isinstance(parts, str):
             return private(parts)
         max_age, revalidate, if_error, stale = parts
         reason = "stale" if stale else "fresh"
         if shown.scarce:
-            max_age, revalidate, if_error, reason = min(max_age, self.config.scarce_max_age_s), 0, 0, "scarce"
+            max_age, revalidate, if_error, reason = min(max_age, rules.scarce_max_age_s), 0, 0, "scarce"
         keys = self.keys(shown)
-        if len(" ".join(keys).encode()) > self.config.max_key_bytes:
+        if len(" ".join(keys).encode()) > rules.max_key_bytes:
             return private("too-many-keys")
         return Decision(True, reason, int(max_age), int(revalidate), int(if_error), keys)
 
-    def _parts(self, records: Sequence[CallRecord]) -> tuple[float, float, float, bool] | str:
+    def _parts(self, rules: Rules, records: Sequence[CallRecord]) -> tuple[float, float, float, bool] | str:
         """(max-age, stale-while-revalidate, stale-if-error, any part STALE) from the call log, capped; or
-        why the answer may not be public."""
-        config = self.config
-        max_age, revalidate, if_error = float(config.max_age_s), float(config.stale_while_revalidate_s), \
-            float(config.stale_if_error_s)
+        why the answer may not be kept."""
+        max_age, revalidate, if_error = rules.max_age_s, rules.revalidate_s, rules.if_error_s
         stale = False
         for record in records:
             windows = self.windows.get(record.vendor)
@@ -122,6 +146,8 @@ class EdgePolicy:
                 continue
             if record.source is None or record.source is Source.NONE:
                 return "failed-part"
+            if rules.cached_only and record.source is not Source.CACHE:
+                return "live-part" if record.source is Source.LIVE else "stale-part"
             age_s = record.age_ms / 1000 if record.source is not Source.LIVE else 0.0
             if record.source is Source.STALE:
                 if not windows.may_stand_in(age_s):
@@ -134,13 +160,44 @@ class EdgePolicy:
             if_error = min(if_error, max(0.0, windows.fresh_s + windows.stale_s - age_s))
         return max_age, revalidate, if_error, stale
 
-    def apply(self, request: Request, response: Response) -> Response:
-        """The headers of an answer to a GET (and 304 for a matching If-None-Match, when public)."""
+
+class EdgePolicy:
+    """`[edge]` and the vendors' windows: decides, then writes, an answer's caching headers."""
+
+    def __init__(self, config: EdgeConfig, vendors: Mapping[str, VendorConfig],
+                 policy: CachePolicy | None = None) -> None:
+        self.config = config
+        self.policy = policy or CachePolicy(vendors)
+        self.rules = Rules.of(config)
+        self.key_header = config.keys_header
+
+    def keys(self, shown: Shown) -> tuple[str, ...]:
+        return self.policy.keys(shown)
+
+    def decide(self, *, trusted: bool, errors: bool, context: RequestContext | None,
+               client_budget: bool = False) -> Decision:
+        """Whether an answer to a GET may be public, and for how long."""
+        if not self.config.enabled:
+            return private("disabled")
+        return self.policy.judge(self.rules, trusted=trusted, errors=errors, context=context,
+                                 client_budget=client_budget)
+
+    def stored(self, *, trusted: bool, shown: Shown, records: Sequence[CallRecord]) -> Decision:
+        """`decide` for an answer sent from the answer store (no errors in it), its parts' ages those at send."""
+        if not self.config.enabled:
+            return private("disabled")
+        if not trusted:
+            return private("untrusted")
+        return self.policy.judge_parts(self.rules, errors=False, shown=shown, records=records)
+
+    def apply(self, request: Request, response: Response, decision: Decision | None = None) -> Response:
+        """The headers of an answer to a GET (and 304 for a matching If-None-Match, when public); `decision`
+        already made for one from the answer store (`stored`)."""
         response.headers["vary"] = "Accept"
         body = getattr(response, "body", None)
         if response.status_code != 200 or not isinstance(body, bytes | bytearray) or not body:
             decision = private("streamed" if response.status_code == 200 else "status")
-        else:
+        elif decision is None:
             decision = self.decide(trusted=bool(getattr(request.state, "trusted", False)),
                                    errors=bool(getattr(request.state, "errors", True)),
                                    context=getattr(request.state, "bezel", None),

@@ -27,6 +27,8 @@ class RequestLog:
     def worth_writing(self, request: Request, status: int) -> bool:
         if self.mode == "all":
             return True
+        if getattr(request.state, "stored", None) is not None and status == 200:  # clean: every part fresh
+            return self.mode == "sampled" and random.random() < self.sample_rate
         context: RequestContext | None = getattr(request.state, "bezel", None)
         if status != 200 or context is None or context.partial_errors or any(
                 record.outcome not in _CLEAN for record in context.scope.log.records):
@@ -35,6 +37,11 @@ class RequestLog:
 
     def write(self, request: Request, status: int, duration_s: float) -> None:
         if not self.worth_writing(request, status) or not log.isEnabledFor(logging.INFO):
+            return
+        stored: str | None = getattr(request.state, "stored", None)
+        if stored is not None:  # sent from the answer store (`gateway.answers`): nothing executed, no vendor asked
+            log.info("query %s", stored, extra={"operation": stored, "operation_type": "query", "status": status,
+                                                "duration_ms": round(duration_s * 1000, 1), "answered_from": "store"})
             return
         context: RequestContext | None = getattr(request.state, "bezel", None)
         if context is None:  # the GraphiQL page, or refused before any context was made

@@ -68,3 +68,13 @@ def test_nothing_is_written_while_info_is_off(caplog: pytest.LogCaptureFixture) 
     caplog.set_level(logging.WARNING, logger="bezel.requests")
     RequestLog("all").write(request(Outcome.ERROR), 500, 0.1)
     assert lines(caplog) == []
+
+
+def test_an_answer_from_the_store_is_clean_and_its_line_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    stored = request(context=False)
+    stored.state.stored = "ProductPage"
+    assert not RequestLog("errors").worth_writing(stored, 200)
+    caplog.set_level(logging.INFO, logger="bezel.requests")
+    RequestLog("all").write(stored, 200, 0.0004)
+    [line] = lines(caplog)
+    assert (line.getMessage(), line.operation, line.answered_from) == ("query ProductPage", "ProductPage", "store")
