@@ -108,6 +108,7 @@ bench: $(STAMP)  ## every benchmark; results in bench/results/ (needs wrk: apt-g
 	$(VENV)/bin/python -m bench.floor
 	$(VENV)/bin/python -m bench.freshness
 	$(VENV)/bin/python -m bench.run
+	$(VENV)/bin/python -m bench.redis_tier --out redis_tier
 	$(UV) sync --locked --python $(PYTHON)
 
 # The peer, pinned by bench/peer/package-lock.json, installed into a scratch folder (gitignored) with npm ci.

@@ -26,7 +26,6 @@ from gateway.edge.budget import BUDGET_HEADER
 from gateway.edge.caching import CachePolicy, EdgePolicy
 from gateway.edge.clients import SamplingGuard, networks
 from gateway.edge.overload import InFlightLimit
-from gateway.edge.writes import WritesWithEachPart
 from gateway.graphiql import ASSETS_PATH
 from gateway.services import running_services
 from gateway.settings import Settings, log_insecure_overrides
@@ -124,7 +123,7 @@ def create_app(settings: Settings, *, vendor_transport: httpx.AsyncBaseTransport
     assets = StaticFiles(directory=str(resources.files("gateway").joinpath("static/graphiql")))
     app = Starlette(
         routes=[
-            Route("/graphql", WritesWithEachPart(view), methods=["GET", "POST"]),
+            Route("/graphql", view, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", view),  # graphql-transport-ws (gateway.live_socket)
             Mount(ASSETS_PATH, app=assets),
             Route("/healthz", healthz),

@@ -64,6 +64,7 @@ from gateway.edge.overload import InFlightLimit, shed
 from gateway.edge.part_paths import PartPaths
 from gateway.edge.request_log import RequestLog
 from gateway.edge.responses import error_response
+from gateway.edge.writes import writes_with_each_part
 from gateway.errors import DocumentRefused
 from gateway.graphiql import graphiql_page
 from gateway.live_encoding import EncodedOnce
@@ -194,6 +195,10 @@ class BezelGraphQL(GraphQL[RequestContext, None]):
         if scope["type"] != "http":
             await Response(status_code=404)(scope, receive, send)
             return
+        async with writes_with_each_part(send) as sending:
+            await self._http(scope, receive, sending)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         request = Request(scope, receive)
         request.state.client = client_of(scope, self.trusted_proxies, ipv6_prefix=self.ipv6_client_prefix)
