@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from bench import env, loadgen, wrk
+from bench.common import machine, write
 from bench.pages import MANIFEST, STANDARD, page_body
 from bench.summaries import wrk_summary
 
@@ -37,9 +39,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--out", help="write bench/results/OUT.md and OUT.json")
     args = parser.parse_args()
     with env.sandbox() as box:
-        print(json.dumps(on_and_off(box, seconds=args.seconds, rounds=args.rounds), indent=1))
+        found = on_and_off(box, seconds=args.seconds, rounds=args.rounds)
+    print(json.dumps(found, indent=1))
+    if args.out:
+        lines = ["| answer store | req/s (runs) | gateway CPU per request (runs) |", "|---|---|---|"]
+        for mode, runs in found["runs"].items():
+            rps = ", ".join(f"{r['throughput_rps']:,.0f}" for r in runs)
+            cpu = ", ".join(f"{r['gateway_cpu_us_per_request']:,.0f} us" for r in runs)
+            lines.append(f"| {mode} | {rps} | {cpu} |")
+        write(args.out, {"title": "The warm README page by id, the answer store off and on",
+                         "command": "python -m bench.answers " + " ".join(sys.argv[1:]), "machine": machine(),
+                         **found}, "\n".join(lines) + f"\n\nwrk, 16 connections, {args.seconds} s a run, one "
+                         "shopper's variables; one `bezel serve` worker pinned to its core, production settings.")
 
 
 if __name__ == "__main__":
