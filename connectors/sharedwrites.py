@@ -22,12 +22,9 @@ import contextlib
 import contextvars
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from redis.crc import key_slot
-
-if TYPE_CHECKING:
-    from connectors.redisclient import SharedRedis
 
 # One op per key: ("set", key, payload, px), ("tag", key, member, px): SADD + PEXPIRE, or
 # ("release", key, token): DEL if the key still holds the token (a lease let go only by its holder).
@@ -57,11 +54,17 @@ class Write:
     unless: Callable[[], bool] | None = None  # checked when sent: True drops the write (an event came)
 
 
+class Tier(Protocol):
+    """Where writes go (`connectors.redisclient.SharedRedis`)."""
+
+    async def send_writes(self, writes: list[Write]) -> None: ...
+
+
 @dataclass(slots=True)
 class WriteBatch:
     """One request's queued writes, by shared tier."""
 
-    queued: dict[SharedRedis, list[Write]] = field(default_factory=dict)
+    queued: dict[Tier, list[Write]] = field(default_factory=dict)
     closed: bool = False  # the request is over: writes go at once
 
     async def flush(self) -> None:
