@@ -39,6 +39,7 @@ PLANNER, CACHES = "schema/fastpath/planner.py", "schema/fastpath/caches.py"
 VIEW, TRUSTED = "gateway/view.py", "gateway/documents/trusted.py"
 PROTOCOL, RUNNER, CLI = "gateway/edge/protocol.py", "gateway/runner.py", "gateway/cli.py"
 LIVE_SOCKET = "gateway/live_socket.py"
+LIVE_TRANSPORTS = "gateway/live_transports.py"
 SHARED = "schema/shared_events.py"
 _WS_HANDLER = "strawberry.subscriptions.protocols.graphql_transport_ws.handlers:BaseGraphQLTransportWSHandler"
 
@@ -173,7 +174,7 @@ LEDGER: tuple[Internal, ...] = (
     Internal(STRAWBERRY, "multipart_transport_class", f"{_VIEW}.multipart_transport_class", (VIEW,),
              "The class that frames @defer parts: subclassed to announce deferSpec=20220824, as Apollo Client "
              "and urql expect."),
-    Internal(STRAWBERRY, "separator", "strawberry.http.streaming:MultipartTransport.__init__", (VIEW,),
+    Internal(STRAWBERRY, "separator", "strawberry.http.streaming:MultipartTransport.__init__", (LIVE_TRANSPORTS,),
              "The multipart boundary the framing class keeps, named in the announced Content-Type.",
              source=("strawberry.http.streaming:MultipartTransport.__init__", "self.separator =")),
     # strawberry: subscriptions on the view (gateway/view.py, gateway/live_socket.py).

@@ -11,7 +11,7 @@ import orjson
 from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL
 
 from gateway.live_encoding import EncodedOnce
-from gateway.view import live_transports, opened
+from gateway.live_transports import live_transports, opened
 from tests.multipart import strict_parts
 
 
