@@ -38,7 +38,7 @@ import redis
 
 from bench import env, loadgen
 from bench.ab import _worktree
-from bench.common import RESULTS, machine, percentiles
+from bench.common import machine, percentiles, write
 from bench.pages import STANDARD
 from bench.summaries import shopper_mix
 from bench.tracing_load import _otlp_sink
@@ -162,15 +162,13 @@ def main() -> None:
     print(table)
     if args.out:
         stamp = machine()
-        command = "python -m bench.redis_tier " + " ".join(sys.argv[1:])
-        head = (f"# A new shopper's README page, production configuration\n\nCommand: `{command}`  \n"
-                f"Machine: {stamp['cores']} cores, {stamp['cpu']}; git {stamp['git']}"
-                f"{' (+ working tree)' if _dirty() else ''}; {stamp['when']}  \n"
-                f"{args.rate:g} new shoppers/s for {args.seconds:g} s per round, {args.rounds} rounds alternating; "
-                f"Redis counted in the gateway process (bench/redis_hook).\n\n")
-        (RESULTS / f"{args.out}.md").write_text(head + table + "\n")
-        (RESULTS / f"{args.out}.json").write_text(json.dumps({"command": command, "machine": stamp, "rows": rows},
-                                                             indent=1) + "\n")
+        if _dirty():
+            stamp["git"] += " (+ working tree)"
+        note = (f"{args.rate:g} new shoppers/s for {args.seconds:g} s per round, {args.rounds} rounds alternating; "
+                "Redis counted in the gateway process (bench/redis_hook).")
+        write(args.out, {"title": "A new shopper's README page, production configuration",
+                         "command": "python -m bench.redis_tier " + " ".join(sys.argv[1:]), "machine": stamp,
+                         "rows": rows}, note + "\n\n" + table)
 
 
 def _dirty() -> bool:
